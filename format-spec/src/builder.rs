@@ -1,0 +1,585 @@
+//! Row builders that turn events and values into v1 record batches, and [`TraceBuilder`], which
+//! makes whole synthetic traces through the real writer (for fixtures, tests and benchmarks).
+
+use std::sync::Arc;
+
+use arrow_array::builder::{
+    BooleanBuilder, Float64Builder, Int64Builder, ListBuilder, StringBuilder,
+    StringDictionaryBuilder, UInt8Builder, UInt32Builder, UInt64Builder,
+};
+use arrow_array::types::Int32Type;
+use arrow_array::{
+    ArrayRef, Int64Array, RecordBatch, UInt8Array, UInt32Array, UInt64Array,
+};
+use arrow_schema::Field;
+
+use crate::error::Result;
+use crate::reader::Event;
+use crate::schema::{CodeKind, EventKind, OutputStream, Table, ValueRole, ValueTag};
+use crate::writer::{TraceWriter, WriterOptions};
+
+fn batch(table: Table, columns: Vec<ArrayRef>) -> RecordBatch {
+    RecordBatch::try_new(table.schema(), columns).expect("builders produce the v1 schema")
+}
+
+/// Builds `events` batches. Pushing is a handful of `Vec` pushes; `finish` hands the vectors
+/// to Arrow without copying.
+#[derive(Debug, Default)]
+pub struct EventsBuilder {
+    seq: Vec<u64>,
+    thread_id: Vec<u32>,
+    kind: Vec<u8>,
+    code_id: Vec<u32>,
+    line: Vec<u32>,
+    depth: Vec<u32>,
+    call_id: Vec<u64>,
+    ts_ns: Vec<i64>,
+}
+
+impl EventsBuilder {
+    pub fn with_capacity(n: usize) -> Self {
+        EventsBuilder {
+            seq: Vec::with_capacity(n),
+            thread_id: Vec::with_capacity(n),
+            kind: Vec::with_capacity(n),
+            code_id: Vec::with_capacity(n),
+            line: Vec::with_capacity(n),
+            depth: Vec::with_capacity(n),
+            call_id: Vec::with_capacity(n),
+            ts_ns: Vec::with_capacity(n),
+        }
+    }
+
+    pub fn push(&mut self, e: &Event) {
+        self.seq.push(e.seq);
+        self.thread_id.push(e.thread_id);
+        self.kind.push(e.kind.code());
+        self.code_id.push(e.code_id);
+        self.line.push(e.line);
+        self.depth.push(e.depth);
+        self.call_id.push(e.call_id);
+        self.ts_ns.push(e.ts_ns);
+    }
+
+    pub fn len(&self) -> usize {
+        self.seq.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.seq.is_empty()
+    }
+
+    /// The rows pushed so far as one batch; the builder is left empty.
+    pub fn finish(&mut self) -> RecordBatch {
+        let b = std::mem::take(self);
+        batch(
+            Table::Events,
+            vec![
+                Arc::new(UInt64Array::from(b.seq)),
+                Arc::new(UInt32Array::from(b.thread_id)),
+                Arc::new(UInt8Array::from(b.kind)),
+                Arc::new(UInt32Array::from(b.code_id)),
+                Arc::new(UInt32Array::from(b.line)),
+                Arc::new(UInt32Array::from(b.depth)),
+                Arc::new(UInt64Array::from(b.call_id)),
+                Arc::new(Int64Array::from(b.ts_ns)),
+            ],
+        )
+    }
+}
+
+/// A recorded value, as the `values` and `children` tables store it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Deleted,
+    None,
+    Bool(bool),
+    Int(i64),
+    /// An int outside 64 bits, as decimal digits.
+    BigInt(String),
+    Float(f64),
+    Str { text: String, truncated: bool },
+    Repr {
+        type_name: String,
+        text: String,
+        truncated: bool,
+        length: Option<u64>,
+        object_id: Option<u64>,
+    },
+    Redacted { type_name: String },
+}
+
+impl Value {
+    pub fn tag(&self) -> ValueTag {
+        match self {
+            Value::Deleted => ValueTag::Deleted,
+            Value::None => ValueTag::None,
+            Value::Bool(_) => ValueTag::Bool,
+            Value::Int(_) | Value::BigInt(_) => ValueTag::Int,
+            Value::Float(_) => ValueTag::Float,
+            Value::Str { .. } => ValueTag::Str,
+            Value::Repr { .. } => ValueTag::Repr,
+            Value::Redacted { .. } => ValueTag::Redacted,
+        }
+    }
+
+    /// The Python type name stored in `type_name`.
+    pub fn type_name(&self) -> &str {
+        match self {
+            Value::Deleted => "",
+            Value::None => "NoneType",
+            Value::Bool(_) => "bool",
+            Value::Int(_) | Value::BigInt(_) => "int",
+            Value::Float(_) => "float",
+            Value::Str { .. } => "str",
+            Value::Repr { type_name, .. } | Value::Redacted { type_name } => type_name,
+        }
+    }
+}
+
+impl From<i64> for Value {
+    fn from(v: i64) -> Self {
+        Value::Int(v)
+    }
+}
+
+impl From<f64> for Value {
+    fn from(v: f64) -> Self {
+        Value::Float(v)
+    }
+}
+
+impl From<bool> for Value {
+    fn from(v: bool) -> Self {
+        Value::Bool(v)
+    }
+}
+
+impl From<&str> for Value {
+    fn from(v: &str) -> Self {
+        Value::Str {
+            text: v.to_string(),
+            truncated: false,
+        }
+    }
+}
+
+/// The eight value columns shared by `values` and `children`.
+#[derive(Default)]
+struct ValueColumns {
+    tag: UInt8Builder,
+    type_name: StringDictionaryBuilder<Int32Type>,
+    int_value: Int64Builder,
+    float_value: Float64Builder,
+    text: StringBuilder,
+    truncated: BooleanBuilder,
+    length: UInt64Builder,
+    object_id: UInt64Builder,
+}
+
+impl ValueColumns {
+    fn push(&mut self, v: &Value) {
+        self.tag.append_value(v.tag().code());
+        self.type_name.append_value(v.type_name());
+        let (int, float, text, truncated, length, object_id) = match v {
+            Value::Deleted | Value::None | Value::Redacted { .. } => {
+                (None, None, None, false, None, None)
+            }
+            Value::Bool(b) => (Some(*b as i64), None, None, false, None, None),
+            Value::Int(i) => (Some(*i), None, None, false, None, None),
+            Value::BigInt(s) => (None, None, Some(s.as_str()), false, None, None),
+            Value::Float(f) => (None, Some(*f), None, false, None, None),
+            Value::Str { text, truncated } => (None, None, Some(text.as_str()), *truncated, None, None),
+            Value::Repr {
+                text,
+                truncated,
+                length,
+                object_id,
+                ..
+            } => (None, None, Some(text.as_str()), *truncated, *length, *object_id),
+        };
+        self.int_value.append_option(int);
+        self.float_value.append_option(float);
+        self.text.append_option(text);
+        self.truncated.append_value(truncated);
+        self.length.append_option(length);
+        self.object_id.append_option(object_id);
+    }
+
+    fn finish(&mut self) -> Vec<ArrayRef> {
+        vec![
+            Arc::new(self.tag.finish()),
+            Arc::new(self.type_name.finish()),
+            Arc::new(self.int_value.finish()),
+            Arc::new(self.float_value.finish()),
+            Arc::new(self.text.finish()),
+            Arc::new(self.truncated.finish()),
+            Arc::new(self.length.finish()),
+            Arc::new(self.object_id.finish()),
+        ]
+    }
+}
+
+/// Builds `values` batches.
+#[derive(Default)]
+pub struct ValuesBuilder {
+    seq: UInt64Builder,
+    call_id: UInt64Builder,
+    name: StringDictionaryBuilder<Int32Type>,
+    role: UInt8Builder,
+    snapshot: BooleanBuilder,
+    value: ValueColumns,
+    rows: usize,
+}
+
+impl std::fmt::Debug for ValuesBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ValuesBuilder").field("rows", &self.rows).finish()
+    }
+}
+
+impl ValuesBuilder {
+    pub fn push(
+        &mut self,
+        seq: u64,
+        call_id: u64,
+        name: &str,
+        role: ValueRole,
+        snapshot: bool,
+        value: &Value,
+    ) {
+        self.seq.append_value(seq);
+        self.call_id.append_value(call_id);
+        self.name.append_value(name);
+        self.role.append_value(role.code());
+        self.snapshot.append_value(snapshot);
+        self.value.push(value);
+        self.rows += 1;
+    }
+
+    pub fn len(&self) -> usize {
+        self.rows
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rows == 0
+    }
+
+    pub fn finish(&mut self) -> RecordBatch {
+        self.rows = 0;
+        let mut cols: Vec<ArrayRef> = vec![
+            Arc::new(self.seq.finish()),
+            Arc::new(self.call_id.finish()),
+            Arc::new(self.name.finish()),
+            Arc::new(self.role.finish()),
+            Arc::new(self.snapshot.finish()),
+        ];
+        cols.extend(self.value.finish());
+        batch(Table::Values, cols)
+    }
+}
+
+/// Makes a whole synthetic trace through the real writer: the run row, code objects, threads,
+/// calls, events, value changes and output. Call [`TraceBuilder::flush_into`] periodically to
+/// stream a large trace into a writer with bounded memory.
+#[derive(Debug)]
+pub struct TraceBuilder {
+    next_seq: u64,
+    next_call: u64,
+    ts_ns: i64,
+    /// Per thread: the stack of (call_id, code_id).
+    stacks: Vec<Vec<(u64, u32)>>,
+    code_count: u32,
+    run: Option<RecordBatch>,
+    code: Vec<(u32, String, String, u32, CodeKind)>,
+    threads: Vec<(u32, String, u64)>,
+    calls: Vec<(u64, Option<u64>, u32, u32, u32, u64)>,
+    events: EventsBuilder,
+    values: ValuesBuilder,
+    output: Vec<(u64, u32, OutputStream, String)>,
+    exceptions: Vec<(u64, u32, u64, String, Option<String>)>,
+    event_count: u64,
+}
+
+impl Default for TraceBuilder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl TraceBuilder {
+    /// A trace of a run of `synthetic.py` with one thread, `MainThread` (thread id 0).
+    pub fn new() -> Self {
+        let mut b = TraceBuilder {
+            next_seq: 0,
+            next_call: 1,
+            ts_ns: 0,
+            stacks: Vec::new(),
+            code_count: 0,
+            run: None,
+            code: Vec::new(),
+            threads: Vec::new(),
+            calls: Vec::new(),
+            events: EventsBuilder::default(),
+            values: ValuesBuilder::default(),
+            output: Vec::new(),
+            exceptions: Vec::new(),
+            event_count: 0,
+        };
+        b.run = Some(run_row("synthetic.py", "running", None, 0));
+        b.thread("MainThread");
+        b
+    }
+
+    /// Adds a thread; returns its thread id.
+    pub fn thread(&mut self, name: &str) -> u32 {
+        let id = self.stacks.len() as u32;
+        self.stacks.push(Vec::new());
+        self.threads.push((id, name.to_string(), self.next_seq));
+        id
+    }
+
+    /// Adds a code object; returns its code id.
+    pub fn code(&mut self, file: &str, qualname: &str, first_line: u32, kind: CodeKind) -> u32 {
+        self.code_count += 1;
+        let id = self.code_count;
+        self.code
+            .push((id, file.to_string(), qualname.to_string(), first_line, kind));
+        id
+    }
+
+    /// The seq the next event will get.
+    pub fn next_seq(&self) -> u64 {
+        self.next_seq
+    }
+
+    fn event(&mut self, thread: u32, kind: EventKind, line: u32) -> (u64, u64) {
+        let stack = &self.stacks[thread as usize];
+        let &(call_id, code_id) = stack.last().expect("event inside a call");
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        self.ts_ns += 40 + (seq % 7) as i64;
+        self.events.push(&Event {
+            seq,
+            thread_id: thread,
+            kind,
+            code_id,
+            line,
+            depth: (stack.len() - 1) as u32,
+            call_id,
+        ts_ns: self.ts_ns,
+        });
+        self.event_count += 1;
+        (seq, call_id)
+    }
+
+    /// A call of `code_id` on `thread`, with its arguments; returns the new call id.
+    pub fn call(&mut self, thread: u32, code_id: u32, line: u32, args: &[(&str, Value)]) -> u64 {
+        let call_id = self.next_call;
+        self.next_call += 1;
+        let stack = &mut self.stacks[thread as usize];
+        let parent = stack.last().map(|&(c, _)| c);
+        let depth = stack.len() as u32;
+        stack.push((call_id, code_id));
+        self.calls
+            .push((call_id, parent, thread, code_id, depth, self.next_seq));
+        let (seq, _) = self.event(thread, EventKind::Call, line);
+        for (name, v) in args {
+            self.values.push(seq, call_id, name, ValueRole::Local, true, v);
+        }
+        call_id
+    }
+
+    /// A line event in the current frame of `thread`; `changes` are the locals that became
+    /// visible at this line.
+    pub fn line(&mut self, thread: u32, line: u32, changes: &[(&str, Value)]) -> u64 {
+        let (seq, call_id) = self.event(thread, EventKind::Line, line);
+        for (name, v) in changes {
+            self.values.push(seq, call_id, name, ValueRole::Local, false, v);
+        }
+        seq
+    }
+
+    /// A return from the current frame of `thread` with `value`.
+    pub fn ret(&mut self, thread: u32, line: u32, value: Value) -> u64 {
+        let (seq, call_id) = self.event(thread, EventKind::Return, line);
+        self.values
+            .push(seq, call_id, "", ValueRole::Return, false, &value);
+        self.stacks[thread as usize].pop();
+        seq
+    }
+
+    /// An exception raised in the current frame of `thread`.
+    pub fn exception(&mut self, thread: u32, line: u32, type_name: &str, message: &str) -> u64 {
+        let (seq, call_id) = self.event(thread, EventKind::Exception, line);
+        self.exceptions.push((
+            seq,
+            thread,
+            call_id,
+            type_name.to_string(),
+            Some(message.to_string()),
+        ));
+        seq
+    }
+
+    /// The current frame of `thread` exits by exception.
+    pub fn unwind(&mut self, thread: u32, line: u32) -> u64 {
+        let (seq, _) = self.event(thread, EventKind::Unwind, line);
+        self.stacks[thread as usize].pop();
+        seq
+    }
+
+    /// Text the program wrote, attributed to the latest event.
+    pub fn output(&mut self, thread: u32, stream: OutputStream, text: &str) {
+        let seq = self.next_seq.saturating_sub(1);
+        self.output.push((seq, thread, stream, text.to_string()));
+    }
+
+    /// Appends everything built so far to `writer` and empties the builder (ids and seqs go on).
+    pub fn flush_into(&mut self, writer: &mut TraceWriter) -> Result<()> {
+        if let Some(run) = self.run.take() {
+            writer.append(Table::Run, run)?;
+        }
+        writer.append(Table::Code, code_batch(&std::mem::take(&mut self.code)))?;
+        writer.append(Table::Threads, threads_batch(&std::mem::take(&mut self.threads)))?;
+        writer.append(Table::Calls, calls_batch(&std::mem::take(&mut self.calls)))?;
+        writer.append(Table::Events, self.events.finish())?;
+        writer.append(Table::Values, self.values.finish())?;
+        writer.append(Table::Output, output_batch(&std::mem::take(&mut self.output)))?;
+        writer.append(
+            Table::Exceptions,
+            exceptions_batch(&std::mem::take(&mut self.exceptions)),
+        )?;
+        Ok(())
+    }
+
+    /// Writes the final `run` row (state `finished`, `exit_status`) and finishes the trace.
+    pub fn finish_into(mut self, mut writer: TraceWriter, exit_status: i32) -> Result<u64> {
+        self.flush_into(&mut writer)?;
+        writer.append(
+            Table::Run,
+            run_row("synthetic.py", "finished", Some(exit_status), self.event_count),
+        )?;
+        writer.finish()
+    }
+
+    /// Writes the whole trace to `path` and finishes it; returns the file size.
+    pub fn write(self, path: impl AsRef<std::path::Path>, options: WriterOptions) -> Result<u64> {
+        let writer = TraceWriter::create(path, options)?;
+        self.finish_into(writer, 0)
+    }
+}
+
+fn run_row(script: &str, state: &str, exit_status: Option<i32>, events: u64) -> RecordBatch {
+    let mut argv = ListBuilder::new(StringBuilder::new())
+        .with_field(Arc::new(Field::new_list_field(arrow_schema::DataType::Utf8, false)));
+    argv.values().append_value(script);
+    argv.append(true);
+    let s = |v: &str| -> ArrayRef { Arc::new(arrow_array::StringArray::from(vec![v])) };
+    batch(
+        Table::Run,
+        vec![
+            s("00000000000000000000000000000000"),
+            s(script),
+            Arc::new(argv.finish()),
+            s("/synthetic"),
+            s("3.12.1"),
+            s(env!("CARGO_PKG_VERSION")),
+            Arc::new(Int64Array::from(vec![1_700_000_000_000_000_000i64])),
+            Arc::new(Int64Array::from(vec![
+                exit_status.map(|_| 1_700_000_001_000_000_000i64),
+            ])),
+            Arc::new(arrow_array::Int32Array::from(vec![exit_status])),
+            s(state),
+            Arc::new(UInt64Array::from(vec![events])),
+            Arc::new(arrow_array::StringArray::from(vec![None::<&str>])),
+        ],
+    )
+}
+
+fn code_batch(rows: &[(u32, String, String, u32, CodeKind)]) -> RecordBatch {
+    let short = |q: &str| q.rsplit('.').next().unwrap_or(q).to_string();
+    batch(
+        Table::Code,
+        vec![
+            Arc::new(UInt32Array::from_iter_values(rows.iter().map(|r| r.0))),
+            Arc::new(arrow_array::StringArray::from_iter_values(rows.iter().map(|r| &r.1))),
+            Arc::new(arrow_array::StringArray::from_iter_values(
+                rows.iter().map(|r| short(&r.2)),
+            )),
+            Arc::new(arrow_array::StringArray::from_iter_values(rows.iter().map(|r| &r.2))),
+            Arc::new(UInt32Array::from_iter_values(rows.iter().map(|r| r.3))),
+            Arc::new(UInt8Array::from_iter_values(rows.iter().map(|r| r.4.code()))),
+        ],
+    )
+}
+
+fn threads_batch(rows: &[(u32, String, u64)]) -> RecordBatch {
+    batch(
+        Table::Threads,
+        vec![
+            Arc::new(UInt32Array::from_iter_values(rows.iter().map(|r| r.0))),
+            Arc::new(UInt64Array::from_iter_values(
+                rows.iter().map(|r| 140_000_000_000 + r.0 as u64),
+            )),
+            Arc::new(UInt64Array::from_iter(rows.iter().map(|r| Some(1000 + r.0 as u64)))),
+            Arc::new(arrow_array::StringArray::from_iter_values(rows.iter().map(|r| &r.1))),
+            Arc::new(UInt64Array::from_iter_values(rows.iter().map(|r| r.2))),
+        ],
+    )
+}
+
+fn calls_batch(rows: &[(u64, Option<u64>, u32, u32, u32, u64)]) -> RecordBatch {
+    let mut call_id = UInt64Builder::with_capacity(rows.len());
+    let mut parent = UInt64Builder::with_capacity(rows.len());
+    let mut thread = UInt32Builder::with_capacity(rows.len());
+    let mut code = UInt32Builder::with_capacity(rows.len());
+    let mut depth = UInt32Builder::with_capacity(rows.len());
+    let mut seq = UInt64Builder::with_capacity(rows.len());
+    for r in rows {
+        call_id.append_value(r.0);
+        parent.append_option(r.1);
+        thread.append_value(r.2);
+        code.append_value(r.3);
+        depth.append_value(r.4);
+        seq.append_value(r.5);
+    }
+    batch(
+        Table::Calls,
+        vec![
+            Arc::new(call_id.finish()),
+            Arc::new(parent.finish()),
+            Arc::new(thread.finish()),
+            Arc::new(code.finish()),
+            Arc::new(depth.finish()),
+            Arc::new(seq.finish()),
+        ],
+    )
+}
+
+fn output_batch(rows: &[(u64, u32, OutputStream, String)]) -> RecordBatch {
+    batch(
+        Table::Output,
+        vec![
+            Arc::new(UInt64Array::from_iter_values(rows.iter().map(|r| r.0))),
+            Arc::new(UInt32Array::from_iter_values(rows.iter().map(|r| r.1))),
+            Arc::new(UInt8Array::from_iter_values(rows.iter().map(|r| r.2.code()))),
+            Arc::new(arrow_array::StringArray::from_iter_values(rows.iter().map(|r| &r.3))),
+        ],
+    )
+}
+
+fn exceptions_batch(rows: &[(u64, u32, u64, String, Option<String>)]) -> RecordBatch {
+    batch(
+        Table::Exceptions,
+        vec![
+            Arc::new(UInt64Array::from_iter_values(rows.iter().map(|r| r.0))),
+            Arc::new(UInt32Array::from_iter_values(rows.iter().map(|r| r.1))),
+            Arc::new(UInt64Array::from_iter_values(rows.iter().map(|r| r.2))),
+            Arc::new(arrow_array::StringArray::from_iter_values(rows.iter().map(|r| &r.3))),
+            Arc::new(arrow_array::StringArray::from_iter(
+                rows.iter().map(|r| r.4.as_deref()),
+            )),
+        ],
+    )
+}

@@ -1,0 +1,82 @@
+//! The one error type of this crate. Every variant names the file it is about, so the CLI can
+//! print it as a single line a user can act on.
+
+use std::path::PathBuf;
+
+use crate::schema::Table;
+
+/// Everything that can go wrong while writing or reading a trace.
+#[derive(Debug, thiserror::Error)]
+pub enum FormatError {
+    /// An operating-system error, with the file it happened on.
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// The file does not start with the pyttd magic bytes.
+    #[error("{path}: not a pyttd trace (bad magic bytes at offset 0)")]
+    NotATrace { path: PathBuf },
+
+    /// The file was written by an incompatible major version of the format.
+    #[error(
+        "{path}: unsupported trace format version {found_major}.{found_minor} (this build reads {supported_major}.x)"
+    )]
+    UnsupportedVersion {
+        path: PathBuf,
+        found_major: u16,
+        found_minor: u16,
+        supported_major: u16,
+    },
+
+    /// Bytes inside the file do not match what the format requires.
+    #[error("{path}: corrupt trace at byte offset {offset}: {reason}")]
+    Corrupt {
+        path: PathBuf,
+        offset: u64,
+        reason: String,
+    },
+
+    /// A record batch handed to the writer does not have the table's schema.
+    #[error("{path}: batch for table `{table}` does not match the v1 schema: {reason}")]
+    SchemaMismatch {
+        path: PathBuf,
+        table: Table,
+        reason: String,
+    },
+
+    /// Arrow failed to encode a batch (writer side).
+    #[error("{path}: cannot encode a `{table}` batch: {source}")]
+    Encode {
+        path: PathBuf,
+        table: Table,
+        #[source]
+        source: arrow_schema::ArrowError,
+    },
+
+    /// The writer was used after `finish`.
+    #[error("{path}: the trace is already finished; nothing more can be appended")]
+    Finished { path: PathBuf },
+}
+
+/// Result alias for this crate.
+pub type Result<T, E = FormatError> = std::result::Result<T, E>;
+
+impl FormatError {
+    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        FormatError::Io {
+            path: path.into(),
+            source,
+        }
+    }
+
+    pub(crate) fn corrupt(path: impl Into<PathBuf>, offset: u64, reason: impl Into<String>) -> Self {
+        FormatError::Corrupt {
+            path: path.into(),
+            offset,
+            reason: reason.into(),
+        }
+    }
+}

@@ -1,0 +1,79 @@
+//! The pyttd trace format, version 1: the writer and reader of the segmented trace file that
+//! `SPEC.md` (next to this crate) specifies.
+//!
+//! A trace is an append-only sequence of checksummed segments, each an Arrow IPC file holding
+//! one record batch of one table, followed on clean close by a footer index. This crate depends
+//! only on arrow and memmap2 (no Python, no DataFusion); the recorder writes through it and the
+//! query layer and debugger read through it.
+//!
+//! ```no_run
+//! # use pyttd_format::{CodeKind, TraceBuilder, TraceReader, WriterOptions};
+//! let mut b = TraceBuilder::new();
+//! let f = b.code("/src/demo.py", "f", 1, CodeKind::Function);
+//! b.call(0, f, 1, &[]); b.line(0, 2, &[("x", 1i64.into())]); b.ret(0, 2, 1i64.into());
+//! b.write("demo.pyttd", WriterOptions::default())?;
+//! let line_event = TraceReader::open("demo.pyttd")?.event_at(1)?;
+//! # Ok::<(), pyttd_format::FormatError>(())
+//! ```
+
+mod builder;
+mod error;
+pub mod layout;
+mod reader;
+mod schema;
+mod writer;
+
+use std::ops::RangeInclusive;
+
+pub use builder::{EventsBuilder, TraceBuilder, Value, ValuesBuilder};
+pub use error::{FormatError, Result};
+pub use reader::{Event, TableScan, TraceReader, TraceState};
+pub use schema::{
+    CodeKind, EventKind, OutputStream, Table, ValueRole, ValueTag, spec_type_name,
+};
+pub use writer::{Compression, TraceWriter, WriterOptions};
+
+/// The format version this crate writes, `(major, minor)`. Readers accept any minor of the
+/// same major (SPEC.md, "Versioning").
+pub const FORMAT_VERSION: (u16, u16) = (1, 0);
+
+/// What the index knows about one segment, without decoding it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SegmentInfo {
+    /// Position of the segment in the file, 0-based.
+    pub index: usize,
+    /// Byte offset of its header.
+    pub offset: u64,
+    /// The table, or `None` for a table id this version does not know (skipped by readers).
+    pub table: Option<Table>,
+    pub table_id: u16,
+    pub row_count: u64,
+    /// Range of the table's seq column, for tables that have one.
+    pub seq_range: Option<RangeInclusive<u64>>,
+    pub body_len: u64,
+    pub body_crc: u32,
+}
+
+impl SegmentInfo {
+    fn new(index: usize, entry: &layout::FooterEntry) -> Self {
+        let h = &entry.header;
+        SegmentInfo {
+            index,
+            offset: entry.offset,
+            table: Table::from_id(h.table_id),
+            table_id: h.table_id,
+            row_count: h.row_count,
+            seq_range: h.has_seq_range().then_some(h.min_seq..=h.max_seq),
+            body_len: h.body_len,
+            body_crc: h.body_crc,
+        }
+    }
+
+    /// The table name, or `table#ID` for unknown tables.
+    pub fn table_name(&self) -> String {
+        match self.table {
+            Some(t) => t.name().to_string(),
+            None => format!("table#{}", self.table_id),
+        }
+    }
+}

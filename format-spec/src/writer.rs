@@ -1,0 +1,310 @@
+//! [`TraceWriter`]: appends record batches to a trace as checksummed segments, and writes the
+//! footer index when the trace is finished.
+//!
+//! Flush policy: batches are buffered per table until the table holds `segment_rows` rows, then
+//! written as one segment with a single `write(2)`. [`TraceWriter::flush`] writes everything
+//! buffered (the recorder calls it at least every 100 ms, so a killed process loses at most that
+//! much); [`TraceWriter::finish`] flushes and writes the footer. A writer dropped without
+//! `finish` leaves a valid trace without footer, exactly like a crash.
+
+use std::fs::File;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use arrow_array::{Array, RecordBatch, UInt64Array};
+use arrow_ipc::writer::{FileWriter, IpcWriteOptions};
+use arrow_ipc::{CompressionType, MetadataVersion};
+
+use crate::error::{FormatError, Result};
+use crate::layout::{
+    BLOCK, FLAG_HAS_SEQ_RANGE, FileHeader, FooterEntry, SegmentHeader, encode_footer, pad_to_block,
+};
+use crate::schema::Table;
+use crate::{FORMAT_VERSION, SegmentInfo};
+
+/// Compression of the Arrow buffers inside each segment body (Arrow IPC body compression).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compression {
+    None,
+    Lz4,
+    Zstd,
+}
+
+/// Settings of a [`TraceWriter`].
+#[derive(Debug, Clone)]
+pub struct WriterOptions {
+    pub compression: Compression,
+    /// A table's buffered rows are written as a segment once they reach this count.
+    pub segment_rows: usize,
+}
+
+impl Default for WriterOptions {
+    /// Zstd and 64Ki-row segments: chosen by measurement (BENCHMARKS.md, "format").
+    fn default() -> Self {
+        WriterOptions {
+            compression: Compression::Zstd,
+            segment_rows: 65_536,
+        }
+    }
+}
+
+/// Writes one trace file. See the module documentation for the flush policy.
+#[derive(Debug)]
+pub struct TraceWriter {
+    path: PathBuf,
+    file: File,
+    offset: u64,
+    entries: Vec<FooterEntry>,
+    options: WriterOptions,
+    ipc: IpcWriteOptions,
+    pending: Vec<Vec<RecordBatch>>,
+    pending_rows: Vec<usize>,
+    last_seq: Vec<Option<u64>>,
+    scratch: Vec<u8>,
+}
+
+impl TraceWriter {
+    /// Creates (or truncates) `path` and writes the file header.
+    pub fn create(path: impl AsRef<Path>, options: WriterOptions) -> Result<Self> {
+        let path = path.as_ref().to_path_buf();
+        let mut file = File::create(&path).map_err(|e| FormatError::io(&path, e))?;
+        let header = FileHeader {
+            major: FORMAT_VERSION.0,
+            minor: FORMAT_VERSION.1,
+        };
+        file.write_all(&header.encode())
+            .map_err(|e| FormatError::io(&path, e))?;
+        let compression = match options.compression {
+            Compression::None => None,
+            Compression::Lz4 => Some(CompressionType::LZ4_FRAME),
+            Compression::Zstd => Some(CompressionType::ZSTD),
+        };
+        let ipc = IpcWriteOptions::try_new(BLOCK, false, MetadataVersion::V5)
+            .and_then(|o| o.try_with_compression(compression))
+            .map_err(|source| FormatError::Encode {
+                path: path.clone(),
+                table: Table::Run,
+                source,
+            })?;
+        let n = Table::ALL.len();
+        Ok(TraceWriter {
+            path,
+            file,
+            offset: BLOCK as u64,
+            entries: Vec::new(),
+            options,
+            ipc,
+            pending: vec![Vec::new(); n],
+            pending_rows: vec![0; n],
+            last_seq: vec![None; n],
+            scratch: Vec::new(),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Bytes written to the file so far (buffered rows not included).
+    pub fn bytes_written(&self) -> u64 {
+        self.offset
+    }
+
+    /// Segments written so far.
+    pub fn segments(&self) -> impl Iterator<Item = SegmentInfo> + '_ {
+        self.entries
+            .iter()
+            .enumerate()
+            .map(|(i, e)| SegmentInfo::new(i, e))
+    }
+
+    /// Buffers `batch` for `table`, writing a segment when the table reaches `segment_rows`.
+    ///
+    /// The batch must have exactly the table's v1 schema, and for tables with a seq column its
+    /// rows must continue the table's non-decreasing seq order (strictly increasing for
+    /// `events`). Empty batches are ignored.
+    pub fn append(&mut self, table: Table, batch: RecordBatch) -> Result<()> {
+        self.check(table, &batch)?;
+        if batch.num_rows() == 0 {
+            return Ok(());
+        }
+        let t = table as usize - 1;
+        self.pending_rows[t] += batch.num_rows();
+        self.pending[t].push(batch);
+        if self.pending_rows[t] >= self.options.segment_rows {
+            self.write_pending(table)?;
+        }
+        Ok(())
+    }
+
+    /// Writes every buffered row to the file (one segment per table with buffered rows).
+    pub fn flush(&mut self) -> Result<()> {
+        for table in Table::ALL {
+            self.write_pending(table)?;
+        }
+        Ok(())
+    }
+
+    /// Flushes and asks the operating system to put the data on disk (`fsync`).
+    pub fn sync(&mut self) -> Result<()> {
+        self.flush()?;
+        self.file
+            .sync_data()
+            .map_err(|e| FormatError::io(&self.path, e))
+    }
+
+    /// Flushes, writes the footer index and trailer, and closes the file. Returns its size.
+    pub fn finish(mut self) -> Result<u64> {
+        self.flush()?;
+        let footer = encode_footer(&self.entries, self.offset);
+        self.file
+            .write_all(&footer)
+            .and_then(|()| self.file.sync_data())
+            .map_err(|e| FormatError::io(&self.path, e))?;
+        Ok(self.offset + footer.len() as u64)
+    }
+
+    fn check(&self, table: Table, batch: &RecordBatch) -> Result<()> {
+        let expected = table.schema();
+        let schema = batch.schema();
+        if !std::sync::Arc::ptr_eq(&schema, &expected) && schema.fields() != expected.fields() {
+            let reason = expected
+                .fields()
+                .iter()
+                .zip(schema.fields().iter())
+                .find(|(e, g)| e != g)
+                .map(|(e, g)| {
+                    format!(
+                        "column `{}` is {} {} but the spec says `{}` {} {}",
+                        g.name(),
+                        g.data_type(),
+                        if g.is_nullable() { "null" } else { "not null" },
+                        e.name(),
+                        e.data_type(),
+                        if e.is_nullable() { "null" } else { "not null" },
+                    )
+                })
+                .unwrap_or_else(|| {
+                    format!(
+                        "{} columns given, {} expected",
+                        schema.fields().len(),
+                        expected.fields().len()
+                    )
+                });
+            return Err(self.mismatch(table, reason));
+        }
+        let Some(seq) = seq_values(table, batch) else {
+            return Ok(());
+        };
+        let strict = table == Table::Events;
+        let mut prev = self.last_seq[table as usize - 1];
+        if let Some(last) = self.pending[table as usize - 1]
+            .last()
+            .and_then(|b| seq_values(table, b))
+            .and_then(|s| s.values().last().copied())
+        {
+            prev = Some(last);
+        }
+        for &s in seq.values() {
+            if let Some(p) = prev
+                && (s < p || (strict && s == p))
+            {
+                return Err(self.mismatch(
+                    table,
+                    format!(
+                        "rows are not in {} order of `{}`: {s} follows {p}",
+                        if strict { "increasing" } else { "non-decreasing" },
+                        table.seq_column().unwrap_or("seq"),
+                    ),
+                ));
+            }
+            prev = Some(s);
+        }
+        Ok(())
+    }
+
+    fn mismatch(&self, table: Table, reason: String) -> FormatError {
+        FormatError::SchemaMismatch {
+            path: self.path.clone(),
+            table,
+            reason,
+        }
+    }
+
+    fn write_pending(&mut self, table: Table) -> Result<()> {
+        let t = table as usize - 1;
+        if self.pending_rows[t] == 0 {
+            return Ok(());
+        }
+        let batches = std::mem::take(&mut self.pending[t]);
+        self.pending_rows[t] = 0;
+        let batch = if batches.len() == 1 {
+            batches.into_iter().next().expect("one batch")
+        } else {
+            arrow_select::concat::concat_batches(&table.schema(), &batches).map_err(|source| {
+                FormatError::Encode {
+                    path: self.path.clone(),
+                    table,
+                    source,
+                }
+            })?
+        };
+        self.write_segment(table, &batch)
+    }
+
+    fn write_segment(&mut self, table: Table, batch: &RecordBatch) -> Result<()> {
+        let encode_err = |source| FormatError::Encode {
+            path: self.path.clone(),
+            table,
+            source,
+        };
+        let mut out = std::mem::take(&mut self.scratch);
+        out.clear();
+        out.resize(BLOCK, 0);
+        {
+            let mut w = FileWriter::try_new_with_options(&mut out, &table.schema(), self.ipc.clone())
+                .map_err(encode_err)?;
+            w.write(batch).map_err(encode_err)?;
+            w.finish().map_err(encode_err)?;
+        }
+        let body_len = (out.len() - BLOCK) as u64;
+        let (flags, min_seq, max_seq) = match seq_values(table, batch) {
+            Some(s) if !s.is_empty() => (
+                FLAG_HAS_SEQ_RANGE,
+                s.value(0),
+                s.value(s.len() - 1),
+            ),
+            _ => (0, 0, 0),
+        };
+        let header = SegmentHeader {
+            table_id: table.id(),
+            flags,
+            row_count: batch.num_rows() as u64,
+            min_seq,
+            max_seq,
+            body_len,
+            body_crc: SegmentHeader::checksum(&out[BLOCK..]),
+        };
+        out[..BLOCK].copy_from_slice(&header.encode());
+        out.resize(BLOCK + pad_to_block(body_len) as usize, 0);
+        self.file
+            .write_all(&out)
+            .map_err(|e| FormatError::io(&self.path, e))?;
+        self.entries.push(FooterEntry {
+            offset: self.offset,
+            header,
+        });
+        self.offset += out.len() as u64;
+        if flags != 0 {
+            self.last_seq[table as usize - 1] = Some(max_seq);
+        }
+        self.scratch = out;
+        Ok(())
+    }
+}
+
+/// The table's seq column of `batch`, when the table has one.
+fn seq_values(table: Table, batch: &RecordBatch) -> Option<&UInt64Array> {
+    let name = table.seq_column()?;
+    batch.column_by_name(name)?.as_any().downcast_ref::<UInt64Array>()
+}

@@ -1,0 +1,3 @@
+//! Integration tests of the trace format: one binary, one module per concern.
+
+mod roundtrip;
