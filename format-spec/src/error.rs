@@ -16,9 +16,9 @@ pub enum FormatError {
         source: std::io::Error,
     },
 
-    /// The file does not start with the pyttd magic bytes.
-    #[error("{path}: not a pyttd trace (bad magic bytes at offset 0)")]
-    NotATrace { path: PathBuf },
+    /// The file does not start with a pyttd file header.
+    #[error("{path}: not a pyttd trace ({reason})")]
+    NotATrace { path: PathBuf, reason: String },
 
     /// The file was written by an incompatible major version of the format.
     #[error(
@@ -55,10 +55,6 @@ pub enum FormatError {
         #[source]
         source: arrow_schema::ArrowError,
     },
-
-    /// The writer was used after `finish`.
-    #[error("{path}: the trace is already finished; nothing more can be appended")]
-    Finished { path: PathBuf },
 }
 
 /// Result alias for this crate.

@@ -30,9 +30,10 @@ pub const TRAILER_LEN: usize = 32;
 /// Segment flag: `min_seq`/`max_seq` hold the range of the table's seq column.
 pub const FLAG_HAS_SEQ_RANGE: u16 = 1;
 
-/// Rounds `n` up to the next multiple of [`BLOCK`].
+/// Rounds `n` up to the next multiple of [`BLOCK`], saturating at `u64::MAX` (a corrupt length
+/// then simply extends past the end of any file).
 pub fn pad_to_block(n: u64) -> u64 {
-    n.div_ceil(BLOCK as u64) * BLOCK as u64
+    n.div_ceil(BLOCK as u64).saturating_mul(BLOCK as u64)
 }
 
 fn crc(bytes: &[u8]) -> u32 {
@@ -139,7 +140,7 @@ impl SegmentHeader {
 
     /// Bytes this segment occupies in the file: header, body and padding.
     pub fn stride(&self) -> u64 {
-        BLOCK as u64 + pad_to_block(self.body_len)
+        pad_to_block(self.body_len).saturating_add(BLOCK as u64)
     }
 
     pub fn has_seq_range(&self) -> bool {

@@ -25,7 +25,7 @@ mod writer;
 
 use std::ops::RangeInclusive;
 
-pub use builder::{EventsBuilder, TraceBuilder, Value, ValuesBuilder};
+pub use builder::{CallRow, EventsBuilder, TraceBuilder, Value, ValuesBuilder, calls_batch};
 pub use error::{FormatError, Result};
 pub use reader::{Event, TableScan, TraceReader, TraceState};
 pub use schema::{

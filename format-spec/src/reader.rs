@@ -80,11 +80,11 @@ impl TraceReader {
             .map_err(|e| FormatError::io(&path, e))?
             .len();
         if len < BLOCK as u64 {
-            return Err(FormatError::corrupt(
-                &path,
-                0,
-                format!("file is {len} bytes, shorter than the {BLOCK}-byte file header"),
-            ));
+            let reason = match len {
+                0 => "the file is empty".to_string(),
+                _ => format!("the file is {len} bytes, shorter than the {BLOCK}-byte file header"),
+            };
+            return Err(FormatError::NotATrace { path, reason });
         }
         // SAFETY: the map is read-only and private to this reader. pyttd's writer only ever
         // appends, so bytes already mapped never change; another program truncating the file
@@ -94,7 +94,10 @@ impl TraceReader {
         let header_bytes: &[u8; BLOCK] = data[..BLOCK].try_into().expect("length checked");
         let header = match FileHeader::decode(header_bytes) {
             Ok(h) => h,
-            Err(BlockError::BadMagic) => return Err(FormatError::NotATrace { path }),
+            Err(BlockError::BadMagic) => {
+                let reason = "bad magic bytes at offset 0".to_string();
+                return Err(FormatError::NotATrace { path, reason });
+            }
             Err(BlockError::BadChecksum) => {
                 return Err(FormatError::corrupt(&path, 0, "file header checksum mismatch"));
             }
@@ -278,6 +281,7 @@ impl TraceReader {
         };
         let segments = self
             .table_segments(table)
+            .filter(|_| seq_range.as_ref().is_none_or(|r| !r.is_empty()))
             .filter(|s| match (&seq_range, &s.seq_range) {
                 (Some(want), Some(have)) => have.start() <= want.end() && want.start() <= have.end(),
                 _ => true,
@@ -394,7 +398,7 @@ impl TableScan<'_> {
         let batch = self.reader.read_segment(index, Some(&proj))?;
         let seqs = u64_column(&batch, seq_pos).values();
         let lo = seqs.partition_point(|&s| s < *range.start());
-        let hi = seqs.partition_point(|&s| s <= *range.end());
+        let hi = seqs.partition_point(|&s| s <= *range.end()).max(lo);
         let sliced = batch.slice(lo, hi - lo);
         if self.projection.as_ref().is_none_or(|p| p.contains(&seq_col)) {
             Ok(sliced)
@@ -433,7 +437,7 @@ fn check_footer_entries(path: &Path, data: &[u8], entries: &[FooterEntry]) -> Re
             .checked_add(e.header.stride())
             .filter(|&end| end <= data.len() as u64);
         let ok = end.is_some()
-            && at % BLOCK == 0
+            && at.is_multiple_of(BLOCK)
             && SegmentHeader::decode(&data[at..at + BLOCK]).is_ok_and(|h| h == e.header);
         if !ok {
             return Err(FormatError::corrupt(
@@ -561,6 +565,17 @@ fn u8_column(batch: &RecordBatch, i: usize) -> &arrow_array::UInt8Array {
         .expect("validated v1 schema: UInt8")
 }
 
+/// Bytes a decoded batch refers to. Not `get_array_memory_size`, which reports the capacity of
+/// the underlying allocation: for a zero-copy batch that is the whole mapped file.
+fn decoded_bytes(batch: &RecordBatch) -> usize {
+    fn data_bytes(d: &arrow_data::ArrayData) -> usize {
+        d.buffers().iter().map(|b| b.len()).sum::<usize>()
+            + d.nulls().map_or(0, |n| n.buffer().len())
+            + d.child_data().iter().map(data_bytes).sum::<usize>()
+    }
+    batch.columns().iter().map(|c| data_bytes(&c.to_data())).sum()
+}
+
 /// Decoded segments kept for navigation, bounded by their in-memory size.
 const DEFAULT_CACHE_BYTES: usize = 256 << 20;
 
@@ -595,7 +610,7 @@ impl SegmentCache {
     }
 
     fn insert(&self, index: usize, batch: Arc<RecordBatch>) {
-        let size = batch.get_array_memory_size();
+        let size = decoded_bytes(&batch);
         let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
         while inner.bytes + size > self.max_bytes && !inner.entries.is_empty() {
             let oldest = inner
@@ -605,13 +620,13 @@ impl SegmentCache {
                 .map(|(&k, _)| k)
                 .expect("non-empty");
             if let Some((b, _)) = inner.entries.remove(&oldest) {
-                inner.bytes -= b.get_array_memory_size();
+                inner.bytes -= decoded_bytes(&b);
             }
         }
         inner.tick += 1;
         let tick = inner.tick;
         if let Some((old, _)) = inner.entries.insert(index, (batch, tick)) {
-            inner.bytes -= old.get_array_memory_size();
+            inner.bytes -= decoded_bytes(&old);
         }
         inner.bytes += size;
     }

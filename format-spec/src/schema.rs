@@ -71,8 +71,7 @@ impl Table {
     /// Rows of such a table are written in non-decreasing order of this column.
     pub fn seq_column(self) -> Option<&'static str> {
         match self {
-            Table::Run | Table::Code => None,
-            Table::Threads => Some("first_seq"),
+            Table::Run | Table::Code | Table::Threads => None,
             Table::Calls => Some("call_seq"),
             Table::Events
             | Table::Values

@@ -64,10 +64,17 @@ pub struct TraceWriter {
 }
 
 impl TraceWriter {
-    /// Creates (or truncates) `path` and writes the file header.
+    /// Creates `path` and writes the file header. An existing file there is replaced by a new
+    /// one (unlinked, never truncated), so a reader that has the old trace mapped keeps it whole.
     pub fn create(path: impl AsRef<Path>, options: WriterOptions) -> Result<Self> {
         let path = path.as_ref().to_path_buf();
-        let mut file = File::create(&path).map_err(|e| FormatError::io(&path, e))?;
+        match std::fs::remove_file(&path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(FormatError::io(&path, e));
+            }
+            _ => {}
+        }
+        let mut file = File::create_new(&path).map_err(|e| FormatError::io(&path, e))?;
         let header = FileHeader {
             major: FORMAT_VERSION.0,
             minor: FORMAT_VERSION.1,
@@ -132,6 +139,11 @@ impl TraceWriter {
         self.pending_rows[t] += batch.num_rows();
         self.pending[t].push(batch);
         if self.pending_rows[t] >= self.options.segment_rows {
+            // Tables with lower ids (code, threads, calls) describe what later tables refer to:
+            // write theirs first so a crash never leaves events pointing at unwritten rows.
+            for earlier in Table::ALL.into_iter().take_while(|&e| e != table) {
+                self.write_pending(earlier)?;
+            }
             self.write_pending(table)?;
         }
         Ok(())
