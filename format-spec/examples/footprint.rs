@@ -1,5 +1,6 @@
-//! Prints the on-disk size per event of a realistic event mix for each compression, and where
-//! the bytes go (per table). Target (Foundation issue): ≤ 16 bytes/event.
+//! Prints the on-disk size per event of a realistic event mix for each compression, where the
+//! bytes go (per table), and how fast the whole mix (building rows included) is written.
+//! Target (Foundation issue): ≤ 16 bytes/event.
 //!
 //! The mix is what a compute-bound program records: a module loop calls `step(n)`, whose three
 //! lines each change an int local, then it returns an int. Every line event carries one changed
@@ -19,9 +20,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .unwrap_or(2_000_000)
         / 6;
     let dir = tempfile::tempdir()?;
-    println!("| compression | events | bytes | bytes/event | events | values | other |");
-    println!("|---|---:|---:|---:|---:|---:|---:|");
-    for compression in [Compression::None, Compression::Lz4, Compression::Zstd] {
+    println!(
+        "| compression | events | bytes | bytes/event | events table | values table | other tables | write, M events/s |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|");
+    for compression in [
+        Compression::None,
+        Compression::Lz4,
+        Compression::Zstd(-5),
+        Compression::Zstd(-1),
+        Compression::Zstd(1),
+        Compression::Zstd(3),
+    ] {
+        let started = std::time::Instant::now();
         let path = dir.path().join("mix.pyttd");
         let options = WriterOptions {
             compression,
@@ -50,13 +61,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         b.ret(0, 10, Value::None);
         let events = b.next_seq();
         b.finish_into(w, 0)?;
+        let write_rate = events as f64 / started.elapsed().as_secs_f64() / 1e6;
         let r = TraceReader::open(&path)?;
         let bytes = r.file_len();
         let table_bytes = |t: Table| -> u64 { r.table_segments(t).map(|s| s.body_len + 64).sum() };
         let ev = table_bytes(Table::Events);
         let va = table_bytes(Table::Values);
         println!(
-            "| {compression:?} | {events} | {bytes} | {:.2} | {:.2} | {:.2} | {:.2} |",
+            "| {compression:?} | {events} | {bytes} | {:.2} | {:.2} | {:.2} | {:.2} | {write_rate:.1} |",
             bytes as f64 / events as f64,
             ev as f64 / events as f64,
             va as f64 / events as f64,

@@ -8,9 +8,7 @@ use arrow_array::builder::{
     StringDictionaryBuilder, UInt8Builder, UInt32Builder, UInt64Builder,
 };
 use arrow_array::types::Int32Type;
-use arrow_array::{
-    ArrayRef, Int64Array, RecordBatch, UInt8Array, UInt32Array, UInt64Array,
-};
+use arrow_array::{ArrayRef, Int64Array, RecordBatch, UInt8Array, UInt32Array, UInt64Array};
 use arrow_schema::Field;
 
 use crate::error::Result;
@@ -98,7 +96,10 @@ pub enum Value {
     /// An int outside 64 bits, as decimal digits.
     BigInt(String),
     Float(f64),
-    Str { text: String, truncated: bool },
+    Str {
+        text: String,
+        truncated: bool,
+    },
     Repr {
         type_name: String,
         text: String,
@@ -106,7 +107,9 @@ pub enum Value {
         length: Option<u64>,
         object_id: Option<u64>,
     },
-    Redacted { type_name: String },
+    Redacted {
+        type_name: String,
+    },
 }
 
 impl Value {
@@ -189,14 +192,23 @@ impl ValueColumns {
             Value::Int(i) => (Some(*i), None, None, false, None, None),
             Value::BigInt(s) => (None, None, Some(s.as_str()), false, None, None),
             Value::Float(f) => (None, Some(*f), None, false, None, None),
-            Value::Str { text, truncated } => (None, None, Some(text.as_str()), *truncated, None, None),
+            Value::Str { text, truncated } => {
+                (None, None, Some(text.as_str()), *truncated, None, None)
+            }
             Value::Repr {
                 text,
                 truncated,
                 length,
                 object_id,
                 ..
-            } => (None, None, Some(text.as_str()), *truncated, *length, *object_id),
+            } => (
+                None,
+                None,
+                Some(text.as_str()),
+                *truncated,
+                *length,
+                *object_id,
+            ),
         };
         self.int_value.append_option(int);
         self.float_value.append_option(float);
@@ -234,7 +246,9 @@ pub struct ValuesBuilder {
 
 impl std::fmt::Debug for ValuesBuilder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ValuesBuilder").field("rows", &self.rows).finish()
+        f.debug_struct("ValuesBuilder")
+            .field("rows", &self.rows)
+            .finish()
     }
 }
 
@@ -367,7 +381,7 @@ impl TraceBuilder {
             line,
             depth: (stack.len() - 1) as u32,
             call_id,
-        ts_ns: self.ts_ns,
+            ts_ns: self.ts_ns,
         });
         self.event_count += 1;
         (seq, call_id)
@@ -391,7 +405,8 @@ impl TraceBuilder {
         });
         let (seq, _) = self.event(thread, EventKind::Call, line);
         for (name, v) in args {
-            self.values.push(seq, call_id, name, ValueRole::Local, true, v);
+            self.values
+                .push(seq, call_id, name, ValueRole::Local, true, v);
         }
         call_id
     }
@@ -401,7 +416,8 @@ impl TraceBuilder {
     pub fn line(&mut self, thread: u32, line: u32, changes: &[(&str, Value)]) -> u64 {
         let (seq, call_id) = self.event(thread, EventKind::Line, line);
         for (name, v) in changes {
-            self.values.push(seq, call_id, name, ValueRole::Local, false, v);
+            self.values
+                .push(seq, call_id, name, ValueRole::Local, false, v);
         }
         seq
     }
@@ -447,11 +463,17 @@ impl TraceBuilder {
             writer.append(Table::Run, run)?;
         }
         writer.append(Table::Code, code_batch(&std::mem::take(&mut self.code)))?;
-        writer.append(Table::Threads, threads_batch(&std::mem::take(&mut self.threads)))?;
+        writer.append(
+            Table::Threads,
+            threads_batch(&std::mem::take(&mut self.threads)),
+        )?;
         writer.append(Table::Calls, calls_batch(&std::mem::take(&mut self.calls)))?;
         writer.append(Table::Events, self.events.finish())?;
         writer.append(Table::Values, self.values.finish())?;
-        writer.append(Table::Output, output_batch(&std::mem::take(&mut self.output)))?;
+        writer.append(
+            Table::Output,
+            output_batch(&std::mem::take(&mut self.output)),
+        )?;
         writer.append(
             Table::Exceptions,
             exceptions_batch(&std::mem::take(&mut self.exceptions)),
@@ -464,7 +486,12 @@ impl TraceBuilder {
         self.flush_into(&mut writer)?;
         writer.append(
             Table::Run,
-            run_row("synthetic.py", "finished", Some(exit_status), self.event_count),
+            run_row(
+                "synthetic.py",
+                "finished",
+                Some(exit_status),
+                self.event_count,
+            ),
         )?;
         writer.finish()
     }
@@ -485,8 +512,9 @@ fn event_gap_ns(seq: u64) -> i64 {
 }
 
 fn run_row(script: &str, state: &str, exit_status: Option<i32>, events: u64) -> RecordBatch {
-    let mut argv = ListBuilder::new(StringBuilder::new())
-        .with_field(Arc::new(Field::new_list_field(arrow_schema::DataType::Utf8, false)));
+    let mut argv = ListBuilder::new(StringBuilder::new()).with_field(Arc::new(
+        Field::new_list_field(arrow_schema::DataType::Utf8, false),
+    ));
     argv.values().append_value(script);
     argv.append(true);
     let s = |v: &str| -> ArrayRef { Arc::new(arrow_array::StringArray::from(vec![v])) };
@@ -517,13 +545,19 @@ fn code_batch(rows: &[(u32, String, String, u32, CodeKind)]) -> RecordBatch {
         Table::Code,
         vec![
             Arc::new(UInt32Array::from_iter_values(rows.iter().map(|r| r.0))),
-            Arc::new(arrow_array::StringArray::from_iter_values(rows.iter().map(|r| &r.1))),
+            Arc::new(arrow_array::StringArray::from_iter_values(
+                rows.iter().map(|r| &r.1),
+            )),
             Arc::new(arrow_array::StringArray::from_iter_values(
                 rows.iter().map(|r| short(&r.2)),
             )),
-            Arc::new(arrow_array::StringArray::from_iter_values(rows.iter().map(|r| &r.2))),
+            Arc::new(arrow_array::StringArray::from_iter_values(
+                rows.iter().map(|r| &r.2),
+            )),
             Arc::new(UInt32Array::from_iter_values(rows.iter().map(|r| r.3))),
-            Arc::new(UInt8Array::from_iter_values(rows.iter().map(|r| r.4.code()))),
+            Arc::new(UInt8Array::from_iter_values(
+                rows.iter().map(|r| r.4.code()),
+            )),
         ],
     )
 }
@@ -536,8 +570,12 @@ fn threads_batch(rows: &[(u32, String, u64)]) -> RecordBatch {
             Arc::new(UInt64Array::from_iter_values(
                 rows.iter().map(|r| 140_000_000_000 + r.0 as u64),
             )),
-            Arc::new(UInt64Array::from_iter(rows.iter().map(|r| Some(1000 + r.0 as u64)))),
-            Arc::new(arrow_array::StringArray::from_iter_values(rows.iter().map(|r| &r.1))),
+            Arc::new(UInt64Array::from_iter(
+                rows.iter().map(|r| Some(1000 + r.0 as u64)),
+            )),
+            Arc::new(arrow_array::StringArray::from_iter_values(
+                rows.iter().map(|r| &r.1),
+            )),
             Arc::new(UInt64Array::from_iter_values(rows.iter().map(|r| r.2))),
         ],
     )
@@ -589,8 +627,12 @@ fn output_batch(rows: &[(u64, u32, OutputStream, String)]) -> RecordBatch {
         vec![
             Arc::new(UInt64Array::from_iter_values(rows.iter().map(|r| r.0))),
             Arc::new(UInt32Array::from_iter_values(rows.iter().map(|r| r.1))),
-            Arc::new(UInt8Array::from_iter_values(rows.iter().map(|r| r.2.code()))),
-            Arc::new(arrow_array::StringArray::from_iter_values(rows.iter().map(|r| &r.3))),
+            Arc::new(UInt8Array::from_iter_values(
+                rows.iter().map(|r| r.2.code()),
+            )),
+            Arc::new(arrow_array::StringArray::from_iter_values(
+                rows.iter().map(|r| &r.3),
+            )),
         ],
     )
 }
@@ -602,7 +644,9 @@ fn exceptions_batch(rows: &[(u64, u32, u64, String, Option<String>)]) -> RecordB
             Arc::new(UInt64Array::from_iter_values(rows.iter().map(|r| r.0))),
             Arc::new(UInt32Array::from_iter_values(rows.iter().map(|r| r.1))),
             Arc::new(UInt64Array::from_iter_values(rows.iter().map(|r| r.2))),
-            Arc::new(arrow_array::StringArray::from_iter_values(rows.iter().map(|r| &r.3))),
+            Arc::new(arrow_array::StringArray::from_iter_values(
+                rows.iter().map(|r| &r.3),
+            )),
             Arc::new(arrow_array::StringArray::from_iter(
                 rows.iter().map(|r| r.4.as_deref()),
             )),

@@ -6,14 +6,16 @@ use std::path::PathBuf;
 use crate::schema::Table;
 
 /// Everything that can go wrong while writing or reading a trace.
+///
+/// Each message is complete on its own line (the cause is part of it, not a separate `source`),
+/// so callers print it once, as is.
 #[derive(Debug, thiserror::Error)]
 pub enum FormatError {
     /// An operating-system error, with the file it happened on.
-    #[error("{path}: {source}")]
+    #[error("{path}: {error}")]
     Io {
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        error: std::io::Error,
     },
 
     /// The file does not start with a pyttd file header.
@@ -48,12 +50,11 @@ pub enum FormatError {
     },
 
     /// Arrow failed to encode a batch (writer side).
-    #[error("{path}: cannot encode a `{table}` batch: {source}")]
+    #[error("{path}: cannot encode a `{table}` batch: {error}")]
     Encode {
         path: PathBuf,
         table: Table,
-        #[source]
-        source: arrow_schema::ArrowError,
+        error: arrow_schema::ArrowError,
     },
 }
 
@@ -61,18 +62,24 @@ pub enum FormatError {
 pub type Result<T, E = FormatError> = std::result::Result<T, E>;
 
 impl FormatError {
-    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+    pub(crate) fn io(path: impl Into<PathBuf>, error: std::io::Error) -> Self {
         FormatError::Io {
             path: path.into(),
-            source,
+            error,
         }
     }
 
-    pub(crate) fn corrupt(path: impl Into<PathBuf>, offset: u64, reason: impl Into<String>) -> Self {
+    /// A `Corrupt` error; `reason` is folded onto one line (Arrow's own messages span several).
+    pub(crate) fn corrupt(
+        path: impl Into<PathBuf>,
+        offset: u64,
+        reason: impl Into<String>,
+    ) -> Self {
+        let reason: String = reason.into();
         FormatError::Corrupt {
             path: path.into(),
             offset,
-            reason: reason.into(),
+            reason: reason.split_whitespace().collect::<Vec<_>>().join(" "),
         }
     }
 }

@@ -162,7 +162,8 @@ pub struct FooterEntry {
 
 /// Encodes the footer (preamble + entries) followed by the trailer.
 pub fn encode_footer(entries: &[FooterEntry], footer_offset: u64) -> Vec<u8> {
-    let mut b = Vec::with_capacity(FOOTER_PREAMBLE_LEN + entries.len() * FOOTER_ENTRY_LEN + TRAILER_LEN);
+    let mut b =
+        Vec::with_capacity(FOOTER_PREAMBLE_LEN + entries.len() * FOOTER_ENTRY_LEN + TRAILER_LEN);
     b.extend_from_slice(&FOOTER_MAGIC);
     b.extend_from_slice(&[0u8; 4]);
     b.extend_from_slice(&(entries.len() as u64).to_le_bytes());

@@ -28,9 +28,7 @@ use std::ops::RangeInclusive;
 pub use builder::{CallRow, EventsBuilder, TraceBuilder, Value, ValuesBuilder, calls_batch};
 pub use error::{FormatError, Result};
 pub use reader::{Event, TableScan, TraceReader, TraceState};
-pub use schema::{
-    CodeKind, EventKind, OutputStream, Table, ValueRole, ValueTag, spec_type_name,
-};
+pub use schema::{CodeKind, EventKind, OutputStream, Table, ValueRole, ValueTag, spec_type_name};
 pub use writer::{Compression, TraceWriter, WriterOptions};
 
 /// The format version this crate writes, `(major, minor)`. Readers accept any minor of the

@@ -99,7 +99,11 @@ impl TraceReader {
                 return Err(FormatError::NotATrace { path, reason });
             }
             Err(BlockError::BadChecksum) => {
-                return Err(FormatError::corrupt(&path, 0, "file header checksum mismatch"));
+                return Err(FormatError::corrupt(
+                    &path,
+                    0,
+                    "file header checksum mismatch",
+                ));
             }
         };
         if header.major != FORMAT_VERSION.0 {
@@ -110,13 +114,20 @@ impl TraceReader {
                 supported_major: FORMAT_VERSION.0,
             });
         }
-        let (entries, state, verified) = match crate::layout::decode_footer(&data) {
-            Some((_, entries)) => {
-                check_footer_entries(&path, &data, &entries)?;
-                (entries, TraceState::Complete, UNVERIFIED)
-            }
-            None => {
-                let (entries, valid_bytes, reason) = recover(&data);
+        let footer = crate::layout::decode_footer(&data).map(|(_, entries)| {
+            let mismatch = first_footer_mismatch(&data, &entries);
+            (entries, mismatch)
+        });
+        let (entries, state, verified) = match footer {
+            Some((entries, None)) => (entries, TraceState::Complete, UNVERIFIED),
+            // No footer, or one that disagrees with the segments: take the verified prefix.
+            damaged => {
+                let (entries, valid_bytes, mut reason) = recover(&data);
+                if let Some((_, Some(at))) = damaged {
+                    reason = format!(
+                        "the footer index disagrees with the segment at byte {at} ({reason})"
+                    );
+                }
                 let state = TraceState::Recovered {
                     valid_bytes,
                     file_bytes: len,
@@ -139,7 +150,11 @@ impl TraceReader {
         let events_index = segments
             .iter()
             .filter(|s| s.table == Some(Table::Events))
-            .filter_map(|s| s.seq_range.as_ref().map(|r| (*r.start(), *r.end(), s.index)))
+            .filter_map(|s| {
+                s.seq_range
+                    .as_ref()
+                    .map(|r| (*r.start(), *r.end(), s.index))
+            })
             .collect();
         let verified = segments.iter().map(|_| AtomicU8::new(verified)).collect();
         Ok(TraceReader {
@@ -264,6 +279,13 @@ impl TraceReader {
         columns: Option<&[&str]>,
     ) -> Result<TableScan<'_>> {
         let schema = table.schema();
+        if seq_range.is_some() && table.seq_column().is_none() {
+            return Err(FormatError::SchemaMismatch {
+                path: self.path.clone(),
+                table,
+                reason: "the table has no seq column to restrict by seq range".into(),
+            });
+        }
         let projection = match columns {
             None => None,
             Some(names) => Some(
@@ -283,7 +305,9 @@ impl TraceReader {
             .table_segments(table)
             .filter(|_| seq_range.as_ref().is_none_or(|r| !r.is_empty()))
             .filter(|s| match (&seq_range, &s.seq_range) {
-                (Some(want), Some(have)) => have.start() <= want.end() && want.start() <= have.end(),
+                (Some(want), Some(have)) => {
+                    have.start() <= want.end() && want.start() <= have.end()
+                }
                 _ => true,
             })
             .map(|s| s.index)
@@ -305,11 +329,16 @@ impl TraceReader {
             FormatError::corrupt(
                 &self.path,
                 seg.offset,
-                format!("segment of unknown table id {} cannot be decoded", seg.table_id),
+                format!(
+                    "segment of unknown table id {} cannot be decoded",
+                    seg.table_id
+                ),
             )
         })?;
         let body_start = seg.offset as usize + BLOCK;
-        let body = self.data.slice_with_length(body_start, seg.body_len as usize);
+        let body = self
+            .data
+            .slice_with_length(body_start, seg.body_len as usize);
         match self.verified[index].load(Ordering::Acquire) {
             VERIFIED => {}
             BAD => return Err(self.bad_checksum(seg)),
@@ -400,7 +429,11 @@ impl TableScan<'_> {
         let lo = seqs.partition_point(|&s| s < *range.start());
         let hi = seqs.partition_point(|&s| s <= *range.end()).max(lo);
         let sliced = batch.slice(lo, hi - lo);
-        if self.projection.as_ref().is_none_or(|p| p.contains(&seq_col)) {
+        if self
+            .projection
+            .as_ref()
+            .is_none_or(|p| p.contains(&seq_col))
+        {
             Ok(sliced)
         } else {
             let keep: Vec<usize> = (0..proj.len() - 1).collect();
@@ -429,25 +462,23 @@ fn buffer_over(map: Mmap) -> Buffer {
     unsafe { Buffer::from_custom_allocation(ptr, len, Arc::new(map)) }
 }
 
-/// Checks that every footer entry points at a segment header that says the same thing.
-fn check_footer_entries(path: &Path, data: &[u8], entries: &[FooterEntry]) -> Result<()> {
-    for e in entries {
-        let at = e.offset as usize;
-        let end = (e.offset)
-            .checked_add(e.header.stride())
-            .filter(|&end| end <= data.len() as u64);
-        let ok = end.is_some()
-            && at.is_multiple_of(BLOCK)
-            && SegmentHeader::decode(&data[at..at + BLOCK]).is_ok_and(|h| h == e.header);
-        if !ok {
-            return Err(FormatError::corrupt(
-                path,
-                e.offset,
-                "footer index entry does not match the segment header there",
-            ));
-        }
-    }
-    Ok(())
+/// The offset of the first footer entry that does not point at a segment header saying the same
+/// thing, if any.
+fn first_footer_mismatch(data: &[u8], entries: &[FooterEntry]) -> Option<u64> {
+    entries
+        .iter()
+        .map(|e| e.offset)
+        .zip(entries)
+        .find_map(|(at, e)| {
+            let fits = at
+                .checked_add(e.header.stride())
+                .is_some_and(|end| end <= data.len() as u64);
+            let same = fits
+                && at.is_multiple_of(BLOCK as u64)
+                && SegmentHeader::decode(&data[at as usize..at as usize + BLOCK])
+                    .is_ok_and(|h| h == e.header);
+            (!same).then_some(at)
+        })
 }
 
 /// Recovery scan of a file without a valid footer: every complete segment whose header and
@@ -501,9 +532,8 @@ fn decode_ipc_file(
         .ok_or("Arrow IPC footer length exceeds the body")?;
     let footer = arrow_ipc::root_as_footer(&body[footer_start..n - 10])
         .map_err(|e| format!("invalid Arrow IPC footer: {e}"))?;
-    let schema = arrow_ipc::convert::fb_to_schema(
-        footer.schema().ok_or("Arrow IPC footer has no schema")?,
-    );
+    let schema =
+        arrow_ipc::convert::fb_to_schema(footer.schema().ok_or("Arrow IPC footer has no schema")?);
     // Minor versions may append columns; the v1 columns must come first, unchanged.
     let known = expected.fields().len();
     if schema.fields().len() < known || schema.fields()[..known] != expected.fields()[..] {
@@ -513,7 +543,8 @@ fn decode_ipc_file(
         Some(p) => p.to_vec(),
         None => (0..known).collect(),
     };
-    let mut decoder = FileDecoder::new(Arc::new(schema), footer.version()).with_projection(projection);
+    let mut decoder =
+        FileDecoder::new(Arc::new(schema), footer.version()).with_projection(projection);
     let block_slice = |block: &arrow_ipc::Block| -> std::result::Result<Buffer, String> {
         let start = usize::try_from(block.offset()).map_err(|_| "negative block offset")?;
         let len = usize::try_from(block.metaDataLength()).map_err(|_| "bad metadata length")?
@@ -524,21 +555,89 @@ fn decode_ipc_file(
         Ok(body.slice_with_length(start, len))
     };
     for block in footer.dictionaries().iter().flatten() {
+        check_compressed_lengths(body, block)?;
         let data = block_slice(block)?;
         decoder
             .read_dictionary(block, &data)
             .map_err(|e| e.to_string())?;
     }
-    let batches = footer.recordBatches().ok_or("Arrow IPC footer lists no batches")?;
+    let batches = footer
+        .recordBatches()
+        .ok_or("Arrow IPC footer lists no batches")?;
     if batches.len() != 1 {
-        return Err(format!("segment holds {} record batches, not 1", batches.len()));
+        return Err(format!(
+            "segment holds {} record batches, not 1",
+            batches.len()
+        ));
     }
     let block = batches.get(0);
+    check_compressed_lengths(body, block)?;
     let data = block_slice(block)?;
     decoder
         .read_record_batch(block, &data)
         .map_err(|e| e.to_string())?
         .ok_or_else(|| "segment holds no record batch".into())
+}
+
+/// Largest uncompressed length a compressed buffer may declare (SPEC.md, "Segment body").
+pub const MAX_BUFFER_BYTES: i64 = 1 << 32;
+
+/// Rejects compressed buffers whose 8-byte uncompressed-length prefix exceeds
+/// [`MAX_BUFFER_BYTES`]. arrow-ipc allocates that length before decompressing, so a crafted file
+/// (valid checksums, absurd length) would otherwise abort the process on allocation.
+fn check_compressed_lengths(
+    body: &[u8],
+    block: &arrow_ipc::Block,
+) -> std::result::Result<(), String> {
+    let start = usize::try_from(block.offset()).map_err(|_| "negative block offset")?;
+    let meta_len = usize::try_from(block.metaDataLength()).map_err(|_| "bad metadata length")?;
+    let meta = body
+        .get(start..start.saturating_add(meta_len))
+        .ok_or("Arrow IPC block lies outside the segment body")?;
+    // Encapsulated message: optional 0xFFFFFFFF continuation, i32 length, flatbuffer.
+    let skip = if meta.starts_with(&[0xff; 4]) { 4 } else { 0 };
+    let len_bytes: [u8; 4] = meta
+        .get(skip..skip + 4)
+        .and_then(|b| b.try_into().ok())
+        .ok_or("truncated Arrow IPC message")?;
+    let msg_len =
+        usize::try_from(i32::from_le_bytes(len_bytes)).map_err(|_| "bad message length")?;
+    let msg = meta
+        .get(skip + 4..(skip + 4).saturating_add(msg_len))
+        .ok_or("truncated Arrow IPC message")?;
+    let message =
+        arrow_ipc::root_as_message(msg).map_err(|e| format!("invalid Arrow IPC message: {e}"))?;
+    let batch = match message.header_type() {
+        arrow_ipc::MessageHeader::RecordBatch => message.header_as_record_batch(),
+        arrow_ipc::MessageHeader::DictionaryBatch => {
+            message.header_as_dictionary_batch().and_then(|d| d.data())
+        }
+        _ => None,
+    };
+    let Some(batch) = batch else {
+        return Ok(());
+    };
+    if batch.compression().is_none() {
+        return Ok(());
+    }
+    let body_start = start + meta_len;
+    for buffer in batch.buffers().into_iter().flatten() {
+        if buffer.length() < 8 {
+            continue;
+        }
+        let declared = usize::try_from(buffer.offset())
+            .ok()
+            .and_then(|o| body_start.checked_add(o))
+            .and_then(|at| body.get(at..at + 8))
+            .map(|b| i64::from_le_bytes(b.try_into().expect("8 bytes")))
+            .ok_or("Arrow IPC buffer lies outside the segment body")?;
+        if declared > MAX_BUFFER_BYTES {
+            return Err(format!(
+                "a compressed buffer declares {declared} uncompressed bytes (limit {MAX_BUFFER_BYTES})"
+            ));
+        }
+    }
+    Ok(())
 }
 
 fn u64_column(batch: &RecordBatch, i: usize) -> &UInt64Array {
@@ -573,7 +672,11 @@ fn decoded_bytes(batch: &RecordBatch) -> usize {
             + d.nulls().map_or(0, |n| n.buffer().len())
             + d.child_data().iter().map(data_bytes).sum::<usize>()
     }
-    batch.columns().iter().map(|c| data_bytes(&c.to_data())).sum()
+    batch
+        .columns()
+        .iter()
+        .map(|c| data_bytes(&c.to_data()))
+        .sum()
 }
 
 /// Decoded segments kept for navigation, bounded by their in-memory size.

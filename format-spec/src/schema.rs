@@ -348,7 +348,11 @@ mod tests {
             assert_eq!(Table::from_id(t.id()), Some(t));
             assert_eq!(Table::from_name(t.name()), Some(t));
             if let Some(c) = t.seq_column() {
-                let f = t.schema().field_with_name(c).cloned().expect("seq column exists");
+                let f = t
+                    .schema()
+                    .field_with_name(c)
+                    .cloned()
+                    .expect("seq column exists");
                 assert_eq!(f.data_type(), &DataType::UInt64, "{t}.{c}");
                 assert!(!f.is_nullable(), "{t}.{c}");
             }

@@ -27,7 +27,13 @@ use crate::{FORMAT_VERSION, SegmentInfo};
 pub enum Compression {
     None,
     Lz4,
-    Zstd,
+    /// Zstandard at the given level (negative levels are zstd's fast modes).
+    Zstd(i32),
+}
+
+impl Compression {
+    /// The zstd level the writer uses by default (see `WriterOptions::default`).
+    pub const DEFAULT_ZSTD: Compression = Compression::Zstd(1);
 }
 
 /// Settings of a [`TraceWriter`].
@@ -42,7 +48,7 @@ impl Default for WriterOptions {
     /// Zstd and 64Ki-row segments: chosen by measurement (BENCHMARKS.md, "format").
     fn default() -> Self {
         WriterOptions {
-            compression: Compression::Zstd,
+            compression: Compression::DEFAULT_ZSTD,
             segment_rows: 65_536,
         }
     }
@@ -81,17 +87,18 @@ impl TraceWriter {
         };
         file.write_all(&header.encode())
             .map_err(|e| FormatError::io(&path, e))?;
-        let compression = match options.compression {
-            Compression::None => None,
-            Compression::Lz4 => Some(CompressionType::LZ4_FRAME),
-            Compression::Zstd => Some(CompressionType::ZSTD),
+        let (compression, level) = match options.compression {
+            Compression::None => (None, None),
+            Compression::Lz4 => (Some(CompressionType::LZ4_FRAME), None),
+            Compression::Zstd(level) => (Some(CompressionType::ZSTD), Some(level)),
         };
         let ipc = IpcWriteOptions::try_new(BLOCK, false, MetadataVersion::V5)
             .and_then(|o| o.try_with_compression(compression))
-            .map_err(|source| FormatError::Encode {
+            .and_then(|o| o.try_with_compression_level(level))
+            .map_err(|error| FormatError::Encode {
                 path: path.clone(),
                 table: Table::Run,
-                source,
+                error,
             })?;
         let n = Table::ALL.len();
         Ok(TraceWriter {
@@ -225,7 +232,11 @@ impl TraceWriter {
                     table,
                     format!(
                         "rows are not in {} order of `{}`: {s} follows {p}",
-                        if strict { "increasing" } else { "non-decreasing" },
+                        if strict {
+                            "increasing"
+                        } else {
+                            "non-decreasing"
+                        },
                         table.seq_column().unwrap_or("seq"),
                     ),
                 ));
@@ -253,11 +264,11 @@ impl TraceWriter {
         let batch = if batches.len() == 1 {
             batches.into_iter().next().expect("one batch")
         } else {
-            arrow_select::concat::concat_batches(&table.schema(), &batches).map_err(|source| {
+            arrow_select::concat::concat_batches(&table.schema(), &batches).map_err(|error| {
                 FormatError::Encode {
                     path: self.path.clone(),
                     table,
-                    source,
+                    error,
                 }
             })?
         };
@@ -265,27 +276,24 @@ impl TraceWriter {
     }
 
     fn write_segment(&mut self, table: Table, batch: &RecordBatch) -> Result<()> {
-        let encode_err = |source| FormatError::Encode {
+        let encode_err = |error| FormatError::Encode {
             path: self.path.clone(),
             table,
-            source,
+            error,
         };
         let mut out = std::mem::take(&mut self.scratch);
         out.clear();
         out.resize(BLOCK, 0);
         {
-            let mut w = FileWriter::try_new_with_options(&mut out, &table.schema(), self.ipc.clone())
-                .map_err(encode_err)?;
+            let mut w =
+                FileWriter::try_new_with_options(&mut out, &table.schema(), self.ipc.clone())
+                    .map_err(encode_err)?;
             w.write(batch).map_err(encode_err)?;
             w.finish().map_err(encode_err)?;
         }
         let body_len = (out.len() - BLOCK) as u64;
         let (flags, min_seq, max_seq) = match seq_values(table, batch) {
-            Some(s) if !s.is_empty() => (
-                FLAG_HAS_SEQ_RANGE,
-                s.value(0),
-                s.value(s.len() - 1),
-            ),
+            Some(s) if !s.is_empty() => (FLAG_HAS_SEQ_RANGE, s.value(0), s.value(s.len() - 1)),
             _ => (0, 0, 0),
         };
         let header = SegmentHeader {
@@ -318,5 +326,8 @@ impl TraceWriter {
 /// The table's seq column of `batch`, when the table has one.
 fn seq_values(table: Table, batch: &RecordBatch) -> Option<&UInt64Array> {
     let name = table.seq_column()?;
-    batch.column_by_name(name)?.as_any().downcast_ref::<UInt64Array>()
+    batch
+        .column_by_name(name)?
+        .as_any()
+        .downcast_ref::<UInt64Array>()
 }

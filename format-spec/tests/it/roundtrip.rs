@@ -12,13 +12,20 @@ fn small_trace() -> TraceBuilder {
     let f = b.code("/src/demo.py", "f", 1, CodeKind::Function);
     b.call(0, module, 0, &[]);
     b.line(0, 1, &[]);
-    b.line(0, 4, &[("f", Value::Repr {
-        type_name: "function".into(),
-        text: "<function f at 0x7f>".into(),
-        truncated: false,
-        length: None,
-        object_id: None,
-    })]);
+    b.line(
+        0,
+        4,
+        &[(
+            "f",
+            Value::Repr {
+                type_name: "function".into(),
+                text: "<function f at 0x7f>".into(),
+                truncated: false,
+                length: None,
+                object_id: None,
+            },
+        )],
+    );
     b.call(0, f, 1, &[("n", 21i64.into())]);
     b.line(0, 2, &[]);
     b.line(0, 3, &[("x", 42i64.into())]);
@@ -30,17 +37,27 @@ fn small_trace() -> TraceBuilder {
 
 #[test]
 fn events_read_back_exactly_with_every_compression() {
-    for compression in [Compression::None, Compression::Lz4, Compression::Zstd] {
+    for compression in [
+        Compression::None,
+        Compression::Lz4,
+        Compression::DEFAULT_ZSTD,
+    ] {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("t.pyttd");
-        let options = WriterOptions { compression, ..Default::default() };
+        let options = WriterOptions {
+            compression,
+            ..Default::default()
+        };
         small_trace().write(&path, options).unwrap();
 
         let r = TraceReader::open(&path).unwrap();
         assert_eq!(r.state(), &TraceState::Complete);
         assert_eq!(r.row_count(Table::Events), 9);
         let e = r.event_at(5).unwrap().unwrap();
-        assert_eq!((e.kind, e.line, e.depth, e.call_id), (EventKind::Line, 3, 1, 2));
+        assert_eq!(
+            (e.kind, e.line, e.depth, e.call_id),
+            (EventKind::Line, 3, 1, 2)
+        );
         let c = r.event_at(3).unwrap().unwrap();
         assert_eq!((c.kind, c.code_id, c.depth), (EventKind::Call, 2, 1));
         assert_eq!(r.event_at(9).unwrap(), None);
@@ -55,7 +72,10 @@ fn scan_prunes_by_seq_and_projects() {
     let mut b = TraceBuilder::new();
     let m = b.code("/src/loop.py", "<module>", 1, CodeKind::Module);
     b.call(0, m, 0, &[]);
-    let options = WriterOptions { segment_rows: 1000, ..Default::default() };
+    let options = WriterOptions {
+        segment_rows: 1000,
+        ..Default::default()
+    };
     let mut w = pyttd_format::TraceWriter::create(&path, options).unwrap();
     for i in 0..10_000i64 {
         b.line(0, 2 + (i % 3) as u32, &[("i", i.into())]);
@@ -66,8 +86,14 @@ fn scan_prunes_by_seq_and_projects() {
     b.finish_into(w, 0).unwrap();
 
     let r = TraceReader::open(&path).unwrap();
-    let scan = r.scan(Table::Events, Some(4000..=4999), Some(&["line", "depth"])).unwrap();
-    assert!(scan.segment_count() <= 3, "pruned to {} segments", scan.segment_count());
+    let scan = r
+        .scan(Table::Events, Some(4000..=4999), Some(&["line", "depth"]))
+        .unwrap();
+    assert!(
+        scan.segment_count() <= 3,
+        "pruned to {} segments",
+        scan.segment_count()
+    );
     let batches: Vec<_> = scan.collect::<Result<_, _>>().unwrap();
     let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
     assert_eq!(rows, 1000);
