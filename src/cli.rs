@@ -1,0 +1,325 @@
+//! The `pyttd` command line: argument parsing (clap) and dispatch to subcommands.
+//!
+//! Doc comments on the clap items below are the `--help` text users read. Data goes to stdout,
+//! diagnostics to stderr; errors are reported once, here, as a single `error: ...` line.
+
+mod info;
+
+use std::ffi::OsString;
+use std::io::{self, IsTerminal, Write};
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+/// What the caller knows about the process `pyttd` runs in.
+#[derive(Debug, Clone, Default)]
+pub struct RunEnv {
+    /// Version of the Python interpreter that started `pyttd` (for example `3.12.1`), or `None` when
+    /// `pyttd` was not started from Python.
+    pub python_version: Option<String>,
+}
+
+/// Record a Python program, then query and replay every step it took.
+#[derive(Debug, Parser)]
+#[command(
+    name = "pyttd",
+    bin_name = "pyttd",
+    version,
+    arg_required_else_help = true
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Check this installation: Python version, native module, trace format version
+    Doctor,
+    /// Show what a trace file holds: format version, whether it was closed cleanly, the run, and
+    /// rows, segments and bytes per table
+    ///
+    /// A trace whose recording crashed or was killed has no footer; `pyttd info` says so and
+    /// counts the complete segments it recovered.
+    Info {
+        /// The trace file (`.pyttd`)
+        trace: PathBuf,
+    },
+}
+
+/// Whether each output stream gets ANSI styling.
+#[derive(Debug, Clone, Copy)]
+struct Color {
+    stdout: bool,
+    stderr: bool,
+}
+
+/// Runs the command line `args` (the first item is the program name) and returns the process exit
+/// code: 0 on success, 1 when the command failed, 2 for a usage error.
+pub fn run<I, T>(args: I, env: &RunEnv) -> i32
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let (stdout, stderr) = (io::stdout(), io::stderr());
+    let color = Color {
+        stdout: wants_color(&stdout),
+        stderr: wants_color(&stderr),
+    };
+    run_with(args, env, &mut stdout.lock(), &mut stderr.lock(), color)
+}
+
+fn run_with<I, T>(
+    args: I,
+    env: &RunEnv,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+    color: Color,
+) -> i32
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(clap_error) => {
+            // `--help` and `--version` come through here too, destined for stdout with exit code 0.
+            let (stream, styled): (&mut dyn Write, bool) = if clap_error.use_stderr() {
+                (&mut *err, color.stderr)
+            } else {
+                (&mut *out, color.stdout)
+            };
+            let rendered = clap_error.render();
+            // Nothing sensible is left to do if the terminal itself cannot be written to.
+            let _ = if styled {
+                write!(stream, "{}", rendered.ansi())
+            } else {
+                write!(stream, "{rendered}")
+            };
+            return clap_error.exit_code();
+        }
+    };
+    match dispatch(cli.command, env, out) {
+        Ok(()) => 0,
+        // A reader that went away (`pyttd ... | head`) is not a failure worth reporting.
+        Err(error) if is_broken_pipe(&error) => 0,
+        Err(error) => {
+            let _ = writeln!(err, "error: {error:#}");
+            1
+        }
+    }
+}
+
+fn dispatch(command: Command, env: &RunEnv, out: &mut dyn Write) -> anyhow::Result<()> {
+    match command {
+        Command::Doctor => doctor(env, out),
+        Command::Info { trace } => info::info(&trace, out),
+    }
+}
+
+/// `pyttd doctor`: one `name  value` line per thing a bug report needs.
+fn doctor(env: &RunEnv, out: &mut dyn Write) -> anyhow::Result<()> {
+    let (format_major, format_minor) = pyttd_format::FORMAT_VERSION;
+    let (python, native) = match &env.python_version {
+        Some(version) => (version.as_str(), "pyttd._native loaded"),
+        None => (
+            "not available (pyttd was not started from Python)",
+            "not loaded",
+        ),
+    };
+    writeln!(out, "pyttd          {}", env!("CARGO_PKG_VERSION"))?;
+    writeln!(out, "python         {python}")?;
+    writeln!(out, "native module  {native}")?;
+    writeln!(out, "trace format   {format_major}.{format_minor}")?;
+    Ok(())
+}
+
+/// ANSI styling only for a terminal, and never when `NO_COLOR` is set to a non-empty value.
+fn wants_color(stream: &impl IsTerminal) -> bool {
+    stream.is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|value| value.is_empty())
+}
+
+fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    error
+        .downcast_ref::<io::Error>()
+        .is_some_and(|error| error.kind() == io::ErrorKind::BrokenPipe)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Outcome {
+        code: i32,
+        stdout: String,
+        stderr: String,
+    }
+
+    /// Runs `argv` (program name first) without colour, capturing both streams.
+    fn run_cli(argv: &[&str], env: &RunEnv) -> Outcome {
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        let plain = Color {
+            stdout: false,
+            stderr: false,
+        };
+        let code = run_with(argv.iter().copied(), env, &mut out, &mut err, plain);
+        Outcome {
+            code,
+            stdout: String::from_utf8(out).unwrap(),
+            stderr: String::from_utf8(err).unwrap(),
+        }
+    }
+
+    fn no_python() -> RunEnv {
+        RunEnv::default()
+    }
+
+    /// Replaces the versions that change with releases so snapshots stay put.
+    fn redact_versions(text: &str) -> String {
+        let (major, minor) = pyttd_format::FORMAT_VERSION;
+        text.replace(env!("CARGO_PKG_VERSION"), "[VERSION]")
+            .replace(&format!("format   {major}.{minor}"), "format   [FORMAT]")
+    }
+
+    #[test]
+    fn version_prints_name_and_version_on_stdout() {
+        let outcome = run_cli(&["pyttd", "--version"], &no_python());
+        assert_eq!(outcome.code, 0);
+        assert_eq!(
+            outcome.stdout,
+            format!("pyttd {}\n", env!("CARGO_PKG_VERSION"))
+        );
+        assert_eq!(outcome.stderr, "");
+    }
+
+    #[test]
+    fn help_lists_doctor_on_stdout() {
+        let outcome = run_cli(&["pyttd", "--help"], &no_python());
+        assert_eq!(outcome.code, 0);
+        // Only fragments: clap wraps help to the terminal's width.
+        assert!(
+            outcome.stdout.starts_with("Record a Python program"),
+            "{}",
+            outcome.stdout
+        );
+        assert!(
+            outcome.stdout.contains("Usage: pyttd <COMMAND>"),
+            "{}",
+            outcome.stdout
+        );
+        assert!(outcome.stdout.contains("doctor"), "{}", outcome.stdout);
+        assert_eq!(outcome.stderr, "");
+    }
+
+    #[test]
+    fn usage_names_pyttd_whatever_argv0_is() {
+        let outcome = run_cli(&["/somewhere/pyttd/__main__.py", "--help"], &no_python());
+        assert_eq!(outcome.code, 0);
+        assert!(
+            outcome.stdout.contains("Usage: pyttd <COMMAND>"),
+            "{}",
+            outcome.stdout
+        );
+    }
+
+    #[test]
+    fn no_arguments_shows_help_on_stderr_and_exits_2() {
+        let outcome = run_cli(&["pyttd"], &no_python());
+        assert_eq!(outcome.code, 2);
+        assert_eq!(outcome.stdout, "");
+        assert!(outcome.stderr.contains("doctor"), "{}", outcome.stderr);
+    }
+
+    #[test]
+    fn unknown_subcommand_is_a_usage_error() {
+        let outcome = run_cli(&["pyttd", "nosuchcmd"], &no_python());
+        assert_eq!(outcome.code, 2);
+        assert_eq!(outcome.stdout, "");
+        insta::assert_snapshot!(outcome.stderr, @r"
+        error: unrecognized subcommand 'nosuchcmd'
+
+        Usage: pyttd <COMMAND>
+
+        For more information, try '--help'.
+        ");
+    }
+
+    #[test]
+    fn doctor_reports_versions() {
+        let env = RunEnv {
+            python_version: Some("3.12.1".to_owned()),
+        };
+        let outcome = run_cli(&["pyttd", "doctor"], &env);
+        assert_eq!(outcome.code, 0, "{}", outcome.stderr);
+        assert_eq!(outcome.stderr, "");
+        insta::assert_snapshot!(redact_versions(&outcome.stdout), @r"
+        pyttd          [VERSION]
+        python         3.12.1
+        native module  pyttd._native loaded
+        trace format   [FORMAT]
+        ");
+    }
+
+    #[test]
+    fn doctor_without_python_says_so() {
+        let outcome = run_cli(&["pyttd", "doctor"], &no_python());
+        assert_eq!(outcome.code, 0, "{}", outcome.stderr);
+        insta::assert_snapshot!(redact_versions(&outcome.stdout), @r"
+        pyttd          [VERSION]
+        python         not available (pyttd was not started from Python)
+        native module  not loaded
+        trace format   [FORMAT]
+        ");
+    }
+
+    fn fixture(name: &str) -> String {
+        format!(
+            "{}/format-spec/fixtures/v1/{name}",
+            env!("CARGO_MANIFEST_DIR")
+        )
+    }
+
+    #[test]
+    fn info_summarises_a_complete_trace() {
+        let path = fixture("basic.pyttd");
+        let outcome = run_cli(&["pyttd", "info", &path], &no_python());
+        assert_eq!((outcome.code, outcome.stderr.as_str()), (0, ""));
+        let text = outcome.stdout.replace(&path, "[TRACE]");
+        assert!(text.contains("state     complete\n"), "{text}");
+        assert!(text.contains("format    1.0\n"), "{text}");
+        let events = text.lines().find(|l| l.starts_with("events ")).unwrap();
+        let rows: u64 = events.split_whitespace().nth(1).unwrap().parse().unwrap();
+        let reader = pyttd_format::TraceReader::open(&path).unwrap();
+        assert_eq!(rows, reader.row_count(pyttd_format::Table::Events));
+    }
+
+    #[test]
+    fn info_says_when_a_trace_was_not_closed() {
+        let path = fixture("crashed.pyttd");
+        let outcome = run_cli(&["pyttd", "info", &path], &no_python());
+        assert_eq!(outcome.code, 0, "{}", outcome.stderr);
+        assert!(
+            outcome.stdout.contains("state     not closed cleanly: "),
+            "{}",
+            outcome.stdout
+        );
+    }
+
+    #[test]
+    fn info_on_a_missing_file_is_one_error_line_naming_it() {
+        let outcome = run_cli(&["pyttd", "info", "no/such/trace.pyttd"], &no_python());
+        assert_eq!(outcome.code, 1);
+        assert_eq!(outcome.stdout, "");
+        assert_eq!(
+            outcome.stderr,
+            "error: no/such/trace.pyttd: No such file or directory (os error 2)\n"
+        );
+    }
+
+    #[test]
+    fn broken_pipe_is_not_reported() {
+        let error = anyhow::Error::from(io::Error::from(io::ErrorKind::BrokenPipe));
+        assert!(is_broken_pipe(&error));
+        assert!(!is_broken_pipe(&anyhow::anyhow!("disk full")));
+    }
+}
