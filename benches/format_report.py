@@ -60,7 +60,7 @@ def cpu_model() -> str:
 
 def main() -> int:
     criterion, footprint = Path(sys.argv[1]), Path(sys.argv[2])
-    codecs = ["none", "lz4", "zstd"]
+    codecs = ["none", "lz4", "zstd1"]
     out = []
     say = out.append
     say("## format (Foundation issue)")

@@ -67,9 +67,10 @@ impl EventsBuilder {
         self.seq.is_empty()
     }
 
-    /// The rows pushed so far as one batch; the builder is left empty.
+    /// The rows pushed so far as one batch; the builder is left empty, with room for as many
+    /// rows again (so a steady producer does not regrow its vectors every batch).
     pub fn finish(&mut self) -> RecordBatch {
-        let b = std::mem::take(self);
+        let b = std::mem::replace(self, EventsBuilder::with_capacity(self.len()));
         batch(
             Table::Events,
             vec![

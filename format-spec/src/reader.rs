@@ -351,17 +351,92 @@ impl TraceReader {
             }
         }
         let expected = table.schema();
-        let decoded = std::panic::catch_unwind(|| decode_ipc_file(&body, &expected, projection));
-        let batch = match decoded {
-            Ok(Ok(b)) => b,
-            Ok(Err(reason)) => return Err(FormatError::corrupt(&self.path, seg.offset, reason)),
-            Err(_) => {
-                return Err(FormatError::corrupt(
-                    &self.path,
-                    seg.offset,
-                    "segment body is not a decodable Arrow IPC file",
-                ));
+        let all: Vec<usize>;
+        let wanted = match projection {
+            Some(p) => p,
+            None => {
+                all = (0..expected.fields().len()).collect();
+                &all
             }
+        };
+        // A dense `events` segment (as many rows as seqs in its range) has, by the strict
+        // ordering rule, `seq[i] = min_seq + i`: build that column instead of decompressing it.
+        let dense_seq = seg
+            .seq_range
+            .as_ref()
+            .filter(|_| table == Table::Events)
+            .filter(|r| {
+                r.end()
+                    .checked_sub(*r.start())
+                    .and_then(|d| d.checked_add(1))
+                    == Some(seg.row_count)
+            })
+            .map(|r| *r.start())
+            .filter(|_| wanted.contains(&0));
+        let to_decode: Vec<usize> = match dense_seq {
+            Some(_) => wanted.iter().copied().filter(|&c| c != 0).collect(),
+            None => wanted.to_vec(),
+        };
+        let decoded = if to_decode.is_empty() {
+            None
+        } else {
+            let result =
+                std::panic::catch_unwind(|| decode_ipc_file(&body, &expected, Some(&to_decode)));
+            Some(match result {
+                Ok(Ok(b)) => b,
+                Ok(Err(reason)) => {
+                    return Err(FormatError::corrupt(&self.path, seg.offset, reason));
+                }
+                Err(_) => {
+                    return Err(FormatError::corrupt(
+                        &self.path,
+                        seg.offset,
+                        "segment body is not a decodable Arrow IPC file",
+                    ));
+                }
+            })
+        };
+        if let Some(batch) = &decoded
+            && batch.num_rows() as u64 != seg.row_count
+        {
+            return Err(FormatError::corrupt(
+                &self.path,
+                seg.offset,
+                format!(
+                    "segment header says {} rows, body has {}",
+                    seg.row_count,
+                    batch.num_rows()
+                ),
+            ));
+        }
+        let batch = match (dense_seq, decoded) {
+            (None, Some(batch)) => batch,
+            (Some(min_seq), decoded) => {
+                let seq: arrow_array::ArrayRef = Arc::new(UInt64Array::from_iter_values(
+                    min_seq..min_seq + seg.row_count,
+                ));
+                let mut rest = decoded
+                    .map(|b| b.columns().to_vec())
+                    .unwrap_or_default()
+                    .into_iter();
+                let columns = wanted
+                    .iter()
+                    .map(|&c| match c {
+                        0 => seq.clone(),
+                        _ => rest.next().expect("one decoded column per projected index"),
+                    })
+                    .collect();
+                let schema = Arc::new(expected.project(wanted).expect("projection checked"));
+                RecordBatch::try_new(schema, columns).expect("columns match the v1 schema")
+            }
+            // An empty projection: no columns, only the row count.
+            (None, None) => RecordBatch::try_new_with_options(
+                Arc::new(arrow_schema::Schema::empty()),
+                vec![],
+                &arrow_array::RecordBatchOptions::new()
+                    .with_row_count(Some(seg.row_count as usize)),
+            )
+            .expect("an empty batch with a row count is valid"),
         };
         if batch.num_rows() as u64 != seg.row_count {
             return Err(FormatError::corrupt(
