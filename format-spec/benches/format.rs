@@ -135,10 +135,7 @@ fn lookups_and_scans(c: &mut Criterion) {
         g.measurement_time(Duration::from_secs(10));
         g.bench_function(BenchmarkId::new("seq_line_depth", name), |b| {
             let reader = reader();
-            let segments: Vec<usize> = reader
-                .table_segments(Table::Events)
-                .map(|s| s.index)
-                .collect();
+            let segments = events_segments(reader);
             b.iter(|| black_box(max_depth(reader, &segments)))
         });
         g.finish();
@@ -150,10 +147,7 @@ fn lookups_and_scans(c: &mut Criterion) {
         g.measurement_time(Duration::from_secs(10));
         g.bench_function(BenchmarkId::new("seq_line_depth", name), |b| {
             let reader = reader();
-            let segments: Vec<usize> = reader
-                .table_segments(Table::Events)
-                .map(|s| s.index)
-                .collect();
+            let segments = events_segments(reader);
             let halves: Vec<Vec<usize>> = (0..2)
                 .map(|part| segments.iter().copied().skip(part).step_by(2).collect())
                 .collect();
@@ -169,6 +163,13 @@ fn lookups_and_scans(c: &mut Criterion) {
         });
         g.finish();
     }
+}
+
+fn events_segments(reader: &TraceReader) -> Vec<usize> {
+    reader
+        .table_segments(Table::Events)
+        .map(|s| s.index)
+        .collect()
 }
 
 /// Decodes `seq`, `line` and `depth` of the given `events` segments; returns the deepest depth.

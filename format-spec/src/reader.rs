@@ -438,17 +438,6 @@ impl TraceReader {
             )
             .expect("an empty batch with a row count is valid"),
         };
-        if batch.num_rows() as u64 != seg.row_count {
-            return Err(FormatError::corrupt(
-                &self.path,
-                seg.offset,
-                format!(
-                    "segment header says {} rows, body has {}",
-                    seg.row_count,
-                    batch.num_rows()
-                ),
-            ));
-        }
         Ok(batch)
     }
 
