@@ -1,0 +1,3 @@
+//! Integration tests of the recorder: one binary, one module per concern.
+
+mod repr;
