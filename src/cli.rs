@@ -34,6 +34,31 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Record a Python script: run it as `python SCRIPT [ARGS]...` would, writing every step
+    /// it takes to a trace
+    ///
+    /// The script runs in this Python process with `sys.argv` set to `SCRIPT ARGS...`, its
+    /// directory first on `sys.path`, and `PYTTD_RECORDING=1` in the environment. Code in files
+    /// under the script's directory is recorded; the standard library, site-packages and pyttd
+    /// itself are not. `pyttd record` exits with the script's exit status and prints a one-line
+    /// summary on stderr.
+    #[command(arg_required_else_help = true)]
+    Record {
+        /// Where to write the trace [default: `<script name without .py>.pyttd` in the current
+        /// directory]
+        #[arg(short, long, value_name = "OUT")]
+        output: Option<PathBuf>,
+        /// The Python script to run, then its arguments (its `sys.argv[1:]`); everything after
+        /// the script goes to the script
+        #[arg(
+            value_name = "SCRIPT [ARGS]",
+            required = true,
+            num_args = 1..,
+            trailing_var_arg = true,
+            allow_hyphen_values = true
+        )]
+        script_and_args: Vec<OsString>,
+    },
     /// Check this installation: Python version, native module, trace format version
     Doctor,
     /// Show what a trace file holds: format version, whether it was closed cleanly, the run, and
@@ -45,6 +70,48 @@ enum Command {
         /// The trace file (`.pyttd`)
         trace: PathBuf,
     },
+}
+
+/// A parsed `pyttd record` command line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RecordArgs {
+    /// The trace to write (the default already applied).
+    pub output: PathBuf,
+    pub script: PathBuf,
+    pub args: Vec<OsString>,
+}
+
+/// A parsed command line, ready to run.
+#[derive(Debug)]
+pub struct Invocation(Command);
+
+impl Invocation {
+    /// The `record` arguments, when this is `pyttd record` (which needs the Python interpreter
+    /// and its GIL); the invocation itself otherwise.
+    pub fn into_record(self) -> Result<RecordArgs, Invocation> {
+        match self.0 {
+            Command::Record {
+                output,
+                mut script_and_args,
+            } => {
+                let script = PathBuf::from(script_and_args.remove(0));
+                Ok(RecordArgs {
+                    output: output.unwrap_or_else(|| default_output(&script)),
+                    script,
+                    args: script_and_args,
+                })
+            }
+            other => Err(Invocation(other)),
+        }
+    }
+}
+
+/// `<script stem>.pyttd` in the current directory.
+fn default_output(script: &std::path::Path) -> PathBuf {
+    let stem = script.file_stem().unwrap_or(script.as_os_str());
+    let mut name = stem.to_os_string();
+    name.push(".pyttd");
+    PathBuf::from(name)
 }
 
 /// Whether each output stream gets ANSI styling.
@@ -61,14 +128,43 @@ where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
-    let (stdout, stderr) = (io::stdout(), io::stderr());
-    let color = Color {
-        stdout: wants_color(&stdout),
-        stderr: wants_color(&stderr),
-    };
-    run_with(args, env, &mut stdout.lock(), &mut stderr.lock(), color)
+    match parse(args) {
+        Ok(invocation) => execute(invocation, env),
+        Err(code) => code,
+    }
 }
 
+/// Parses the command line `args` (program name first). `--help`, `--version` and usage errors
+/// are printed here and come back as `Err(exit code)`.
+pub fn parse<I, T>(args: I) -> Result<Invocation, i32>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let (stdout, stderr) = (io::stdout(), io::stderr());
+    let color = standard_color(&stdout, &stderr);
+    parse_with(args, &mut stdout.lock(), &mut stderr.lock(), color)
+}
+
+/// Runs a parsed command line and returns the exit code.
+pub fn execute(invocation: Invocation, env: &RunEnv) -> i32 {
+    let (stdout, stderr) = (io::stdout(), io::stderr());
+    execute_with(invocation, env, &mut stdout.lock(), &mut stderr.lock())
+}
+
+/// Prints `error` the way every pyttd command reports a failure: one `error: ...` line.
+pub fn report_error(error: &anyhow::Error) {
+    let _ = writeln!(io::stderr().lock(), "error: {error:#}");
+}
+
+fn standard_color(stdout: &io::Stdout, stderr: &io::Stderr) -> Color {
+    Color {
+        stdout: wants_color(stdout),
+        stderr: wants_color(stderr),
+    }
+}
+
+#[cfg(test)]
 fn run_with<I, T>(
     args: I,
     env: &RunEnv,
@@ -80,8 +176,24 @@ where
     I: IntoIterator<Item = T>,
     T: Into<OsString> + Clone,
 {
-    let cli = match Cli::try_parse_from(args) {
-        Ok(cli) => cli,
+    match parse_with(args, out, err, color) {
+        Ok(invocation) => execute_with(invocation, env, out, err),
+        Err(code) => code,
+    }
+}
+
+fn parse_with<I, T>(
+    args: I,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+    color: Color,
+) -> Result<Invocation, i32>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    match Cli::try_parse_from(args) {
+        Ok(cli) => Ok(Invocation(cli.command)),
         Err(clap_error) => {
             // `--help` and `--version` come through here too, destined for stdout with exit code 0.
             let (stream, styled): (&mut dyn Write, bool) = if clap_error.use_stderr() {
@@ -96,10 +208,18 @@ where
             } else {
                 write!(stream, "{rendered}")
             };
-            return clap_error.exit_code();
+            Err(clap_error.exit_code())
         }
-    };
-    match dispatch(cli.command, env, out) {
+    }
+}
+
+fn execute_with(
+    invocation: Invocation,
+    env: &RunEnv,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> i32 {
+    match dispatch(invocation.0, env, out) {
         Ok(()) => 0,
         // A reader that went away (`pyttd ... | head`) is not a failure worth reporting.
         Err(error) if is_broken_pipe(&error) => 0,
@@ -114,6 +234,9 @@ fn dispatch(command: Command, env: &RunEnv, out: &mut dyn Write) -> anyhow::Resu
     match command {
         Command::Doctor => doctor(env, out),
         Command::Info { trace } => info::info(&trace, out),
+        Command::Record { .. } => Err(anyhow::anyhow!(
+            "`pyttd record` runs inside Python; use the `pyttd` console script or `python -m pyttd`"
+        )),
     }
 }
 
@@ -313,6 +436,62 @@ mod tests {
         assert_eq!(
             outcome.stderr,
             "error: no/such/trace.pyttd: No such file or directory (os error 2)\n"
+        );
+    }
+
+    fn parse_quiet(argv: &[&str]) -> Result<Invocation, i32> {
+        let plain = Color {
+            stdout: false,
+            stderr: false,
+        };
+        parse_with(
+            argv.iter().copied(),
+            &mut Vec::new(),
+            &mut Vec::new(),
+            plain,
+        )
+    }
+
+    #[test]
+    fn record_passes_every_later_argument_to_the_script() {
+        let invocation = parse_quiet(&["pyttd", "record", "dir/app.py", "-o", "x", "--verbose"]);
+        let args = invocation.unwrap().into_record().unwrap();
+        assert_eq!(
+            args,
+            RecordArgs {
+                output: PathBuf::from("app.pyttd"),
+                script: PathBuf::from("dir/app.py"),
+                args: vec!["-o".into(), "x".into(), "--verbose".into()],
+            }
+        );
+    }
+
+    #[test]
+    fn record_output_option_goes_before_the_script() {
+        let invocation = parse_quiet(&["pyttd", "record", "-o", "t.pyttd", "app.py"]);
+        let args = invocation.unwrap().into_record().unwrap();
+        assert_eq!(args.output, PathBuf::from("t.pyttd"));
+        assert!(args.args.is_empty());
+    }
+
+    #[test]
+    fn record_without_a_script_shows_its_help() {
+        let outcome = run_cli(&["pyttd", "record"], &no_python());
+        assert_eq!(outcome.code, 2);
+        assert!(
+            outcome.stderr.contains("Usage: pyttd record"),
+            "{}",
+            outcome.stderr
+        );
+    }
+
+    #[test]
+    fn record_outside_python_is_one_error_line() {
+        let outcome = run_cli(&["pyttd", "record", "app.py"], &no_python());
+        assert_eq!(outcome.code, 1);
+        assert_eq!(
+            outcome.stderr,
+            "error: `pyttd record` runs inside Python; use the `pyttd` console script or `python -m pyttd`\n"
         );
     }
 

@@ -10,3 +10,4 @@
 
 pub mod cli;
 mod python;
+pub mod trace_rows;

@@ -6,19 +6,69 @@ use pyo3::pymodule;
 #[pymodule(name = "_native")]
 mod native {
     use std::ffi::OsString;
+    use std::path::{Path, PathBuf};
+    use std::time::Instant;
 
+    use anyhow::Context;
+    use pyo3::exceptions::PySystemExit;
     use pyo3::prelude::*;
+    use pyo3::types::{PyDict, PyList};
+    use pyttd_recorder::{RecordOptions, Recorder};
 
-    use crate::cli::{self, RunEnv};
+    use crate::cli::{self, RecordArgs, RunEnv};
+    use crate::trace_rows;
 
     /// Run the pyttd command line with `argv` (program name first) and return its exit code.
     #[pyfunction]
     fn main(py: Python<'_>, argv: Vec<OsString>) -> i32 {
-        let env = RunEnv {
-            python_version: Some(python_version(py)),
+        let invocation = match cli::parse(argv) {
+            Ok(invocation) => invocation,
+            Err(code) => return code,
         };
-        // The command line touches no Python objects; let other Python threads run meanwhile.
-        py.detach(|| cli::run(argv, &env))
+        match invocation.into_record() {
+            // Recording runs the script in this interpreter: it needs the GIL throughout.
+            Ok(args) => match record(py, &args) {
+                Ok(code) => code,
+                Err(error) => {
+                    cli::report_error(&error);
+                    1
+                }
+            },
+            Err(invocation) => {
+                let env = RunEnv {
+                    python_version: Some(python_version(py)),
+                };
+                // The other commands touch no Python objects; let other Python threads run.
+                py.detach(|| cli::execute(invocation, &env))
+            }
+        }
+    }
+
+    /// Every row of the trace at `path` that the end-to-end tests check, as plain tuples:
+    /// `{"state", "run", "code", "threads", "calls", "events"}` (see `src/trace_rows.rs` for the
+    /// tuple layouts). A test helper until `pyttd` has a query API; not a stable interface.
+    #[pyfunction]
+    fn read_trace<'py>(py: Python<'py>, path: PathBuf) -> PyResult<Bound<'py, PyDict>> {
+        let rows = py
+            .detach(|| trace_rows::read(&path))
+            .map_err(|e| pyo3::exceptions::PyOSError::new_err(format!("{e:#}")))?;
+        let d = PyDict::new(py);
+        d.set_item("state", rows.state)?;
+        d.set_item("run", rows.run)?;
+        d.set_item("code", rows.code)?;
+        d.set_item("threads", rows.threads)?;
+        d.set_item("calls", rows.calls)?;
+        d.set_item("events", rows.events)?;
+        Ok(d)
+    }
+
+    /// The `events` of the trace at `path` as `(seq, thread_id, kind, qualname, line, depth,
+    /// call_id)` tuples. A test helper, like `read_trace`.
+    #[pyfunction]
+    fn read_events(py: Python<'_>, path: PathBuf) -> PyResult<Vec<trace_rows::EventRow>> {
+        py.detach(|| trace_rows::read(&path))
+            .map(|rows| rows.events)
+            .map_err(|e| pyo3::exceptions::PyOSError::new_err(format!("{e:#}")))
     }
 
     #[pymodule_init]
@@ -31,5 +81,138 @@ mod native {
         let info = py.version_info();
         let suffix = info.suffix.unwrap_or_default();
         format!("{}.{}.{}{suffix}", info.major, info.minor, info.patch)
+    }
+
+    /// `pyttd record`: runs the script as `python SCRIPT ARGS...` would, recording it, and
+    /// returns the script's exit status.
+    fn record(py: Python<'_>, args: &RecordArgs) -> anyhow::Result<i32> {
+        let script = &args.script;
+        if !script.exists() {
+            anyhow::bail!("{}: No such file or directory", script.display());
+        }
+        // `python script.py` runs the script under its absolute path (`__file__`, tracebacks)
+        // and puts its real directory first on `sys.path`.
+        let absolute = std::path::absolute(script)
+            .with_context(|| format!("{}: cannot make the path absolute", script.display()))?;
+        let real = std::fs::canonicalize(script).with_context(|| script.display().to_string())?;
+        let dir = real.parent().unwrap_or(Path::new("/")).to_path_buf();
+
+        let sys = py.import("sys")?;
+        let mut argv = vec![script.as_os_str().to_os_string()];
+        argv.extend(args.args.iter().cloned());
+        sys.setattr("argv", PyList::new(py, &argv)?)?;
+        let path = sys
+            .getattr("path")?
+            .cast_into::<PyList>()
+            .map_err(PyErr::from)?;
+        if path.len() > 0 {
+            path.set_item(0, dir.as_os_str())?;
+        } else {
+            path.insert(0, dir.as_os_str())?;
+        }
+        let pyttd_dir = py
+            .import("pyttd")?
+            .getattr("__file__")?
+            .extract::<PathBuf>()?
+            .parent()
+            .map(Path::to_path_buf);
+        let environ = py.import("os")?.getattr("environ")?;
+        environ.set_item("PYTTD_RECORDING", "1")?;
+
+        let mut options = RecordOptions::new(
+            args.output.clone(),
+            script.display().to_string(),
+            dir.clone(),
+        );
+        options.exclude.extend(pyttd_dir);
+        let started = Instant::now();
+        let recorder = Recorder::start(py, options)?;
+        let outcome = py
+            .import("runpy")
+            .and_then(|runpy| {
+                let kwargs = PyDict::new(py);
+                kwargs.set_item("run_name", "__main__")?;
+                runpy.call_method("run_path", (absolute.as_os_str(),), Some(&kwargs))
+            })
+            .map(|_| ());
+        let status = match outcome {
+            Ok(()) => 0,
+            Err(error) => exit_status_of(py, error, &absolute),
+        };
+        // Like the interpreter at exit: wait for the program's non-daemon threads.
+        if let Ok(threading) = sys.getattr("modules")?.get_item("threading") {
+            let _ = threading.call_method0("_shutdown");
+        }
+        let stats = recorder.stop(py, status);
+        let _ = environ.del_item("PYTTD_RECORDING");
+        let stats = stats?;
+        let elapsed = started.elapsed();
+        eprintln!(
+            "pyttd: recorded {} events ({}) in {:.2}s to {}",
+            stats.events,
+            human_bytes(stats.bytes),
+            elapsed.as_secs_f64(),
+            stats.path.display()
+        );
+        Ok(status)
+    }
+
+    /// The exit status `python script.py` has when the script raised `error`, after printing
+    /// what the interpreter prints for it.
+    fn exit_status_of(py: Python<'_>, error: PyErr, script: &Path) -> i32 {
+        if error.is_instance_of::<PySystemExit>(py) {
+            let code = error.value(py).getattr("code").ok();
+            return match code {
+                None => 1,
+                Some(code) if code.is_none() => 0,
+                Some(code) => match code.extract::<i32>() {
+                    Ok(n) => n,
+                    Err(_) => {
+                        // Python prints any other exit object and exits with 1.
+                        let text = code.str().map(|s| s.to_string()).unwrap_or_default();
+                        let _ = py.import("sys").and_then(|sys| {
+                            sys.getattr("stderr")?
+                                .call_method1("write", (format!("{text}\n"),))
+                        });
+                        1
+                    }
+                },
+            };
+        }
+        // The traceback starts at the script: drop runpy's frames (and ours) above it.
+        let script = script.to_string_lossy();
+        let mut tb = error.traceback(py).map(|tb| tb.into_any());
+        while let Some(t) = tb.clone() {
+            let file: Option<String> = t
+                .getattr("tb_frame")
+                .and_then(|f| f.getattr("f_code"))
+                .and_then(|c| c.getattr("co_filename"))
+                .and_then(|f| f.extract())
+                .ok();
+            if file.as_deref() == Some(&*script) {
+                break;
+            }
+            tb = t.getattr("tb_next").ok().filter(|n| !n.is_none());
+        }
+        let value = error.value(py);
+        let tb = tb.unwrap_or_else(|| py.None().into_bound(py));
+        let _ = value.setattr("__traceback__", &tb);
+        let printed = py.import("sys").and_then(|sys| {
+            sys.getattr("excepthook")?
+                .call1((value.get_type(), value, &tb))
+        });
+        if printed.is_err() {
+            error.print(py);
+        }
+        1
+    }
+
+    fn human_bytes(n: u64) -> String {
+        match n {
+            n if n >= 1 << 30 => format!("{:.1} GiB", n as f64 / (1u64 << 30) as f64),
+            n if n >= 1 << 20 => format!("{:.1} MiB", n as f64 / (1u64 << 20) as f64),
+            n if n >= 1 << 10 => format!("{:.1} KiB", n as f64 / 1024.0),
+            n => format!("{n} B"),
+        }
     }
 }

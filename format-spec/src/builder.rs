@@ -306,8 +306,8 @@ pub struct TraceBuilder {
     stacks: Vec<Vec<(u64, u32)>>,
     code_count: u32,
     run: Option<RecordBatch>,
-    code: Vec<(u32, String, String, u32, CodeKind)>,
-    threads: Vec<(u32, String, u64)>,
+    code: Vec<CodeRow>,
+    threads: Vec<ThreadRow>,
     calls: Vec<CallRow>,
     events: EventsBuilder,
     values: ValuesBuilder,
@@ -350,7 +350,13 @@ impl TraceBuilder {
     pub fn thread(&mut self, name: &str) -> u32 {
         let id = self.stacks.len() as u32;
         self.stacks.push(Vec::new());
-        self.threads.push((id, name.to_string(), self.next_seq));
+        self.threads.push(ThreadRow {
+            thread_id: id,
+            ident: 140_000_000_000 + id as u64,
+            native_id: Some(1000 + id as u64),
+            name: name.to_string(),
+            first_seq: self.next_seq,
+        });
         id
     }
 
@@ -358,8 +364,14 @@ impl TraceBuilder {
     pub fn code(&mut self, file: &str, qualname: &str, first_line: u32, kind: CodeKind) -> u32 {
         self.code_count += 1;
         let id = self.code_count;
-        self.code
-            .push((id, file.to_string(), qualname.to_string(), first_line, kind));
+        self.code.push(CodeRow {
+            code_id: id,
+            file: file.to_string(),
+            name: qualname.rsplit('.').next().unwrap_or(qualname).to_string(),
+            qualname: qualname.to_string(),
+            first_line,
+            kind,
+        });
         id
     }
 
@@ -513,71 +525,133 @@ fn event_gap_ns(seq: u64) -> i64 {
 }
 
 fn run_row(script: &str, state: &str, exit_status: Option<i32>, events: u64) -> RecordBatch {
+    run_batch(&RunRow {
+        run_id: "00000000000000000000000000000000".to_string(),
+        script: script.to_string(),
+        argv: vec![script.to_string()],
+        cwd: "/synthetic".to_string(),
+        python_version: "3.12.1".to_string(),
+        pyttd_version: env!("CARGO_PKG_VERSION").to_string(),
+        start_unix_ns: 1_700_000_000_000_000_000,
+        end_unix_ns: exit_status.map(|_| 1_700_000_001_000_000_000),
+        exit_status,
+        state: state.to_string(),
+        event_count: events,
+        settings: None,
+    })
+}
+
+/// One row of the `run` table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunRow {
+    pub run_id: String,
+    pub script: String,
+    pub argv: Vec<String>,
+    pub cwd: String,
+    pub python_version: String,
+    pub pyttd_version: String,
+    pub start_unix_ns: i64,
+    pub end_unix_ns: Option<i64>,
+    pub exit_status: Option<i32>,
+    /// `running` or `finished`.
+    pub state: String,
+    pub event_count: u64,
+    pub settings: Option<String>,
+}
+
+/// The `run` batch holding one row.
+pub fn run_batch(r: &RunRow) -> RecordBatch {
     let mut argv = ListBuilder::new(StringBuilder::new()).with_field(Arc::new(
         Field::new_list_field(arrow_schema::DataType::Utf8, false),
     ));
-    argv.values().append_value(script);
+    for a in &r.argv {
+        argv.values().append_value(a);
+    }
     argv.append(true);
     let s = |v: &str| -> ArrayRef { Arc::new(arrow_array::StringArray::from(vec![v])) };
     batch(
         Table::Run,
         vec![
-            s("00000000000000000000000000000000"),
-            s(script),
+            s(&r.run_id),
+            s(&r.script),
             Arc::new(argv.finish()),
-            s("/synthetic"),
-            s("3.12.1"),
-            s(env!("CARGO_PKG_VERSION")),
-            Arc::new(Int64Array::from(vec![1_700_000_000_000_000_000i64])),
-            Arc::new(Int64Array::from(vec![
-                exit_status.map(|_| 1_700_000_001_000_000_000i64),
-            ])),
-            Arc::new(arrow_array::Int32Array::from(vec![exit_status])),
-            s(state),
-            Arc::new(UInt64Array::from(vec![events])),
-            Arc::new(arrow_array::StringArray::from(vec![None::<&str>])),
+            s(&r.cwd),
+            s(&r.python_version),
+            s(&r.pyttd_version),
+            Arc::new(Int64Array::from(vec![r.start_unix_ns])),
+            Arc::new(Int64Array::from(vec![r.end_unix_ns])),
+            Arc::new(arrow_array::Int32Array::from(vec![r.exit_status])),
+            s(&r.state),
+            Arc::new(UInt64Array::from(vec![r.event_count])),
+            Arc::new(arrow_array::StringArray::from(vec![r.settings.as_deref()])),
         ],
     )
 }
 
-fn code_batch(rows: &[(u32, String, String, u32, CodeKind)]) -> RecordBatch {
-    let short = |q: &str| q.rsplit('.').next().unwrap_or(q).to_string();
+/// One row of the `code` table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CodeRow {
+    pub code_id: u32,
+    pub file: String,
+    pub name: String,
+    pub qualname: String,
+    pub first_line: u32,
+    pub kind: CodeKind,
+}
+
+/// The `code` batch holding `rows`.
+pub fn code_batch(rows: &[CodeRow]) -> RecordBatch {
     batch(
         Table::Code,
         vec![
-            Arc::new(UInt32Array::from_iter_values(rows.iter().map(|r| r.0))),
-            Arc::new(arrow_array::StringArray::from_iter_values(
-                rows.iter().map(|r| &r.1),
+            Arc::new(UInt32Array::from_iter_values(
+                rows.iter().map(|r| r.code_id),
             )),
             Arc::new(arrow_array::StringArray::from_iter_values(
-                rows.iter().map(|r| short(&r.2)),
+                rows.iter().map(|r| &r.file),
             )),
             Arc::new(arrow_array::StringArray::from_iter_values(
-                rows.iter().map(|r| &r.2),
+                rows.iter().map(|r| &r.name),
             )),
-            Arc::new(UInt32Array::from_iter_values(rows.iter().map(|r| r.3))),
+            Arc::new(arrow_array::StringArray::from_iter_values(
+                rows.iter().map(|r| &r.qualname),
+            )),
+            Arc::new(UInt32Array::from_iter_values(
+                rows.iter().map(|r| r.first_line),
+            )),
             Arc::new(UInt8Array::from_iter_values(
-                rows.iter().map(|r| r.4.code()),
+                rows.iter().map(|r| r.kind.code()),
             )),
         ],
     )
 }
 
-fn threads_batch(rows: &[(u32, String, u64)]) -> RecordBatch {
+/// One row of the `threads` table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ThreadRow {
+    pub thread_id: u32,
+    pub ident: u64,
+    pub native_id: Option<u64>,
+    pub name: String,
+    pub first_seq: u64,
+}
+
+/// The `threads` batch holding `rows`.
+pub fn threads_batch(rows: &[ThreadRow]) -> RecordBatch {
     batch(
         Table::Threads,
         vec![
-            Arc::new(UInt32Array::from_iter_values(rows.iter().map(|r| r.0))),
-            Arc::new(UInt64Array::from_iter_values(
-                rows.iter().map(|r| 140_000_000_000 + r.0 as u64),
+            Arc::new(UInt32Array::from_iter_values(
+                rows.iter().map(|r| r.thread_id),
             )),
-            Arc::new(UInt64Array::from_iter(
-                rows.iter().map(|r| Some(1000 + r.0 as u64)),
-            )),
+            Arc::new(UInt64Array::from_iter_values(rows.iter().map(|r| r.ident))),
+            Arc::new(UInt64Array::from_iter(rows.iter().map(|r| r.native_id))),
             Arc::new(arrow_array::StringArray::from_iter_values(
-                rows.iter().map(|r| &r.1),
+                rows.iter().map(|r| &r.name),
             )),
-            Arc::new(UInt64Array::from_iter_values(rows.iter().map(|r| r.2))),
+            Arc::new(UInt64Array::from_iter_values(
+                rows.iter().map(|r| r.first_seq),
+            )),
         ],
     )
 }

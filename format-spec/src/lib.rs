@@ -25,7 +25,10 @@ mod writer;
 
 use std::ops::RangeInclusive;
 
-pub use builder::{CallRow, EventsBuilder, TraceBuilder, Value, ValuesBuilder, calls_batch};
+pub use builder::{
+    CallRow, CodeRow, EventsBuilder, RunRow, ThreadRow, TraceBuilder, Value, ValuesBuilder,
+    calls_batch, code_batch, run_batch, threads_batch,
+};
 pub use error::{FormatError, Result};
 pub use reader::{Event, TableScan, TraceReader, TraceState};
 pub use schema::{CodeKind, EventKind, OutputStream, Table, ValueRole, ValueTag, spec_type_name};

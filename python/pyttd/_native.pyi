@@ -1,8 +1,20 @@
 """Native core of pyttd (Rust). Use the ``pyttd`` package rather than importing this directly."""
 
 from collections.abc import Sequence
+from os import PathLike
+from typing import Any
 
 __version__: str
 
 def main(argv: Sequence[str]) -> int:
     """Run the pyttd command line with ``argv`` (program name first) and return its exit code."""
+
+def read_trace(path: str | PathLike[str]) -> dict[str, Any]:
+    """Every row of a trace the end-to-end tests check, as plain tuples (a test helper, not a stable API).
+
+    Keys: ``state`` (``"complete"`` or ``"recovered"``), ``run`` (``(state, exit_status, event_count)``
+    of the last run row), ``code``, ``threads``, ``calls`` and ``events``.
+    """
+
+def read_events(path: str | PathLike[str]) -> list[tuple[int, int, str, str, int, int, int]]:
+    """``(seq, thread_id, kind, qualname, line, depth, call_id)`` per event (a test helper)."""

@@ -1,11 +1,33 @@
 //! The pyttd recorder: CPython `sys.monitoring` hooks, per-thread event rings and the flush
 //! thread that turns events into record batches written through `pyttd-format`.
 //!
-//! This crate (and the app crate's Python module) are the only ones that touch pyo3. Its
-//! capture pipeline is tracked by the "Recorder" issue; until it lands the crate exports only
-//! the format it writes. The one exception is [`repr`], which renders floats and strings
-//! exactly as Python's `repr()` does, in pure Rust, for values recorded without calling Python.
+//! Native callbacks (`hooks`) map monitoring events to trace events and push fixed-size records
+//! into the calling thread's ring (`ring`); the flush thread (`flush`) merges the rings into one
+//! global seq order and appends batches through `TraceWriter`. CPython's private layouts are read
+//! in one module (`cpython`), checked against the running interpreter at start. This crate and the
+//! app crate's Python module are the only ones that touch pyo3. `recorder/DESIGN.md` explains why.
+//!
+//! ```no_run
+//! # use pyttd_recorder::{Recorder, RecordOptions};
+//! # pyo3::Python::attach(|py| -> Result<(), pyttd_recorder::RecorderError> {
+//! let rec = Recorder::start(py, RecordOptions::new("out.pyttd".into(), "demo.py".into(), ".".into()))?;
+//! py.run(c"x = 1", None, None)?;
+//! let stats = rec.stop(py, 0)?;
+//! # Ok(()) });
+//! ```
+//!
+//! [`repr`] renders floats and strings exactly as Python's `repr()` does, in pure Rust, for
+//! values recorded without calling Python (used from the next slice on).
 
+mod cpython;
+mod error;
+mod flush;
+mod hooks;
 pub mod repr;
+mod ring;
+mod session;
 
+pub use error::RecorderError;
+pub use hooks::code_kind;
 pub use pyttd_format::FORMAT_VERSION;
+pub use session::{RecordOptions, Recorder, RecordingStats};

@@ -1,0 +1,373 @@
+//! The one place that knows CPython's private layouts: where a thread's current frame is, and
+//! the fields of `_PyInterpreterFrame` and `PyCodeObject` the recorder reads (DESIGN.md 2.1–2.3).
+//!
+//! The offsets are a table per minor version, checked at `start` by [`self_check`]: a native probe
+//! called from a known Python function reads its frame through the table and must find exactly
+//! what the Python-level attributes say. A mismatch (an unknown patch release that moved a field,
+//! a debug or free-threaded build) refuses to record instead of reading garbage.
+
+use std::cell::Cell;
+use std::ffi::{c_int, c_void};
+use std::ptr;
+
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyTuple};
+use pyo3_ffi as ffi;
+
+use crate::error::RecorderError;
+
+/// Offsets into `PyThreadState`, `_PyInterpreterFrame` and `PyCodeObject` for one minor version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Layout {
+    pub minor: u8,
+    /// 3.12: offset of `cframe` (a `_PyCFrame*` whose first field is `current_frame`);
+    /// 3.13: offset of `current_frame` itself.
+    tstate_frame: usize,
+    via_cframe: bool,
+    /// `_co_firsttraceable` (the only code field used here that moved between 3.12 and 3.13).
+    code_first_traceable: usize,
+}
+
+const FRAME_CODE: usize = 0;
+const FRAME_PREVIOUS: usize = 8;
+const FRAME_OWNER: usize = 70;
+const FRAME_LOCALSPLUS: usize = 72;
+const CODE_FLAGS: usize = 48;
+const CODE_FIRSTLINENO: usize = 68;
+const CODE_NLOCALSPLUS: usize = 72;
+const CODE_QUALNAME: usize = 128;
+
+/// `_PyInterpreterFrame.owner` of a C-stack shim (entry) frame.
+pub const OWNED_BY_CSTACK: u8 = 3;
+
+pub const LAYOUT_3_12: Layout = Layout {
+    minor: 12,
+    tstate_frame: 56,
+    via_cframe: true,
+    code_first_traceable: 176,
+};
+
+pub const LAYOUT_3_13: Layout = Layout {
+    minor: 13,
+    tstate_frame: 72,
+    via_cframe: false,
+    code_first_traceable: 184,
+};
+
+/// An executing frame (`_PyInterpreterFrame*`); only compared and read through [`Layout`].
+pub type FramePtr = *const u8;
+
+impl Layout {
+    /// The table for the running interpreter, from `Py_Version`.
+    pub fn for_running_python() -> Result<Layout, RecorderError> {
+        // SAFETY: `Py_Version` is a constant exported by every CPython >= 3.11.
+        let hex = unsafe { ffi::Py_Version } as u32;
+        let (major, minor) = (hex >> 24, (hex >> 16) & 0xff);
+        match (major, minor) {
+            (3, 12) => Ok(LAYOUT_3_12),
+            (3, 13) => Ok(LAYOUT_3_13),
+            _ => Err(RecorderError::UnsupportedPython {
+                version: format!("{major}.{minor}"),
+                reason: "pyttd records CPython 3.12 and 3.13".into(),
+            }),
+        }
+    }
+
+    /// The frame the calling thread is executing, or null when it runs no Python code.
+    ///
+    /// # Safety
+    /// The caller holds the GIL and `self` is the running interpreter's verified layout.
+    #[inline]
+    pub unsafe fn current_frame(&self) -> FramePtr {
+        // SAFETY: with the GIL held the thread state is valid; the offsets are this version's.
+        unsafe {
+            let tstate = ffi::PyThreadState_Get() as *const u8;
+            let slot = tstate.add(self.tstate_frame) as *const *const u8;
+            if self.via_cframe {
+                let cframe = *slot;
+                if cframe.is_null() {
+                    return ptr::null();
+                }
+                *(cframe as *const *const u8)
+            } else {
+                *slot
+            }
+        }
+    }
+
+    /// `_co_firsttraceable` of a code object.
+    ///
+    /// # Safety
+    /// `code` is a live `PyCodeObject`.
+    pub unsafe fn first_traceable(&self, code: *mut ffi::PyObject) -> u32 {
+        // SAFETY: offset of an `int` field of `PyCodeObject` for this version.
+        unsafe { read::<c_int>(code as *const u8, self.code_first_traceable) as u32 }
+    }
+}
+
+/// # Safety
+/// `base + offset` is a readable, aligned `T` inside a live object.
+#[inline]
+unsafe fn read<T: Copy>(base: *const u8, offset: usize) -> T {
+    // SAFETY: guaranteed by the caller.
+    unsafe { *(base.add(offset) as *const T) }
+}
+
+/// The code object a frame executes (`f_code`/`f_executable`; `None` in 3.13 shim frames).
+///
+/// # Safety
+/// `frame` is a live `_PyInterpreterFrame` of the current thread (GIL held).
+#[inline]
+pub unsafe fn frame_code(frame: FramePtr) -> *mut ffi::PyObject {
+    // SAFETY: guaranteed by the caller; offset 0 on both versions.
+    unsafe { read(frame, FRAME_CODE) }
+}
+
+/// The calling frame (`previous`), possibly a shim frame or null.
+///
+/// # Safety
+/// As [`frame_code`].
+#[inline]
+pub unsafe fn frame_previous(frame: FramePtr) -> FramePtr {
+    // SAFETY: guaranteed by the caller.
+    unsafe { read(frame, FRAME_PREVIOUS) }
+}
+
+/// Who owns the frame: 0 thread, 1 generator, 2 frame object, 3 C stack (shim).
+///
+/// # Safety
+/// As [`frame_code`].
+#[inline]
+pub unsafe fn frame_owner(frame: FramePtr) -> u8 {
+    // SAFETY: guaranteed by the caller.
+    unsafe { read(frame, FRAME_OWNER) }
+}
+
+/// `co_flags`.
+///
+/// # Safety
+/// `code` is a live `PyCodeObject`.
+pub unsafe fn code_flags(code: *mut ffi::PyObject) -> u32 {
+    // SAFETY: guaranteed by the caller; same offset on both versions.
+    unsafe { read::<c_int>(code as *const u8, CODE_FLAGS) as u32 }
+}
+
+/// Whether `code` is really a code object (`PyCode_Type`).
+///
+/// # Safety
+/// `code` is a live object (GIL held).
+pub unsafe fn is_code(code: *mut ffi::PyObject) -> bool {
+    // SAFETY: reading an object's type is always valid for a live object.
+    unsafe { ffi::Py_TYPE(code) == &raw mut ffi::PyCode_Type }
+}
+
+thread_local! {
+    /// What the probe saw: (frame code, localsplus[0], co_flags, co_firstlineno, co_nlocalsplus,
+    /// co_qualname).
+    static PROBE: Cell<Option<[usize; 6]>> = const { Cell::new(None) };
+    static PROBE_LAYOUT: Cell<Option<Layout>> = const { Cell::new(None) };
+}
+
+/// The native probe: reads its caller's frame through the table under test.
+unsafe extern "C" fn probe(
+    _slf: *mut ffi::PyObject,
+    _args: *mut *mut ffi::PyObject,
+    _nargs: ffi::Py_ssize_t,
+) -> *mut ffi::PyObject {
+    if let Some(layout) = PROBE_LAYOUT.with(Cell::get) {
+        // SAFETY: called by CPython with the GIL held; a builtin call pushes no frame, so the
+        // current frame is the Python function that called the probe. Every read stays inside
+        // the frame and code object if the table is right; a wrong table is what this detects,
+        // and the reads are limited to the first 200 bytes of objects at least that large.
+        let seen = unsafe {
+            let frame = layout.current_frame();
+            if frame.is_null() {
+                None
+            } else {
+                let code = frame_code(frame) as *const u8;
+                let local0: usize = read(frame, FRAME_LOCALSPLUS);
+                Some([
+                    code as usize,
+                    local0,
+                    read::<c_int>(code, CODE_FLAGS) as usize,
+                    read::<c_int>(code, CODE_FIRSTLINENO) as usize,
+                    read::<c_int>(code, CODE_NLOCALSPLUS) as usize,
+                    read::<usize>(code, CODE_QUALNAME),
+                ])
+            }
+        };
+        PROBE.with(|p| p.set(seen));
+    }
+    // SAFETY: returning a new reference to None.
+    unsafe {
+        let none = ffi::Py_None();
+        ffi::Py_IncRef(none);
+        none
+    }
+}
+
+/// Refuses builds whose object layout differs (debug `Py_TRACE_REFS`, free-threaded), then runs
+/// the probe from a known function and compares what the table reads with the truth.
+pub fn self_check(py: Python<'_>, layout: Layout) -> Result<(), RecorderError> {
+    let unsupported = |reason: String| RecorderError::UnsupportedPython {
+        version: Python::version_str()
+            .split_whitespace()
+            .next()
+            .unwrap_or("?")
+            .into(),
+        reason,
+    };
+    let sysconfig = py
+        .import("sysconfig")
+        .map_err(|e| unsupported(e.to_string()))?;
+    for var in ["Py_TRACE_REFS", "Py_GIL_DISABLED"] {
+        let value = sysconfig
+            .call_method1("get_config_var", (var,))
+            .and_then(|v| v.extract::<Option<i64>>())
+            .unwrap_or(None);
+        if value.unwrap_or(0) != 0 {
+            return Err(unsupported(format!(
+                "interpreters built with {var} are not supported"
+            )));
+        }
+    }
+
+    let func = native_function(py, c"_pyttd_layout_probe", probe)
+        .map_err(|e| unsupported(e.to_string()))?;
+
+    let globals = PyDict::new(py);
+    let check = || -> PyResult<Result<(), String>> {
+        globals.set_item("probe", &func)?;
+        py.run(
+            c"def pyttd_layout_check(argument):\n    probe()\n    return argument\n",
+            Some(&globals),
+            None,
+        )?;
+        let target = globals
+            .get_item("pyttd_layout_check")?
+            .expect("defined above");
+        let code = target.getattr("__code__")?;
+        let argument = PyTuple::new(py, [1234567u64])?;
+        PROBE_LAYOUT.with(|p| p.set(Some(layout)));
+        PROBE.with(|p| p.set(None));
+        let result = target.call1((&argument,));
+        PROBE_LAYOUT.with(|p| p.set(None));
+        result?;
+        let Some(seen) = PROBE.with(Cell::get) else {
+            return Ok(Err("no current frame found".into()));
+        };
+        let flags: usize = code.getattr("co_flags")?.extract()?;
+        let firstlineno: usize = code.getattr("co_firstlineno")?.extract()?;
+        let qualname = code.getattr("co_qualname")?;
+        let expected = [
+            ("the frame's code", code.as_ptr() as usize, seen[0]),
+            ("the first local", argument.as_ptr() as usize, seen[1]),
+            ("co_flags", flags, seen[2]),
+            ("co_firstlineno", firstlineno, seen[3]),
+            ("co_nlocalsplus", 1, seen[4]),
+            ("co_qualname", qualname.as_ptr() as usize, seen[5]),
+        ];
+        if let Some((what, _, _)) = expected.iter().find(|(_, want, got)| want != got) {
+            return Ok(Err(format!(
+                "the frame layout does not match ({what} differs)"
+            )));
+        }
+        // `_co_firsttraceable` indexes the code's first RESUME instruction.
+        // SAFETY: `code` is a live code object; the offset is checked right here.
+        let first = unsafe { layout.first_traceable(code.as_ptr()) } as usize;
+        let co_code: Vec<u8> = code.getattr("co_code")?.extract()?;
+        let resume: u8 = py
+            .import("opcode")?
+            .getattr("opmap")?
+            .get_item("RESUME")?
+            .extract()?;
+        if co_code.get(2 * first) != Some(&resume) {
+            return Ok(Err(
+                "the code layout does not match (_co_firsttraceable)".into()
+            ));
+        }
+        Ok(Ok(()))
+    };
+    match check() {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(reason)) => Err(unsupported(format!(
+            "{reason}; this Python release is not supported yet"
+        ))),
+        Err(e) => Err(unsupported(e.to_string())),
+    }
+}
+
+/// Leaked `PyMethodDef`s live forever; so do the raw pointers handed to CPython here.
+pub type RawCallback = unsafe extern "C" fn(
+    *mut ffi::PyObject,
+    *mut *mut ffi::PyObject,
+    ffi::Py_ssize_t,
+) -> *mut ffi::PyObject;
+
+/// A builtin function object calling `callback` with `METH_FASTCALL`.
+pub fn native_function<'py>(
+    py: Python<'py>,
+    name: &'static std::ffi::CStr,
+    callback: RawCallback,
+) -> PyResult<Bound<'py, PyAny>> {
+    let def = Box::leak(Box::new(ffi::PyMethodDef {
+        ml_name: name.as_ptr(),
+        ml_meth: ffi::PyMethodDefPointer {
+            PyCFunctionFast: callback,
+        },
+        ml_flags: ffi::METH_FASTCALL,
+        ml_doc: ptr::null(),
+    }));
+    // SAFETY: `def` is leaked, so it outlives the function object; GIL held.
+    unsafe {
+        Bound::from_owned_ptr_or_err(
+            py,
+            ffi::PyCFunction_NewEx(def, ptr::null_mut(), ptr::null_mut()),
+        )
+    }
+}
+
+/// The per-code extra slot (`PyUnstable_Code_{Get,Set}Extra`), owning a `Box<T>`.
+#[derive(Debug, Clone, Copy)]
+pub struct CodeExtra {
+    index: ffi::Py_ssize_t,
+}
+
+impl CodeExtra {
+    /// Requests an index whose values CPython frees with `free` when the code object dies.
+    pub fn request(free: ffi::freefunc) -> Option<CodeExtra> {
+        // SAFETY: GIL held by the caller (start); `free` is a plain function.
+        let index = unsafe { ffi::PyUnstable_Eval_RequestCodeExtraIndex(free) };
+        (index >= 0).then_some(CodeExtra { index })
+    }
+
+    /// The pointer stored in `code`'s slot, or null.
+    ///
+    /// # Safety
+    /// GIL held; `code` is a live code object.
+    #[inline]
+    pub unsafe fn get(self, code: *mut ffi::PyObject) -> *mut c_void {
+        let mut out = ptr::null_mut();
+        // SAFETY: guaranteed by the caller; the index was handed out by CPython.
+        if unsafe { ffi::PyUnstable_Code_GetExtra(code, self.index, &mut out) } != 0 {
+            // SAFETY: GIL held; clear the error rather than let it reach the program.
+            unsafe { ffi::PyErr_Clear() };
+            return ptr::null_mut();
+        }
+        out
+    }
+
+    /// Stores `value` in `code`'s slot (the previous value is freed by the caller).
+    ///
+    /// # Safety
+    /// GIL held; `code` is a live code object; `value` is what the free function expects.
+    pub unsafe fn set(self, code: *mut ffi::PyObject, value: *mut c_void) -> bool {
+        // SAFETY: guaranteed by the caller.
+        let ok = unsafe { ffi::PyUnstable_Code_SetExtra(code, self.index, value) } == 0;
+        if !ok {
+            // SAFETY: GIL held.
+            unsafe { ffi::PyErr_Clear() };
+        }
+        ok
+    }
+}

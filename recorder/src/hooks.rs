@@ -1,0 +1,688 @@
+//! The native `sys.monitoring` callbacks (raw `METH_FASTCALL` functions) and the mapping of
+//! monitoring events to trace events (DESIGN.md 3.3), with each thread's shadow stack.
+//!
+//! Callbacks are infallible: they return `None`, or `DISABLE` only for local events; every
+//! internal failure is caught, marks the session failed, and recording stops at the next event.
+
+use std::cell::RefCell;
+use std::ffi::CStr;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use pyo3::prelude::*;
+use pyo3_ffi as ffi;
+use pyttd_format::{CodeKind, EventKind, ThreadRow};
+use rtrb::{Producer, RingBuffer};
+
+use crate::cpython::{self, FramePtr, OWNED_BY_CSTACK};
+use crate::ring::Rec;
+use crate::session::{ACTIVE, CodeInfo, Session, Suspended};
+
+// `sys.monitoring.events` bits (the same on 3.12 and 3.13, DESIGN.md 3.1).
+const PY_START: u32 = 1;
+const PY_RESUME: u32 = 2;
+const PY_RETURN: u32 = 4;
+const PY_YIELD: u32 = 8;
+const LINE: u32 = 32;
+const JUMP: u32 = 128;
+const STOP_ITERATION: u32 = 512;
+const RAISE: u32 = 1024;
+const EXCEPTION_HANDLED: u32 = 2048;
+const PY_UNWIND: u32 = 4096;
+const PY_THROW: u32 = 8192;
+
+/// Enabled for every code object; only the first PY_START of unrecorded code reaches us.
+pub(crate) const GLOBAL_EVENTS: u32 = PY_START | RAISE | EXCEPTION_HANDLED | PY_UNWIND | PY_THROW;
+/// Enabled per recorded code object at its first sight.
+pub(crate) const LOCAL_EVENTS: u32 =
+    LINE | JUMP | PY_RETURN | PY_YIELD | PY_RESUME | STOP_ITERATION;
+
+const CO_OPTIMIZED: u32 = 0x1;
+const CO_GENERATOR: u32 = 0x20;
+const CO_COROUTINE: u32 = 0x80;
+const CO_ASYNC_GENERATOR: u32 = 0x200;
+
+/// `code.kind` from `co_flags`. Module bodies and class bodies both lack `CO_OPTIMIZED`; only
+/// the former is named `<module>`, and class bodies count as functions (DESIGN.md 7.3).
+pub fn code_kind(flags: u32, named_module: bool) -> CodeKind {
+    if flags & CO_ASYNC_GENERATOR != 0 {
+        CodeKind::AsyncGenerator
+    } else if flags & CO_COROUTINE != 0 {
+        CodeKind::Coroutine
+    } else if flags & CO_GENERATOR != 0 {
+        CodeKind::Generator
+    } else if flags & CO_OPTIMIZED == 0 && named_module {
+        CodeKind::Module
+    } else {
+        CodeKind::Function
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ev {
+    Start,
+    Resume,
+    Throw,
+    Return,
+    Yield,
+    Unwind,
+    Raise,
+    Handled,
+    Line,
+    Jump,
+}
+
+impl Ev {
+    /// Events that may be disabled per location (DESIGN.md 3.2).
+    fn is_local(self) -> bool {
+        matches!(
+            self,
+            Ev::Start | Ev::Resume | Ev::Return | Ev::Yield | Ev::Line | Ev::Jump
+        )
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ret {
+    None,
+    Disable,
+}
+
+/// One recorded frame on a thread's shadow stack.
+#[derive(Debug, Clone, Copy)]
+struct Frame {
+    frame: usize,
+    call_id: u64,
+    last_line: u32,
+}
+
+/// A thread's recording state.
+struct Local {
+    generation: u64,
+    producer: Producer<Rec>,
+    stack: Vec<Frame>,
+    since_wake: usize,
+}
+
+thread_local! {
+    static LOCAL: RefCell<Option<Local>> = const { RefCell::new(None) };
+}
+
+macro_rules! callback {
+    ($name:ident, $ev:expr) => {
+        unsafe extern "C" fn $name(
+            _slf: *mut ffi::PyObject,
+            args: *mut *mut ffi::PyObject,
+            nargs: ffi::Py_ssize_t,
+        ) -> *mut ffi::PyObject {
+            // SAFETY: CPython calls us with the GIL held and `nargs` valid arguments.
+            unsafe { dispatch($ev, args, nargs) }
+        }
+    };
+}
+
+callback!(on_start, Ev::Start);
+callback!(on_resume, Ev::Resume);
+callback!(on_throw, Ev::Throw);
+callback!(on_return, Ev::Return);
+callback!(on_yield, Ev::Yield);
+callback!(on_unwind, Ev::Unwind);
+callback!(on_raise, Ev::Raise);
+callback!(on_handled, Ev::Handled);
+callback!(on_line, Ev::Line);
+callback!(on_jump, Ev::Jump);
+
+const CALLBACKS: [(u32, &CStr, cpython::RawCallback); 11] = [
+    (PY_START, c"pyttd_py_start", on_start),
+    (PY_RESUME, c"pyttd_py_resume", on_resume),
+    (PY_THROW, c"pyttd_py_throw", on_throw),
+    (PY_RETURN, c"pyttd_py_return", on_return),
+    (PY_YIELD, c"pyttd_py_yield", on_yield),
+    (PY_UNWIND, c"pyttd_py_unwind", on_unwind),
+    (RAISE, c"pyttd_raise", on_raise),
+    (STOP_ITERATION, c"pyttd_stop_iteration", on_raise),
+    (EXCEPTION_HANDLED, c"pyttd_exception_handled", on_handled),
+    (LINE, c"pyttd_line", on_line),
+    (JUMP, c"pyttd_jump", on_jump),
+];
+
+/// Registers the callbacks and enables the global events.
+pub(crate) fn install(
+    py: Python<'_>,
+    monitoring: &Bound<'_, PyAny>,
+    session: &Session,
+) -> Result<(), crate::RecorderError> {
+    for (bit, name, callback) in CALLBACKS {
+        let f = cpython::native_function(py, name, callback)?;
+        monitoring.call_method1("register_callback", (session.tool, bit, f))?;
+    }
+    monitoring.call_method1("set_events", (session.tool, GLOBAL_EVENTS))?;
+    Ok(())
+}
+
+/// Disables every event, unregisters the callbacks and frees the tool id. With the GIL held no
+/// callback is in flight afterwards.
+pub(crate) fn uninstall(py: Python<'_>, session: &Session) {
+    let Ok(monitoring) = py.import("sys").and_then(|s| s.getattr("monitoring")) else {
+        return;
+    };
+    let _ = monitoring.call_method1("set_events", (session.tool, 0));
+    for (bit, _, _) in CALLBACKS {
+        let _ = monitoring.call_method1("register_callback", (session.tool, bit, py.None()));
+    }
+    let _ = monitoring.call_method1("free_tool_id", (session.tool,));
+}
+
+/// Makes the calling thread thread 0 (it started the recording).
+pub(crate) fn register_current_thread(py: Python<'_>, session: &Session) {
+    LOCAL.with(|cell| {
+        let mut local = cell.borrow_mut();
+        *local = Some(new_local(py, session));
+    });
+}
+
+unsafe extern "C" {
+    fn PyThread_get_thread_native_id() -> std::ffi::c_ulong;
+}
+
+fn new_local(py: Python<'_>, session: &Session) -> Local {
+    let thread_id = session.next_thread_id.fetch_add(1, Ordering::Relaxed);
+    // SAFETY: both only read the calling thread's identifiers.
+    let (ident, native_id) = unsafe {
+        (
+            ffi::PyThread_get_thread_ident() as u64,
+            PyThread_get_thread_native_id() as u64,
+        )
+    };
+    let name = thread_name(py, ident).unwrap_or_else(|| {
+        if thread_id == 0 {
+            "MainThread".to_string()
+        } else {
+            format!("Thread-{ident}")
+        }
+    });
+    let (producer, consumer) = RingBuffer::new(session.ring_capacity);
+    session.register_ring(
+        thread_id,
+        consumer,
+        ThreadRow {
+            thread_id,
+            ident,
+            native_id: Some(native_id),
+            name,
+            first_seq: 0,
+        },
+    );
+    Local {
+        generation: session.generation,
+        producer,
+        stack: Vec::new(),
+        since_wake: 0,
+    }
+}
+
+/// `threading._active[ident].name`, without creating a `_DummyThread` (and without importing
+/// `threading` if the program has not).
+fn thread_name(py: Python<'_>, ident: u64) -> Option<String> {
+    let modules = py.import("sys").ok()?.getattr("modules").ok()?;
+    let threading = modules.get_item("threading").ok()?;
+    let thread = threading
+        .getattr("_active")
+        .ok()?
+        .call_method1("get", (ident,))
+        .ok()?;
+    if thread.is_none() {
+        return None;
+    }
+    thread.getattr("name").ok()?.extract().ok()
+}
+
+/// # Safety
+/// Called by CPython with the GIL held and `nargs` arguments at `args`.
+unsafe fn dispatch(
+    ev: Ev,
+    args: *mut *mut ffi::PyObject,
+    nargs: ffi::Py_ssize_t,
+) -> *mut ffi::PyObject {
+    let session = ACTIVE.load(Ordering::Acquire);
+    let mut ret = Ret::None;
+    if !session.is_null() && nargs >= 2 {
+        // SAFETY: a non-null `ACTIVE` stays valid until `stop`, which clears it with the GIL
+        // held after unregistering every callback; we hold the GIL.
+        let session = unsafe { &*session };
+        // SAFETY: `nargs >= 2` arguments are valid for the duration of the call.
+        let (code, a1, a2) = unsafe {
+            (
+                *args,
+                *args.add(1),
+                if nargs >= 3 {
+                    *args.add(2)
+                } else {
+                    std::ptr::null_mut()
+                },
+            )
+        };
+        if !session.failed.load(Ordering::Relaxed) {
+            // SAFETY: GIL held; the arguments are live for the call.
+            let outcome = catch_unwind(AssertUnwindSafe(|| unsafe {
+                event(session, ev, code, a1, a2)
+            }));
+            match outcome {
+                Ok(Ok(r)) => ret = r,
+                Ok(Err(reason)) => session.fail(&reason),
+                Err(_) => session.fail("a recorder callback panicked"),
+            }
+        }
+        // SAFETY: GIL held; nothing we called may leave an exception set for the program.
+        unsafe {
+            if !ffi::PyErr_Occurred().is_null() {
+                ffi::PyErr_Clear();
+            }
+        }
+        if ret == Ret::Disable && ev.is_local() {
+            let disable = session.disable.as_ptr();
+            // SAFETY: `DISABLE` is kept alive by the session; return a new reference.
+            unsafe { ffi::Py_IncRef(disable) };
+            return disable;
+        }
+    }
+    // SAFETY: returning a new reference to None.
+    unsafe {
+        let none = ffi::Py_None();
+        ffi::Py_IncRef(none);
+        none
+    }
+}
+
+/// An int argument (offset or line); -1 when it is not one.
+///
+/// # Safety
+/// GIL held; `obj` is a live object or null.
+unsafe fn int_arg(obj: *mut ffi::PyObject) -> i64 {
+    if obj.is_null() {
+        return -1;
+    }
+    // SAFETY: guaranteed by the caller.
+    let v = unsafe { ffi::PyLong_AsLongLong(obj) };
+    if v == -1 {
+        // SAFETY: GIL held.
+        unsafe { ffi::PyErr_Clear() };
+    }
+    v
+}
+
+/// The per-code info, describing the code object on first sight.
+///
+/// # Safety
+/// GIL held; `code` is a live object.
+unsafe fn code_info<'a>(
+    session: &Session,
+    code: *mut ffi::PyObject,
+) -> Result<Option<&'a CodeInfo>, String> {
+    // SAFETY: guaranteed by the caller.
+    if !unsafe { cpython::is_code(code) } {
+        return Ok(None);
+    }
+    // SAFETY: GIL held, `code` is a code object.
+    let existing = unsafe { session.extra.get(code) } as *mut CodeInfo;
+    // SAFETY: every value in our slot is a `Box<CodeInfo>` that lives as long as the code object,
+    // which outlives this callback; only GIL holders touch it.
+    if let Some(info) = unsafe { existing.as_ref() }
+        && info.generation == session.generation
+    {
+        return Ok(Some(info));
+    }
+    // SAFETY: GIL held (we are in a callback).
+    let py = unsafe { Python::assume_attached() };
+    // SAFETY: `code` is a live object, borrowed for this call.
+    let bound = unsafe { Bound::from_borrowed_ptr(py, code) };
+    let fresh = session
+        .describe_code(&bound)
+        .map_err(|e| format!("cannot describe a code object: {e}"))?;
+    if existing.is_null() {
+        let boxed = Box::into_raw(Box::new(fresh));
+        // SAFETY: GIL held; the slot takes ownership of the box (freed with the code object).
+        if !unsafe { session.extra.set(code, boxed.cast()) } {
+            // SAFETY: not stored, so still ours.
+            drop(unsafe { Box::from_raw(boxed) });
+            return Err("cannot store per-code state".into());
+        }
+        // SAFETY: just stored; lives as long as the code object.
+        Ok(Some(unsafe { &*boxed }))
+    } else {
+        // A code object from an earlier recording in this process: reuse its box.
+        // SAFETY: ours, and only touched with the GIL held.
+        unsafe { *existing = fresh };
+        // SAFETY: as above.
+        Ok(Some(unsafe { &*existing }))
+    }
+}
+
+/// Handles one monitoring event.
+///
+/// # Safety
+/// GIL held; `code`, `a1`, `a2` are the callback's live arguments (`a2` may be null).
+unsafe fn event(
+    session: &Session,
+    ev: Ev,
+    code: *mut ffi::PyObject,
+    a1: *mut ffi::PyObject,
+    a2: *mut ffi::PyObject,
+) -> Result<Ret, String> {
+    // SAFETY: guaranteed by the caller.
+    let Some(info) = (unsafe { code_info(session, code)? }) else {
+        return Ok(Ret::None);
+    };
+    if !info.recorded {
+        return Ok(if ev.is_local() {
+            Ret::Disable
+        } else {
+            Ret::None
+        });
+    }
+    // SAFETY: GIL held.
+    let a1 = unsafe { int_arg(a1) };
+    let mut line = match ev {
+        Ev::Line => u32::try_from(a1).ok(),
+        Ev::Jump => {
+            // SAFETY: GIL held.
+            let dest = unsafe { int_arg(a2) };
+            let to = info.line_at(dest);
+            if dest < a1 && to.is_some() && to == info.line_at(a1) {
+                to
+            } else {
+                // Forward jumps and jumps to another line are LINE's business.
+                return Ok(Ret::Disable);
+            }
+        }
+        _ => info.line_at(a1),
+    };
+    // SAFETY: GIL held, verified layout.
+    let frame = unsafe { session.layout.current_frame() };
+    // SAFETY: a non-null current frame is live while its code runs our callback.
+    if frame.is_null() || unsafe { cpython::frame_code(frame) } != code {
+        return Err("the executing frame does not match the event (unsupported layout?)".into());
+    }
+    if ev == Ev::Start {
+        line = line.or(Some(info.first_line));
+    }
+
+    LOCAL.with(|cell| {
+        let mut slot = cell
+            .try_borrow_mut()
+            .map_err(|_| "re-entered the recorder".to_string())?;
+        if slot
+            .as_ref()
+            .is_none_or(|l| l.generation != session.generation)
+        {
+            // SAFETY: GIL held (callback).
+            let py = unsafe { Python::assume_attached() };
+            *slot = Some(new_local(py, session));
+        }
+        let local = slot.as_mut().expect("just set");
+        // SAFETY: GIL held; `frame` is the live current frame.
+        unsafe { step(session, local, ev, info, frame, a1, line) }
+    })
+}
+
+/// Shadow-stack bookkeeping and the event record for one recorded event.
+///
+/// # Safety
+/// GIL held; `frame` is the live current frame executing `info`'s code.
+unsafe fn step(
+    session: &Session,
+    local: &mut Local,
+    ev: Ev,
+    info: &CodeInfo,
+    frame: FramePtr,
+    offset: i64,
+    line: Option<u32>,
+) -> Result<Ret, String> {
+    let fp = frame as usize;
+    let kind = match ev {
+        Ev::Start => {
+            session.suspended.lock().expect("not poisoned").remove(&fp);
+            return emit_call(session, local, EventKind::Call, info, fp, line);
+        }
+        Ev::Throw => {
+            let entry = if offset >= info.start_offset as i64 {
+                session.suspended.lock().expect("not poisoned").remove(&fp)
+            } else {
+                session.suspended.lock().expect("not poisoned").remove(&fp);
+                None
+            };
+            return match entry {
+                Some(s) => emit_resume(session, local, info, fp, s, line),
+                None => emit_call(session, local, EventKind::Call, info, fp, line),
+            };
+        }
+        Ev::Resume => {
+            let entry = session.suspended.lock().expect("not poisoned").remove(&fp);
+            return match entry {
+                Some(s) => emit_resume(session, local, info, fp, s, line),
+                // Suspended before recording started: a new call as far as the trace knows.
+                None => emit_call(session, local, EventKind::Resume, info, fp, line),
+            };
+        }
+        Ev::Return => EventKind::Return,
+        Ev::Yield => EventKind::Yield,
+        Ev::Unwind => EventKind::Unwind,
+        Ev::Raise => EventKind::Exception,
+        Ev::Handled => EventKind::ExceptionHandled,
+        Ev::Line | Ev::Jump => EventKind::Line,
+    };
+    // SAFETY: guaranteed by the caller.
+    if !unsafe { sync_top(local, frame) } {
+        // A frame the recorder did not see start (it began before recording).
+        emit_call(session, local, kind, info, fp, line)?;
+    } else {
+        let top = local.stack.last_mut().expect("synced");
+        let line = line.unwrap_or(top.last_line);
+        top.last_line = line;
+        let (call_id, depth) = (top.call_id, local.stack.len() as u32 - 1);
+        emit(
+            session,
+            local,
+            kind,
+            info.code_id,
+            line,
+            depth,
+            call_id,
+            None,
+        )?;
+    }
+    match ev {
+        Ev::Return | Ev::Unwind => {
+            local.stack.pop();
+        }
+        Ev::Yield => {
+            if let Some(top) = local.stack.pop() {
+                session.suspended.lock().expect("not poisoned").insert(
+                    fp,
+                    Suspended {
+                        call_id: top.call_id,
+                    },
+                );
+            }
+        }
+        _ => {}
+    }
+    Ok(Ret::None)
+}
+
+/// Makes the shadow stack's top the current frame: pops entries of frames that left without an
+/// event. False when the frame is not on the stack at all.
+///
+/// # Safety
+/// GIL held; `frame` is the live current frame.
+unsafe fn sync_top(local: &mut Local, frame: FramePtr) -> bool {
+    let fp = frame as usize;
+    if local.stack.last().is_some_and(|f| f.frame == fp) {
+        return true;
+    }
+    let Some(i) = local.stack.iter().rposition(|f| f.frame == fp) else {
+        return false;
+    };
+    // Only trust the match if the entries above it are really gone from the frame chain.
+    let mut chain = Vec::new();
+    // SAFETY: walking `previous` from the live current frame visits live frames only.
+    unsafe {
+        let mut f = frame;
+        while !f.is_null() && chain.len() < 10_000 {
+            if cpython::frame_owner(f) != OWNED_BY_CSTACK {
+                chain.push(f as usize);
+            }
+            f = cpython::frame_previous(f);
+        }
+    }
+    local.stack.truncate(i + 1);
+    local.stack.retain(|f| chain.contains(&f.frame));
+    local.stack.last().is_some_and(|f| f.frame == fp)
+}
+
+fn emit_call(
+    session: &Session,
+    local: &mut Local,
+    kind: EventKind,
+    info: &CodeInfo,
+    fp: usize,
+    line: Option<u32>,
+) -> Result<Ret, String> {
+    let call_id = session.next_call_id.fetch_add(1, Ordering::Relaxed);
+    let parent = local.stack.last().map(|f| f.call_id);
+    let depth = local.stack.len() as u32;
+    let line = line.unwrap_or(info.first_line);
+    local.stack.push(Frame {
+        frame: fp,
+        call_id,
+        last_line: line,
+    });
+    emit(
+        session,
+        local,
+        kind,
+        info.code_id,
+        line,
+        depth,
+        call_id,
+        Some(parent.unwrap_or(0)),
+    )?;
+    Ok(Ret::None)
+}
+
+fn emit_resume(
+    session: &Session,
+    local: &mut Local,
+    info: &CodeInfo,
+    fp: usize,
+    s: Suspended,
+    line: Option<u32>,
+) -> Result<Ret, String> {
+    let depth = local.stack.len() as u32;
+    let line = line.unwrap_or(info.first_line);
+    local.stack.push(Frame {
+        frame: fp,
+        call_id: s.call_id,
+        last_line: line,
+    });
+    emit(
+        session,
+        local,
+        EventKind::Resume,
+        info.code_id,
+        line,
+        depth,
+        s.call_id,
+        None,
+    )?;
+    Ok(Ret::None)
+}
+
+/// The critical section (DESIGN.md 5.1 step 5): no Python C-API from here on.
+/// `opens_call` carries the parent call id (0 = none) when the event opens its call.
+#[allow(clippy::too_many_arguments)]
+#[inline]
+fn emit(
+    session: &Session,
+    local: &mut Local,
+    kind: EventKind,
+    code_id: u32,
+    line: u32,
+    depth: u32,
+    call_id: u64,
+    opens_call: Option<u64>,
+) -> Result<(), String> {
+    if local.producer.is_full() {
+        wait_for_space(session, local)?;
+    }
+    let seq = session.next_seq.load(Ordering::Acquire);
+    let ts_ns = session.start.elapsed().as_nanos() as i64;
+    let rec = Rec {
+        seq,
+        call_id,
+        parent_call_id: opens_call.unwrap_or(0),
+        ts_ns,
+        code_id,
+        line,
+        depth,
+        kind: kind.code(),
+        opens_call: opens_call.is_some(),
+    };
+    local
+        .producer
+        .push(rec)
+        .map_err(|_| "a ring with free space refused a record".to_string())?;
+    session
+        .next_seq
+        .compare_exchange(seq, seq + 1, Ordering::Release, Ordering::Relaxed)
+        .map_err(|_| "two threads numbered events at once".to_string())?;
+    local.since_wake += 1;
+    if local.since_wake >= session.ring_capacity / 4 {
+        local.since_wake = 0;
+        session.wake_flusher();
+    }
+    Ok(())
+}
+
+/// Backpressure (DESIGN.md 5.5): the ring is full, so wait for the flush thread — keeping the
+/// GIL, with no seq in flight. Nothing is dropped.
+#[cold]
+fn wait_for_space(session: &Session, local: &mut Local) -> Result<(), String> {
+    let started = Instant::now();
+    let mut spins = 0u32;
+    while local.producer.is_full() {
+        if session.failed.load(Ordering::Relaxed) {
+            return Err("the flush thread failed".into());
+        }
+        session.wake_flusher();
+        if spins < 64 {
+            spins += 1;
+            std::hint::spin_loop();
+        } else {
+            std::thread::sleep(std::time::Duration::from_micros(50));
+        }
+    }
+    session
+        .stall_ns
+        .fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn code_kind_from_flags() {
+        // Flags as CPython 3.12/3.13 set them for each kind of code object.
+        assert_eq!(code_kind(0x0, true), CodeKind::Module);
+        assert_eq!(code_kind(0x0, false), CodeKind::Function); // class body
+        assert_eq!(code_kind(0x3, false), CodeKind::Function);
+        assert_eq!(code_kind(0x23, false), CodeKind::Generator);
+        assert_eq!(code_kind(0x83, false), CodeKind::Coroutine);
+        assert_eq!(code_kind(0x203, false), CodeKind::AsyncGenerator);
+        // A generator-based coroutine (`types.coroutine`) keeps CO_GENERATOR.
+        assert_eq!(code_kind(0x123, false), CodeKind::Generator);
+    }
+}

@@ -1,0 +1,442 @@
+//! One recording: the state shared by the callbacks (any thread, GIL held) and the flush thread,
+//! and [`Recorder`], which starts and stops it.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::thread::{JoinHandle, Thread};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use pyo3::prelude::*;
+use pyo3::types::PyList;
+use pyttd_format::{CodeRow, RunRow, Table, ThreadRow, TraceWriter, WriterOptions, run_batch};
+use rtrb::Consumer;
+
+use crate::cpython::{self, CodeExtra, Layout};
+use crate::error::RecorderError;
+use crate::flush::{FlushStats, Flusher};
+use crate::hooks;
+use crate::ring::Rec;
+
+/// What to record and where.
+#[derive(Debug, Clone)]
+pub struct RecordOptions {
+    /// The trace file to create (replaced if it exists).
+    pub output: PathBuf,
+    /// The script as given on the command line (the `run.script` column).
+    pub script: String,
+    /// Code in files under this directory is recorded, except `exclude`d paths and the
+    /// interpreter's own (`sys.prefix`, site-packages).
+    pub root: PathBuf,
+    /// Directories never recorded (pyttd's own package, for one).
+    pub exclude: Vec<PathBuf>,
+    pub writer: WriterOptions,
+    /// Records per thread ring.
+    pub ring_capacity: usize,
+}
+
+impl RecordOptions {
+    pub fn new(output: PathBuf, script: String, root: PathBuf) -> Self {
+        RecordOptions {
+            output,
+            script,
+            root,
+            exclude: Vec::new(),
+            writer: WriterOptions::default(),
+            ring_capacity: 1 << 16,
+        }
+    }
+}
+
+/// What a finished recording wrote.
+#[derive(Debug, Clone)]
+pub struct RecordingStats {
+    pub path: PathBuf,
+    pub events: u64,
+    /// Size of the finished trace file.
+    pub bytes: u64,
+    /// `TraceWriter::flush` calls (periodic and final).
+    pub flushes: u64,
+    /// Total time producers waited for ring space (backpressure).
+    pub stall: Duration,
+}
+
+/// Per-code state, kept in the code object's extra slot.
+#[derive(Debug)]
+pub(crate) struct CodeInfo {
+    pub generation: u64,
+    pub recorded: bool,
+    pub code_id: u32,
+    pub first_line: u32,
+    /// Byte offset of the first `RESUME` (PY_START's offset).
+    pub start_offset: u32,
+    /// Line of each instruction (index `offset / 2`); [`NO_LINE`] when it has none.
+    pub lines: Box<[u32]>,
+}
+
+pub(crate) const NO_LINE: u32 = u32::MAX;
+
+impl CodeInfo {
+    #[inline]
+    pub fn line_at(&self, offset: i64) -> Option<u32> {
+        let i = usize::try_from(offset / 2).ok()?;
+        self.lines.get(i).copied().filter(|&l| l != NO_LINE)
+    }
+}
+
+/// What producers registered for the flush thread: new rings, `code` rows, and thread rows
+/// (whose `first_seq` the merge fills in).
+#[derive(Default)]
+pub(crate) struct Registrations {
+    pub rings: Vec<(u32, Consumer<Rec>)>,
+    pub codes: Vec<CodeRow>,
+    pub threads: Vec<ThreadRow>,
+}
+
+/// A generator or coroutine suspended at a `yield`/`await`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Suspended {
+    pub call_id: u64,
+}
+
+pub(crate) struct Session {
+    pub layout: Layout,
+    pub extra: CodeExtra,
+    pub generation: u64,
+    pub tool: u8,
+    pub start: Instant,
+    /// The next seq, and the watermark (DESIGN.md 5.3).
+    pub next_seq: AtomicU64,
+    pub next_call_id: AtomicU64,
+    pub next_thread_id: AtomicU32,
+    pub next_code_id: AtomicU32,
+    pub ring_capacity: usize,
+    registrations: Mutex<Registrations>,
+    /// Suspended generators by frame address; touched only with the GIL held.
+    pub suspended: Mutex<HashMap<usize, Suspended>>,
+    /// `co_filename` → its resolved path when it is recorded.
+    files: Mutex<HashMap<String, Option<String>>>,
+    root: PathBuf,
+    exclude: Vec<PathBuf>,
+    cwd: PathBuf,
+    pub stopping: AtomicBool,
+    pub failed: AtomicBool,
+    failure: Mutex<Option<String>>,
+    pub stall_ns: AtomicU64,
+    pub exit_status: Mutex<i32>,
+    pub flush_thread: OnceLock<Thread>,
+    pub disable: Py<PyAny>,
+    pub set_local_events: Py<PyAny>,
+}
+
+/// The session the callbacks see; null when not recording. Set and cleared with the GIL held.
+pub(crate) static ACTIVE: AtomicPtr<Session> = AtomicPtr::new(std::ptr::null_mut());
+
+static GENERATION: AtomicU64 = AtomicU64::new(0);
+static EXTRA: OnceLock<Option<CodeExtra>> = OnceLock::new();
+
+/// Frees a [`CodeInfo`] when its code object dies.
+unsafe extern "C" fn free_code_info(p: *mut std::ffi::c_void) {
+    if !p.is_null() {
+        // SAFETY: every non-null value in our extra slot is a leaked `Box<CodeInfo>`.
+        drop(unsafe { Box::from_raw(p as *mut CodeInfo) });
+    }
+}
+
+pub(crate) fn unix_ns() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos() as i64)
+        .unwrap_or(0)
+}
+
+impl Session {
+    pub fn fail(&self, reason: &str) {
+        let mut f = self.failure.lock().expect("not poisoned");
+        if f.is_none() {
+            *f = Some(reason.to_string());
+        }
+        self.failed.store(true, Ordering::Release);
+    }
+
+    pub fn wake_flusher(&self) {
+        if let Some(t) = self.flush_thread.get() {
+            t.unpark();
+        }
+    }
+
+    /// Rings, code rows and thread rows registered since the last call.
+    pub fn take_registrations(&self) -> Registrations {
+        std::mem::take(&mut *self.registrations.lock().expect("not poisoned"))
+    }
+
+    pub fn register_ring(&self, thread_id: u32, consumer: Consumer<Rec>, row: ThreadRow) {
+        let mut r = self.registrations.lock().expect("not poisoned");
+        r.rings.push((thread_id, consumer));
+        r.threads.push(row);
+    }
+
+    /// Describes `code` on first sight (cold path: calls Python). Recorded code gets a code id,
+    /// its `code` row and its local events.
+    pub fn describe_code(&self, code: &Bound<'_, PyAny>) -> PyResult<CodeInfo> {
+        let filename: String = code.getattr("co_filename")?.extract()?;
+        let file = self.recorded_file(&filename);
+        let first_line: u32 = code.getattr("co_firstlineno")?.extract()?;
+        // SAFETY: `code` is a live code object (checked by the caller); GIL held.
+        let start_offset = 2 * unsafe { self.layout.first_traceable(code.as_ptr()) };
+        let mut info = CodeInfo {
+            generation: self.generation,
+            recorded: file.is_some(),
+            code_id: 0,
+            first_line,
+            start_offset,
+            lines: Box::new([]),
+        };
+        let Some(file) = file else {
+            return Ok(info);
+        };
+        let n: usize = code.getattr("co_code")?.len()?;
+        let mut lines = vec![NO_LINE; n / 2];
+        for item in code.call_method0("co_lines")?.try_iter()? {
+            let (start, end, line): (usize, usize, Option<u32>) = item?.extract()?;
+            for slot in lines.iter_mut().take(end / 2).skip(start / 2) {
+                *slot = line.unwrap_or(NO_LINE);
+            }
+        }
+        info.lines = lines.into_boxed_slice();
+        info.code_id = self.next_code_id.fetch_add(1, Ordering::Relaxed);
+        let name: String = code.getattr("co_name")?.extract()?;
+        let qualname: String = code.getattr("co_qualname")?.extract()?;
+        // SAFETY: as above.
+        let flags = unsafe { cpython::code_flags(code.as_ptr()) };
+        let row = CodeRow {
+            code_id: info.code_id,
+            file,
+            kind: hooks::code_kind(flags, name == "<module>"),
+            name,
+            qualname,
+            first_line,
+        };
+        self.set_local_events
+            .call1(code.py(), (self.tool, code, hooks::LOCAL_EVENTS))?;
+        self.registrations
+            .lock()
+            .expect("not poisoned")
+            .codes
+            .push(row);
+        Ok(info)
+    }
+
+    /// The resolved path of `filename` when code from it is recorded.
+    fn recorded_file(&self, filename: &str) -> Option<String> {
+        let mut files = self.files.lock().expect("not poisoned");
+        if let Some(known) = files.get(filename) {
+            return known.clone();
+        }
+        let path = self.cwd.join(filename);
+        let resolved = std::fs::canonicalize(&path).ok().filter(|p| {
+            p.starts_with(&self.root) && !self.exclude.iter().any(|e| p.starts_with(e))
+        });
+        let answer = resolved.map(|p| p.to_string_lossy().into_owned());
+        files.insert(filename.to_string(), answer.clone());
+        answer
+    }
+}
+
+/// A running recording. [`Recorder::stop`] finishes the trace.
+#[derive(Debug)]
+pub struct Recorder {
+    session: *const Session,
+    flusher: Option<JoinHandle<Result<FlushStats, RecorderError>>>,
+    output: PathBuf,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session").field("tool", &self.tool).finish()
+    }
+}
+
+fn canonical(path: &Path) -> PathBuf {
+    std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf())
+}
+
+impl Recorder {
+    /// Checks the interpreter, creates the trace, hooks `sys.monitoring` and starts the flush
+    /// thread. The calling thread is thread 0.
+    pub fn start(py: Python<'_>, options: RecordOptions) -> Result<Recorder, RecorderError> {
+        let layout = Layout::for_running_python()?;
+        cpython::self_check(py, layout)?;
+        if !ACTIVE.load(Ordering::Acquire).is_null() {
+            return Err(RecorderError::AlreadyRecording);
+        }
+        let extra = EXTRA
+            .get_or_init(|| CodeExtra::request(free_code_info))
+            .ok_or_else(|| RecorderError::Internal("no free code extra index".into()))?;
+
+        let sys = py.import("sys")?;
+        let monitoring = sys.getattr("monitoring")?;
+        let mut tool = None;
+        for id in [0u8, 3, 4] {
+            if monitoring
+                .call_method1("use_tool_id", (id, "pyttd"))
+                .is_ok()
+            {
+                tool = Some(id);
+                break;
+            }
+        }
+        let tool = tool.ok_or(RecorderError::NoFreeTool)?;
+        let release_tool = |py: Python<'_>| {
+            let _ = monitoring.call_method1("free_tool_id", (tool,));
+            let _ = py;
+        };
+
+        let setup = || -> Result<(Arc<Session>, RunRow, TraceWriter), RecorderError> {
+            let mut exclude: Vec<PathBuf> = options.exclude.iter().map(|p| canonical(p)).collect();
+            for attr in ["prefix", "base_prefix", "exec_prefix", "base_exec_prefix"] {
+                let p: String = sys.getattr(attr)?.extract()?;
+                exclude.push(canonical(Path::new(&p)));
+            }
+            if let Ok(site) = py.import("site") {
+                if let Ok(dirs) = site.call_method0("getsitepackages") {
+                    for d in dirs.try_iter()? {
+                        exclude.push(canonical(Path::new(&d?.extract::<String>()?)));
+                    }
+                }
+                if let Ok(d) = site.call_method0("getusersitepackages")
+                    && let Ok(d) = d.extract::<String>()
+                {
+                    exclude.push(canonical(Path::new(&d)));
+                }
+            }
+            let cwd = std::env::current_dir().map_err(|e| RecorderError::Python(e.to_string()))?;
+            let argv: Vec<String> = sys
+                .getattr("argv")?
+                .cast_into::<PyList>()
+                .map_err(|e| RecorderError::Python(e.to_string()))?
+                .extract()?;
+            let start_unix_ns = unix_ns();
+            let run = RunRow {
+                run_id: format!(
+                    "{:016x}{:016x}",
+                    start_unix_ns as u64,
+                    std::process::id() as u64
+                ),
+                script: options.script.clone(),
+                argv,
+                cwd: cwd.to_string_lossy().into_owned(),
+                python_version: Python::version_str()
+                    .split_whitespace()
+                    .next()
+                    .unwrap_or_default()
+                    .to_string(),
+                pyttd_version: env!("CARGO_PKG_VERSION").to_string(),
+                start_unix_ns,
+                end_unix_ns: None,
+                exit_status: None,
+                state: "running".into(),
+                event_count: 0,
+                settings: None,
+            };
+            let mut writer = TraceWriter::create(&options.output, options.writer.clone())?;
+            writer.append(Table::Run, run_batch(&run))?;
+            writer.flush()?;
+            let session = Arc::new(Session {
+                layout,
+                extra,
+                generation: GENERATION.fetch_add(1, Ordering::Relaxed) + 1,
+                tool,
+                start: Instant::now(),
+                next_seq: AtomicU64::new(0),
+                next_call_id: AtomicU64::new(1),
+                next_thread_id: AtomicU32::new(0),
+                next_code_id: AtomicU32::new(1),
+                ring_capacity: options.ring_capacity.max(16),
+                registrations: Mutex::new(Registrations::default()),
+                suspended: Mutex::new(HashMap::new()),
+                files: Mutex::new(HashMap::new()),
+                root: canonical(&options.root),
+                exclude,
+                cwd,
+                stopping: AtomicBool::new(false),
+                failed: AtomicBool::new(false),
+                failure: Mutex::new(None),
+                stall_ns: AtomicU64::new(0),
+                exit_status: Mutex::new(0),
+                flush_thread: OnceLock::new(),
+                disable: monitoring.getattr("DISABLE")?.unbind(),
+                set_local_events: monitoring.getattr("set_local_events")?.unbind(),
+            });
+            Ok((session, run, writer))
+        };
+        let (session, run, writer) = match setup() {
+            Ok(s) => s,
+            Err(e) => {
+                release_tool(py);
+                return Err(e);
+            }
+        };
+
+        let flusher = Flusher::new(session.clone(), writer);
+        let handle = std::thread::Builder::new()
+            .name("pyttd-flush".into())
+            .spawn(move || flusher.run(run))
+            .map_err(|e| RecorderError::Internal(format!("cannot start the flush thread: {e}")))?;
+        let _ = session.flush_thread.set(handle.thread().clone());
+
+        let raw = Arc::into_raw(session);
+        ACTIVE.store(raw as *mut Session, Ordering::Release);
+        // SAFETY: `raw` is the session just published; GIL held.
+        let session = unsafe { &*raw };
+        let hooked = hooks::install(py, &monitoring, session);
+        let recorder = Recorder {
+            session: raw,
+            flusher: Some(handle),
+            output: options.output.clone(),
+        };
+        match hooked {
+            Ok(()) => {
+                hooks::register_current_thread(py, session);
+                Ok(recorder)
+            }
+            Err(e) => {
+                let _ = recorder.stop(py, 1);
+                Err(e)
+            }
+        }
+    }
+
+    /// Unhooks, drains every ring, writes the final `run` row with `exit_status` and closes the
+    /// trace.
+    pub fn stop(
+        mut self,
+        py: Python<'_>,
+        exit_status: i32,
+    ) -> Result<RecordingStats, RecorderError> {
+        // SAFETY: `self.session` came from `Arc::into_raw` in `start` and is released only here.
+        let session = unsafe { Arc::from_raw(self.session) };
+        hooks::uninstall(py, &session);
+        ACTIVE.store(std::ptr::null_mut(), Ordering::Release);
+        *session.exit_status.lock().expect("not poisoned") = exit_status;
+        session.stopping.store(true, Ordering::Release);
+        session.wake_flusher();
+        let handle = self.flusher.take().expect("stopped once");
+        let result = py.detach(|| handle.join());
+        let stats = match result {
+            Ok(r) => r?,
+            Err(_) => return Err(RecorderError::Internal("the flush thread panicked".into())),
+        };
+        if let Some(reason) = session.failure.lock().expect("not poisoned").clone() {
+            return Err(RecorderError::Internal(reason));
+        }
+        Ok(RecordingStats {
+            path: self.output.clone(),
+            events: stats.events,
+            bytes: stats.bytes,
+            flushes: stats.flushes,
+            stall: Duration::from_nanos(session.stall_ns.load(Ordering::Relaxed)),
+        })
+    }
+}

@@ -1,0 +1,149 @@
+//! Plain rows of a trace's `events`, `calls`, `threads` and `code` tables, with code ids resolved
+//! to qualnames: what `pyttd._native.read_trace` hands to the end-to-end tests until the query
+//! layer exists.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::{Int32Type, UInt8Type, UInt32Type, UInt64Type};
+use arrow_array::{Array, RecordBatch};
+use pyttd_format::{CodeKind, EventKind, Table, TraceReader, TraceState};
+
+/// `(seq, thread_id, kind, qualname, line, depth, call_id)`.
+pub type EventRow = (u64, u32, &'static str, String, u32, u32, u64);
+/// `(call_id, parent_call_id, thread_id, qualname, depth, call_seq)`.
+pub type CallRow = (u64, Option<u64>, u32, String, u32, u64);
+/// `(thread_id, ident, native_id, name, first_seq)`.
+pub type ThreadRow = (u32, u64, Option<u64>, String, u64);
+/// `(code_id, file, name, qualname, first_line, kind)`.
+pub type CodeRow = (u32, String, String, String, u32, &'static str);
+/// The last `run` row: `(state, exit_status, event_count)`.
+pub type RunRow = (String, Option<i32>, u64);
+
+/// Everything the tests look at.
+#[derive(Debug, Default)]
+pub struct TraceRows {
+    /// `complete`, or `recovered` for a trace without footer.
+    pub state: &'static str,
+    pub run: Option<RunRow>,
+    pub code: Vec<CodeRow>,
+    pub threads: Vec<ThreadRow>,
+    pub calls: Vec<CallRow>,
+    pub events: Vec<EventRow>,
+}
+
+fn batches(reader: &TraceReader, table: Table) -> anyhow::Result<Vec<RecordBatch>> {
+    Ok(reader
+        .scan(table, None, None)?
+        .collect::<Result<Vec<_>, _>>()?)
+}
+
+/// Reads the whole trace at `path`.
+pub fn read(path: &Path) -> anyhow::Result<TraceRows> {
+    let reader = TraceReader::open(path)?;
+    let mut rows = TraceRows {
+        state: match reader.state() {
+            TraceState::Complete => "complete",
+            TraceState::Recovered { .. } => "recovered",
+        },
+        ..TraceRows::default()
+    };
+    for b in batches(&reader, Table::Run)? {
+        let state = b.column(9).as_string::<i32>();
+        let exit = b.column(8).as_primitive::<Int32Type>();
+        let count = b.column(10).as_primitive::<UInt64Type>();
+        for i in 0..b.num_rows() {
+            rows.run = Some((
+                state.value(i).to_string(),
+                exit.is_valid(i).then(|| exit.value(i)),
+                count.value(i),
+            ));
+        }
+    }
+    let mut qualnames = HashMap::new();
+    for b in batches(&reader, Table::Code)? {
+        let id = b.column(0).as_primitive::<UInt32Type>();
+        let (file, name, qual) = (
+            b.column(1).as_string::<i32>(),
+            b.column(2).as_string::<i32>(),
+            b.column(3).as_string::<i32>(),
+        );
+        let (first, kind) = (
+            b.column(4).as_primitive::<UInt32Type>(),
+            b.column(5).as_primitive::<UInt8Type>(),
+        );
+        for i in 0..b.num_rows() {
+            qualnames.insert(id.value(i), qual.value(i).to_string());
+            rows.code.push((
+                id.value(i),
+                file.value(i).to_string(),
+                name.value(i).to_string(),
+                qual.value(i).to_string(),
+                first.value(i),
+                CodeKind::from_code(kind.value(i)).map_or("?", CodeKind::as_str),
+            ));
+        }
+    }
+    let qualname = |id: u32| {
+        qualnames
+            .get(&id)
+            .cloned()
+            .unwrap_or_else(|| format!("?{id}"))
+    };
+    for b in batches(&reader, Table::Threads)? {
+        let id = b.column(0).as_primitive::<UInt32Type>();
+        let ident = b.column(1).as_primitive::<UInt64Type>();
+        let native = b.column(2).as_primitive::<UInt64Type>();
+        let name = b.column(3).as_string::<i32>();
+        let first = b.column(4).as_primitive::<UInt64Type>();
+        for i in 0..b.num_rows() {
+            rows.threads.push((
+                id.value(i),
+                ident.value(i),
+                native.is_valid(i).then(|| native.value(i)),
+                name.value(i).to_string(),
+                first.value(i),
+            ));
+        }
+    }
+    for b in batches(&reader, Table::Calls)? {
+        let id = b.column(0).as_primitive::<UInt64Type>();
+        let parent = b.column(1).as_primitive::<UInt64Type>();
+        let thread = b.column(2).as_primitive::<UInt32Type>();
+        let code = b.column(3).as_primitive::<UInt32Type>();
+        let depth = b.column(4).as_primitive::<UInt32Type>();
+        let seq = b.column(5).as_primitive::<UInt64Type>();
+        for i in 0..b.num_rows() {
+            rows.calls.push((
+                id.value(i),
+                parent.is_valid(i).then(|| parent.value(i)),
+                thread.value(i),
+                qualname(code.value(i)),
+                depth.value(i),
+                seq.value(i),
+            ));
+        }
+    }
+    for b in batches(&reader, Table::Events)? {
+        let seq = b.column(0).as_primitive::<UInt64Type>();
+        let thread = b.column(1).as_primitive::<UInt32Type>();
+        let kind = b.column(2).as_primitive::<UInt8Type>();
+        let code = b.column(3).as_primitive::<UInt32Type>();
+        let line = b.column(4).as_primitive::<UInt32Type>();
+        let depth = b.column(5).as_primitive::<UInt32Type>();
+        let call = b.column(6).as_primitive::<UInt64Type>();
+        for i in 0..b.num_rows() {
+            rows.events.push((
+                seq.value(i),
+                thread.value(i),
+                EventKind::from_code(kind.value(i)).map_or("?", EventKind::as_str),
+                qualname(code.value(i)),
+                line.value(i),
+                depth.value(i),
+                call.value(i),
+            ));
+        }
+    }
+    Ok(rows)
+}
