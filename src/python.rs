@@ -45,7 +45,7 @@ mod native {
     }
 
     /// Every row of the trace at `path` that the end-to-end tests check, as plain tuples:
-    /// `{"state", "run", "code", "threads", "calls", "events"}` (see `src/trace_rows.rs` for the
+    /// `{"state", "run", "code", "threads", "calls", "events", "values", "exceptions"}` (see `src/trace_rows.rs` for the
     /// tuple layouts). A test helper until `pyttd` has a query API; not a stable interface.
     #[pyfunction]
     fn read_trace<'py>(py: Python<'py>, path: PathBuf) -> PyResult<Bound<'py, PyDict>> {
@@ -59,6 +59,8 @@ mod native {
         d.set_item("threads", rows.threads)?;
         d.set_item("calls", rows.calls)?;
         d.set_item("events", rows.events)?;
+        d.set_item("values", rows.values)?;
+        d.set_item("exceptions", rows.exceptions)?;
         Ok(d)
     }
 

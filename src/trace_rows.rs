@@ -6,9 +6,9 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use arrow_array::cast::AsArray;
-use arrow_array::types::{Int32Type, UInt8Type, UInt32Type, UInt64Type};
-use arrow_array::{Array, RecordBatch};
-use pyttd_format::{CodeKind, EventKind, Table, TraceReader, TraceState};
+use arrow_array::types::{Float64Type, Int32Type, Int64Type, UInt8Type, UInt32Type, UInt64Type};
+use arrow_array::{Array, ArrayRef, RecordBatch};
+use pyttd_format::{CodeKind, EventKind, Table, TraceReader, TraceState, ValueRole, ValueTag};
 
 /// `(seq, thread_id, kind, qualname, line, depth, call_id)`.
 pub type EventRow = (u64, u32, &'static str, String, u32, u32, u64);
@@ -18,6 +18,24 @@ pub type CallRow = (u64, Option<u64>, u32, String, u32, u64);
 pub type ThreadRow = (u32, u64, Option<u64>, String, u64);
 /// `(code_id, file, name, qualname, first_line, kind)`.
 pub type CodeRow = (u32, String, String, String, u32, &'static str);
+/// `(seq, call_id, name, role, snapshot, tag, type_name, int_value, float_value, text,
+/// truncated, length)`.
+pub type ValueRow = (
+    u64,
+    u64,
+    String,
+    &'static str,
+    bool,
+    &'static str,
+    String,
+    Option<i64>,
+    Option<f64>,
+    Option<String>,
+    bool,
+    Option<u64>,
+);
+/// `(seq, thread_id, call_id, type_name, message)`.
+pub type ExceptionRow = (u64, u32, u64, String, Option<String>);
 /// The last `run` row: `(state, exit_status, event_count)`.
 pub type RunRow = (String, Option<i32>, u64);
 
@@ -31,6 +49,15 @@ pub struct TraceRows {
     pub threads: Vec<ThreadRow>,
     pub calls: Vec<CallRow>,
     pub events: Vec<EventRow>,
+    pub values: Vec<ValueRow>,
+    pub exceptions: Vec<ExceptionRow>,
+}
+
+/// Row `i` of a `Dictionary<Int32, Utf8>` column.
+fn dict_str(col: &ArrayRef, i: usize) -> String {
+    let d = col.as_dictionary::<Int32Type>();
+    let key = d.keys().value(i) as usize;
+    d.values().as_string::<i32>().value(key).to_string()
 }
 
 fn batches(reader: &TraceReader, table: Table) -> anyhow::Result<Vec<RecordBatch>> {
@@ -142,6 +169,50 @@ pub fn read(path: &Path) -> anyhow::Result<TraceRows> {
                 line.value(i),
                 depth.value(i),
                 call.value(i),
+            ));
+        }
+    }
+    for b in batches(&reader, Table::Values)? {
+        let seq = b.column(0).as_primitive::<UInt64Type>();
+        let call = b.column(1).as_primitive::<UInt64Type>();
+        let role = b.column(3).as_primitive::<UInt8Type>();
+        let snapshot = b.column(4).as_boolean();
+        let tag = b.column(5).as_primitive::<UInt8Type>();
+        let int = b.column(7).as_primitive::<Int64Type>();
+        let float = b.column(8).as_primitive::<Float64Type>();
+        let text = b.column(9).as_string::<i32>();
+        let truncated = b.column(10).as_boolean();
+        let length = b.column(11).as_primitive::<UInt64Type>();
+        for i in 0..b.num_rows() {
+            rows.values.push((
+                seq.value(i),
+                call.value(i),
+                dict_str(b.column(2), i),
+                ValueRole::from_code(role.value(i)).map_or("?", ValueRole::as_str),
+                snapshot.value(i),
+                ValueTag::from_code(tag.value(i)).map_or("?", ValueTag::as_str),
+                dict_str(b.column(6), i),
+                int.is_valid(i).then(|| int.value(i)),
+                float.is_valid(i).then(|| float.value(i)),
+                text.is_valid(i).then(|| text.value(i).to_string()),
+                truncated.value(i),
+                length.is_valid(i).then(|| length.value(i)),
+            ));
+        }
+    }
+    for b in batches(&reader, Table::Exceptions)? {
+        let seq = b.column(0).as_primitive::<UInt64Type>();
+        let thread = b.column(1).as_primitive::<UInt32Type>();
+        let call = b.column(2).as_primitive::<UInt64Type>();
+        let type_name = b.column(3).as_string::<i32>();
+        let message = b.column(4).as_string::<i32>();
+        for i in 0..b.num_rows() {
+            rows.exceptions.push((
+                seq.value(i),
+                thread.value(i),
+                call.value(i),
+                type_name.value(i).to_string(),
+                message.is_valid(i).then(|| message.value(i).to_string()),
             ));
         }
     }

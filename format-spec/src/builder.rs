@@ -712,7 +712,8 @@ fn output_batch(rows: &[(u64, u32, OutputStream, String)]) -> RecordBatch {
     )
 }
 
-fn exceptions_batch(rows: &[(u64, u32, u64, String, Option<String>)]) -> RecordBatch {
+/// An `exceptions` batch from `(seq, thread_id, call_id, type_name, message)` rows.
+pub fn exceptions_batch(rows: &[(u64, u32, u64, String, Option<String>)]) -> RecordBatch {
     batch(
         Table::Exceptions,
         vec![

@@ -30,12 +30,20 @@ pub struct Layout {
 
 const FRAME_CODE: usize = 0;
 const FRAME_PREVIOUS: usize = 8;
+const FRAME_LOCALS: usize = 40;
 const FRAME_OWNER: usize = 70;
 const FRAME_LOCALSPLUS: usize = 72;
 const CODE_FLAGS: usize = 48;
 const CODE_FIRSTLINENO: usize = 68;
 const CODE_NLOCALSPLUS: usize = 72;
+const CODE_LOCALSPLUSNAMES: usize = 96;
+const CODE_LOCALSPLUSKINDS: usize = 104;
 const CODE_QUALNAME: usize = 128;
+
+/// `_PyLocals_Kind` bits of `co_localspluskinds` (the same on 3.12 and 3.13, DESIGN.md 2.3).
+pub const CO_FAST_HIDDEN: u8 = 0x10;
+pub const CO_FAST_CELL: u8 = 0x40;
+pub const CO_FAST_FREE: u8 = 0x80;
 
 /// `_PyInterpreterFrame.owner` of a C-stack shim (entry) frame.
 pub const OWNED_BY_CSTACK: u8 = 3;
@@ -141,6 +149,77 @@ pub unsafe fn frame_previous(frame: FramePtr) -> FramePtr {
 pub unsafe fn frame_owner(frame: FramePtr) -> u8 {
     // SAFETY: guaranteed by the caller.
     unsafe { read(frame, FRAME_OWNER) }
+}
+
+/// The locals mapping of a non-optimized frame (module or class body; null otherwise).
+///
+/// # Safety
+/// As [`frame_code`].
+#[inline]
+pub unsafe fn frame_locals(frame: FramePtr) -> *mut ffi::PyObject {
+    // SAFETY: guaranteed by the caller.
+    unsafe { read(frame, FRAME_LOCALS) }
+}
+
+/// The value of local slot `i` (DESIGN.md 2.4): null when unbound; a cell's content for cell
+/// and free slots that hold a cell (null for an empty cell). Borrowed.
+///
+/// # Safety
+/// As [`frame_code`]; `i < co_nlocalsplus` of the frame's code and `kind` its slot kind.
+#[inline]
+pub unsafe fn frame_local(frame: FramePtr, i: usize, kind: u8) -> *mut ffi::PyObject {
+    // SAFETY: guaranteed by the caller; a cell's `ob_ref` is at its C struct's field.
+    unsafe {
+        let v: *mut ffi::PyObject = read(frame, FRAME_LOCALSPLUS + 8 * i);
+        if !v.is_null()
+            && kind & (CO_FAST_CELL | CO_FAST_FREE) != 0
+            && ffi::Py_TYPE(v) == &raw mut ffi::PyCell_Type
+        {
+            return (*(v as *mut ffi::PyCellObject)).ob_ref;
+        }
+        v
+    }
+}
+
+/// `co_localsplusnames` and `co_localspluskinds` (None when they do not look like a tuple of
+/// `co_nlocalsplus` strings and as many kind bytes: a layout we do not know).
+///
+/// # Safety
+/// GIL held; `code` is a live code object.
+pub unsafe fn code_slots(code: *mut ffi::PyObject) -> Option<(Vec<String>, Vec<u8>)> {
+    // SAFETY: guaranteed by the caller; types are checked before the typed reads.
+    unsafe {
+        let n = read::<c_int>(code as *const u8, CODE_NLOCALSPLUS) as isize;
+        let names: *mut ffi::PyObject = read(code as *const u8, CODE_LOCALSPLUSNAMES);
+        let kinds: *mut ffi::PyObject = read(code as *const u8, CODE_LOCALSPLUSKINDS);
+        if names.is_null()
+            || kinds.is_null()
+            || ffi::PyTuple_CheckExact(names) == 0
+            || ffi::PyBytes_CheckExact(kinds) == 0
+            || ffi::PyTuple_GET_SIZE(names) != n
+            || ffi::PyBytes_Size(kinds) != n
+        {
+            return None;
+        }
+        let bytes =
+            std::slice::from_raw_parts(ffi::PyBytes_AsString(kinds) as *const u8, n as usize);
+        let mut out = Vec::with_capacity(n as usize);
+        for i in 0..n {
+            let name = ffi::PyTuple_GET_ITEM(names, i);
+            let mut size: ffi::Py_ssize_t = 0;
+            if ffi::PyUnicode_Check(name) == 0 {
+                return None;
+            }
+            let p = ffi::PyUnicode_AsUTF8AndSize(name, &mut size);
+            if p.is_null() {
+                ffi::PyErr_Clear();
+                return None;
+            }
+            let s = std::slice::from_raw_parts(p as *const u8, size as usize);
+            out.push(String::from_utf8_lossy(s).into_owned());
+        }
+        Some((out, bytes.to_vec()))
+    }
 }
 
 /// `co_flags`.

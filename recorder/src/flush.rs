@@ -7,13 +7,13 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use pyttd_format::{
-    CallRow, Event, EventKind, EventsBuilder, RunRow, Table, ThreadRow, TraceWriter, calls_batch,
-    code_batch, run_batch, threads_batch,
+    CallRow, Event, EventKind, EventsBuilder, RunRow, Table, ThreadRow, TraceWriter, ValuesBuilder,
+    calls_batch, code_batch, exceptions_batch, run_batch, threads_batch,
 };
 use rtrb::Consumer;
 
 use crate::error::RecorderError;
-use crate::ring::{Lane, Rec, merge_until};
+use crate::ring::{Aux, Lane, Rec, merge_until};
 use crate::session::{Registrations, Session};
 
 /// The longest the written file lags behind the program (SPEC §4.10 asks for at most 100 ms; the
@@ -35,10 +35,12 @@ pub(crate) struct Flusher {
     session: Arc<Session>,
     writer: TraceWriter,
     lanes: Vec<Lane>,
-    consumers: Vec<Consumer<Rec>>,
+    consumers: Vec<(Consumer<Rec>, Consumer<Aux>)>,
     next: u64,
     last: usize,
     events: EventsBuilder,
+    values: ValuesBuilder,
+    exceptions: Vec<(u64, u32, u64, String, Option<String>)>,
     calls: Vec<CallRow>,
     threads: Vec<ThreadRow>,
     thread_descs: Vec<Option<ThreadRow>>,
@@ -57,6 +59,8 @@ impl Flusher {
             next: 0,
             last: 0,
             events: EventsBuilder::with_capacity(1 << 16),
+            values: ValuesBuilder::default(),
+            exceptions: Vec::new(),
             calls: Vec::new(),
             threads: Vec::new(),
             thread_descs: Vec::new(),
@@ -112,12 +116,13 @@ impl Flusher {
             codes,
             threads,
         } = self.session.take_registrations();
-        for (thread_id, consumer) in rings {
+        for (thread_id, consumer, aux) in rings {
             self.lanes.push(Lane {
                 thread_id,
                 staged: Default::default(),
+                aux: Default::default(),
             });
-            self.consumers.push(consumer);
+            self.consumers.push((consumer, aux));
         }
         for t in threads {
             let i = t.thread_id as usize;
@@ -126,21 +131,29 @@ impl Flusher {
             }
             self.thread_descs[i] = Some(t);
         }
-        for (lane, consumer) in self.lanes.iter_mut().zip(self.consumers.iter_mut()) {
+        for (lane, (consumer, aux)) in self.lanes.iter_mut().zip(self.consumers.iter_mut()) {
             let n = consumer.slots();
             if n > 0 {
                 let chunk = consumer.read_chunk(n).expect("n slots are readable");
                 lane.staged.extend(chunk);
             }
+            // After the records: the rows of every record drained above are in by now.
+            let n = aux.slots();
+            if n > 0 {
+                let chunk = aux.read_chunk(n).expect("n slots are readable");
+                lane.aux.extend(chunk);
+            }
         }
         let (events, calls, threads_out) = (&mut self.events, &mut self.calls, &mut self.threads);
+        let (values, exceptions) = (&mut self.values, &mut self.exceptions);
+        let mut missing_rows = None;
         let (descs, written) = (&self.thread_descs, &mut self.threads_written);
         merge_until(
             &mut self.lanes,
             &mut self.next,
             &mut self.last,
             watermark,
-            |thread_id, r| {
+            |thread_id, r, aux| {
                 let t = thread_id as usize;
                 if written.len() <= t {
                     written.resize(t + 1, false);
@@ -164,6 +177,22 @@ impl Flusher {
                         call_seq: r.seq,
                     });
                 }
+                for _ in 0..r.naux {
+                    match aux.pop_front() {
+                        Some(Aux::Value {
+                            name,
+                            role,
+                            snapshot,
+                            value,
+                        }) => values.push(r.seq, r.call_id, &name, role, snapshot, &value),
+                        Some(Aux::Exception { type_name, message }) => {
+                            exceptions.push((r.seq, thread_id, r.call_id, type_name, message))
+                        }
+                        None => {
+                            missing_rows.get_or_insert(r.seq);
+                        }
+                    }
+                }
                 events.push(&Event {
                     seq: r.seq,
                     thread_id,
@@ -177,6 +206,11 @@ impl Flusher {
             },
         )
         .map_err(|m| RecorderError::Internal(format!("seq {} missing from every ring", m.0)))?;
+        if let Some(seq) = missing_rows {
+            return Err(RecorderError::Internal(format!(
+                "the rows of seq {seq} are missing"
+            )));
+        }
 
         if !codes.is_empty() {
             self.writer.append(Table::Code, code_batch(&codes))?;
@@ -194,13 +228,24 @@ impl Flusher {
         if !self.events.is_empty() {
             self.writer.append(Table::Events, self.events.finish())?;
         }
+        if !self.values.is_empty() {
+            self.writer.append(Table::Values, self.values.finish())?;
+        }
+        if !self.exceptions.is_empty() {
+            self.writer.append(
+                Table::Exceptions,
+                exceptions_batch(&std::mem::take(&mut self.exceptions)),
+            )?;
+        }
 
         // Rings of threads that exited are dropped once empty.
         let mut i = 0;
         while i < self.consumers.len() {
-            if self.consumers[i].is_abandoned()
-                && self.consumers[i].is_empty()
+            if self.consumers[i].0.is_abandoned()
+                && self.consumers[i].0.is_empty()
+                && self.consumers[i].1.is_empty()
                 && self.lanes[i].staged.is_empty()
+                && self.lanes[i].aux.is_empty()
             {
                 self.consumers.swap_remove(i);
                 self.lanes.swap_remove(i);

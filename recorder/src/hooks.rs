@@ -12,12 +12,14 @@ use std::time::Instant;
 
 use pyo3::prelude::*;
 use pyo3_ffi as ffi;
-use pyttd_format::{CodeKind, EventKind, ThreadRow};
+use pyttd_format::{CodeKind, EventKind, ThreadRow, ValueRole};
 use rtrb::{Producer, RingBuffer};
 
 use crate::cpython::{self, FramePtr, OWNED_BY_CSTACK};
-use crate::ring::Rec;
+use crate::render;
+use crate::ring::{Aux, Rec};
 use crate::session::{ACTIVE, CodeInfo, Session, Suspended};
+use crate::values::{self, FrameVals};
 
 // `sys.monitoring.events` bits (the same on 3.12 and 3.13, DESIGN.md 3.1).
 const PY_START: u32 = 1;
@@ -90,17 +92,21 @@ enum Ret {
 }
 
 /// One recorded frame on a thread's shadow stack.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug)]
 struct Frame {
     frame: usize,
     call_id: u64,
     last_line: u32,
+    vals: FrameVals,
 }
 
 /// A thread's recording state.
 struct Local {
     generation: u64,
     producer: Producer<Rec>,
+    aux: Producer<Aux>,
+    /// The rows of the event being recorded, pushed to `aux` just before its record.
+    pending: Vec<Aux>,
     stack: Vec<Frame>,
     since_wake: usize,
 }
@@ -203,9 +209,11 @@ fn new_local(py: Python<'_>, session: &Session) -> Local {
         }
     });
     let (producer, consumer) = RingBuffer::new(session.ring_capacity);
+    let (aux, aux_consumer) = RingBuffer::new(session.ring_capacity);
     session.register_ring(
         thread_id,
         consumer,
+        aux_consumer,
         ThreadRow {
             thread_id,
             ident,
@@ -217,6 +225,8 @@ fn new_local(py: Python<'_>, session: &Session) -> Local {
     Local {
         generation: session.generation,
         producer,
+        aux,
+        pending: Vec::new(),
         stack: Vec::new(),
         since_wake: 0,
     }
@@ -421,15 +431,18 @@ unsafe fn event(
             *slot = Some(new_local(py, session));
         }
         let local = slot.as_mut().expect("just set");
-        // SAFETY: GIL held; `frame` is the live current frame.
-        unsafe { step(session, local, ev, info, frame, a1, line) }
+        local.pending.clear();
+        // SAFETY: GIL held; `frame` is the live current frame; `a2` the callback's argument.
+        unsafe { step(session, local, ev, info, frame, a1, line, a2) }
     })
 }
 
-/// Shadow-stack bookkeeping and the event record for one recorded event.
+/// Shadow-stack bookkeeping, the frame's values, and the event record for one recorded event.
 ///
 /// # Safety
-/// GIL held; `frame` is the live current frame executing `info`'s code.
+/// GIL held; `frame` is the live current frame executing `info`'s code; `arg` is the callback's
+/// third argument (return value, exception) or null.
+#[allow(clippy::too_many_arguments)]
 unsafe fn step(
     session: &Session,
     local: &mut Local,
@@ -438,12 +451,16 @@ unsafe fn step(
     frame: FramePtr,
     offset: i64,
     line: Option<u32>,
+    arg: *mut ffi::PyObject,
 ) -> Result<Ret, String> {
     let fp = frame as usize;
     let kind = match ev {
         Ev::Start => {
             session.suspended.lock().expect("not poisoned").remove(&fp);
-            return emit_call(session, local, EventKind::Call, info, fp, line);
+            // SAFETY: guaranteed by the caller.
+            return unsafe {
+                emit_call(session, local, EventKind::Call, info, frame, line, ev, arg)
+            };
         }
         Ev::Throw => {
             let entry = if offset >= info.start_offset as i64 {
@@ -452,17 +469,32 @@ unsafe fn step(
                 session.suspended.lock().expect("not poisoned").remove(&fp);
                 None
             };
-            return match entry {
-                Some(s) => emit_resume(session, local, info, fp, s, line),
-                None => emit_call(session, local, EventKind::Call, info, fp, line),
+            // SAFETY: guaranteed by the caller.
+            return unsafe {
+                match entry {
+                    Some(s) => emit_resume(session, local, info, frame, s, line),
+                    None => emit_call(session, local, EventKind::Call, info, frame, line, ev, arg),
+                }
             };
         }
         Ev::Resume => {
             let entry = session.suspended.lock().expect("not poisoned").remove(&fp);
-            return match entry {
-                Some(s) => emit_resume(session, local, info, fp, s, line),
-                // Suspended before recording started: a new call as far as the trace knows.
-                None => emit_call(session, local, EventKind::Resume, info, fp, line),
+            // SAFETY: guaranteed by the caller.
+            return unsafe {
+                match entry {
+                    Some(s) => emit_resume(session, local, info, frame, s, line),
+                    // Suspended before recording started: a new call as far as the trace knows.
+                    None => emit_call(
+                        session,
+                        local,
+                        EventKind::Resume,
+                        info,
+                        frame,
+                        line,
+                        ev,
+                        arg,
+                    ),
+                }
             };
         }
         Ev::Return => EventKind::Return,
@@ -475,12 +507,19 @@ unsafe fn step(
     // SAFETY: guaranteed by the caller.
     if !unsafe { sync_top(local, frame) } {
         // A frame the recorder did not see start (it began before recording).
-        emit_call(session, local, kind, info, fp, line)?;
+        // SAFETY: guaranteed by the caller.
+        unsafe { emit_call(session, local, kind, info, frame, line, ev, arg)? };
     } else {
+        let depth = local.stack.len() as u32 - 1;
         let top = local.stack.last_mut().expect("synced");
         let line = line.unwrap_or(top.last_line);
         top.last_line = line;
-        let (call_id, depth) = (top.call_id, local.stack.len() as u32 - 1);
+        let call_id = top.call_id;
+        // SAFETY: guaranteed by the caller.
+        unsafe {
+            top.vals.observe(info, frame, false, &mut local.pending);
+            event_rows(ev, arg, &mut local.pending);
+        }
         emit(
             session,
             local,
@@ -502,6 +541,7 @@ unsafe fn step(
                     fp,
                     Suspended {
                         call_id: top.call_id,
+                        vals: top.vals,
                     },
                 );
             }
@@ -509,6 +549,31 @@ unsafe fn step(
         _ => {}
     }
     Ok(Ret::None)
+}
+
+/// The rows an event carries besides the locals: the value of a `return`/`yield`, the exception
+/// of an `exception` event (its `values` row and its `exceptions` row).
+///
+/// # Safety
+/// GIL held; `arg` is null or the callback's live argument.
+unsafe fn event_rows(ev: Ev, arg: *mut ffi::PyObject, out: &mut Vec<Aux>) {
+    if arg.is_null() {
+        return;
+    }
+    // SAFETY: guaranteed by the caller; the argument is referenced by the caller of the callback.
+    unsafe {
+        match ev {
+            Ev::Return | Ev::Yield => out.push(values::value_row(ValueRole::Return, arg)),
+            Ev::Raise => {
+                out.push(values::value_row(ValueRole::Exception, arg));
+                out.push(Aux::Exception {
+                    type_name: render::exception_type_name(arg),
+                    message: render::exception_message(arg),
+                });
+            }
+            _ => {}
+        }
+    }
 }
 
 /// Makes the shadow stack's top the current frame: pops entries of frames that left without an
@@ -541,22 +606,36 @@ unsafe fn sync_top(local: &mut Local, frame: FramePtr) -> bool {
     local.stack.last().is_some_and(|f| f.frame == fp)
 }
 
-fn emit_call(
+/// Opens a call for `frame`: a new shadow-stack entry whose locals are recorded as a snapshot.
+///
+/// # Safety
+/// As [`step`].
+#[allow(clippy::too_many_arguments)]
+unsafe fn emit_call(
     session: &Session,
     local: &mut Local,
     kind: EventKind,
     info: &CodeInfo,
-    fp: usize,
+    frame: FramePtr,
     line: Option<u32>,
+    ev: Ev,
+    arg: *mut ffi::PyObject,
 ) -> Result<Ret, String> {
     let call_id = session.next_call_id.fetch_add(1, Ordering::Relaxed);
     let parent = local.stack.last().map(|f| f.call_id);
     let depth = local.stack.len() as u32;
     let line = line.unwrap_or(info.first_line);
+    let mut vals = FrameVals::default();
+    // SAFETY: guaranteed by the caller.
+    unsafe {
+        vals.observe(info, frame, true, &mut local.pending);
+        event_rows(ev, arg, &mut local.pending);
+    }
     local.stack.push(Frame {
-        frame: fp,
+        frame: frame as usize,
         call_id,
         last_line: line,
+        vals,
     });
     emit(
         session,
@@ -571,20 +650,28 @@ fn emit_call(
     Ok(Ret::None)
 }
 
-fn emit_resume(
+/// Resumes a suspended generator or coroutine with what its frame last recorded.
+///
+/// # Safety
+/// As [`step`].
+unsafe fn emit_resume(
     session: &Session,
     local: &mut Local,
     info: &CodeInfo,
-    fp: usize,
+    frame: FramePtr,
     s: Suspended,
     line: Option<u32>,
 ) -> Result<Ret, String> {
     let depth = local.stack.len() as u32;
     let line = line.unwrap_or(info.first_line);
+    let mut vals = s.vals;
+    // SAFETY: guaranteed by the caller.
+    unsafe { vals.observe(info, frame, false, &mut local.pending) };
     local.stack.push(Frame {
-        frame: fp,
+        frame: frame as usize,
         call_id: s.call_id,
         last_line: line,
+        vals,
     });
     emit(
         session,
@@ -616,6 +703,17 @@ fn emit(
     if local.producer.is_full() {
         wait_for_space(session, local)?;
     }
+    // The event's rows first: the flush thread finds them whenever it finds the record.
+    let naux = local.pending.len() as u32;
+    for aux in local.pending.drain(..) {
+        if local.aux.is_full() {
+            wait_for_aux_space(session, &local.aux)?;
+        }
+        local
+            .aux
+            .push(aux)
+            .map_err(|_| "a ring with free space refused a row".to_string())?;
+    }
     let seq = session.next_seq.load(Ordering::Acquire);
     let ts_ns = session.start.elapsed().as_nanos() as i64;
     let rec = Rec {
@@ -628,6 +726,7 @@ fn emit(
         depth,
         kind: kind.code(),
         opens_call: opens_call.is_some(),
+        naux,
     };
     local
         .producer
@@ -652,6 +751,30 @@ fn wait_for_space(session: &Session, local: &mut Local) -> Result<(), String> {
     let started = Instant::now();
     let mut spins = 0u32;
     while local.producer.is_full() {
+        if session.failed.load(Ordering::Relaxed) {
+            return Err("the flush thread failed".into());
+        }
+        session.wake_flusher();
+        if spins < 64 {
+            spins += 1;
+            std::hint::spin_loop();
+        } else {
+            std::thread::sleep(std::time::Duration::from_micros(50));
+        }
+    }
+    session
+        .stall_ns
+        .fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
+    Ok(())
+}
+
+/// Backpressure for the auxiliary ring, as [`wait_for_space`]: the flush thread drains it
+/// whatever the watermark, so space always comes.
+#[cold]
+fn wait_for_aux_space(session: &Session, aux: &Producer<Aux>) -> Result<(), String> {
+    let started = Instant::now();
+    let mut spins = 0u32;
+    while aux.is_full() {
         if session.failed.load(Ordering::Relaxed) {
             return Err("the flush thread failed".into());
         }

@@ -23,9 +23,11 @@ mod cpython;
 mod error;
 mod flush;
 mod hooks;
+mod render;
 pub mod repr;
 mod ring;
 mod session;
+mod values;
 
 pub use error::RecorderError;
 pub use hooks::code_kind;

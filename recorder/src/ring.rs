@@ -25,15 +25,36 @@ pub struct Rec {
     pub kind: u8,
     /// This event opens `call_id`: the flush thread writes its `calls` row.
     pub opens_call: bool,
+    /// How many [`Aux`] entries of this event are in the thread's auxiliary ring (pushed before
+    /// the record itself, so they are there whenever the record is).
+    pub naux: u32,
 }
 
-const _: () = assert!(std::mem::size_of::<Rec>() <= 48);
+const _: () = assert!(std::mem::size_of::<Rec>() <= 56);
+
+/// What an event carries besides its record: values rows and its `exceptions` row, rendered
+/// into plain data on the producer. They travel in a second per-thread ring, in event order.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Aux {
+    Value {
+        name: std::sync::Arc<str>,
+        role: pyttd_format::ValueRole,
+        snapshot: bool,
+        value: pyttd_format::Value,
+    },
+    Exception {
+        type_name: String,
+        message: Option<String>,
+    },
+}
 
 /// Records drained from one thread's ring and not yet merged.
 #[derive(Debug, Default)]
 pub struct Lane {
     pub thread_id: u32,
     pub staged: VecDeque<Rec>,
+    /// Auxiliary entries drained from the thread's second ring, front = the next record's.
+    pub aux: VecDeque<Aux>,
 }
 
 /// The merge found no record for a seq below the watermark: a bug in the producer protocol.
@@ -48,7 +69,7 @@ pub fn merge_until(
     next: &mut u64,
     last: &mut usize,
     watermark: u64,
-    mut out: impl FnMut(u32, &Rec),
+    mut out: impl FnMut(u32, &Rec, &mut VecDeque<Aux>),
 ) -> Result<(), MissingSeq> {
     while *next < watermark {
         let lane = if lanes
@@ -68,7 +89,7 @@ pub fn merge_until(
         while *next < watermark {
             match l.staged.front() {
                 Some(r) if r.seq == *next => {
-                    out(l.thread_id, r);
+                    out(l.thread_id, r, &mut l.aux);
                     l.staged.pop_front();
                     *next += 1;
                 }
@@ -97,14 +118,16 @@ mod tests {
             Lane {
                 thread_id: 0,
                 staged: [0, 2, 5].map(rec).into(),
+                aux: VecDeque::new(),
             },
             Lane {
                 thread_id: 1,
                 staged: [1, 3, 4].map(rec).into(),
+                aux: VecDeque::new(),
             },
         ];
         let (mut next, mut last, mut seen) = (0, 0, Vec::new());
-        merge_until(&mut lanes, &mut next, &mut last, 4, |t, r| {
+        merge_until(&mut lanes, &mut next, &mut last, 4, |t, r, _| {
             seen.push((t, r.seq))
         })
         .unwrap();
@@ -113,7 +136,7 @@ mod tests {
         assert_eq!(lanes[0].staged.len(), 1);
         assert_eq!(lanes[1].staged.len(), 1);
         seen.clear();
-        merge_until(&mut lanes, &mut next, &mut last, 6, |t, r| {
+        merge_until(&mut lanes, &mut next, &mut last, 6, |t, r, _| {
             seen.push((t, r.seq))
         })
         .unwrap();
@@ -125,9 +148,10 @@ mod tests {
         let mut lanes = vec![Lane {
             thread_id: 0,
             staged: [0, 2].map(rec).into(),
+            aux: VecDeque::new(),
         }];
         let (mut next, mut last) = (0, 0);
-        let r = merge_until(&mut lanes, &mut next, &mut last, 3, |_, _| {});
+        let r = merge_until(&mut lanes, &mut next, &mut last, 3, |_, _, _| {});
         assert_eq!(r, Err(MissingSeq(1)));
     }
 
@@ -141,7 +165,7 @@ mod tests {
             drains in prop::collection::vec(0usize..300, 0..20),
         ) {
             let mut rings: Vec<VecDeque<Rec>> = vec![VecDeque::new(); 4];
-            let mut lanes: Vec<Lane> = (0..4).map(|t| Lane { thread_id: t, staged: VecDeque::new() }).collect();
+            let mut lanes: Vec<Lane> = (0..4).map(|t| Lane { thread_id: t, staged: VecDeque::new(), aux: VecDeque::new() }).collect();
             let (mut next, mut last, mut out) = (0u64, 0usize, Vec::new());
             let mut drains = drains;
             drains.sort_unstable();
@@ -157,13 +181,13 @@ mod tests {
                     for (ring, lane) in rings.iter_mut().zip(lanes.iter_mut()) {
                         lane.staged.extend(ring.drain(..));
                     }
-                    merge_until(&mut lanes, &mut next, &mut last, watermark, |t, r| out.push((t, r.seq))).unwrap();
+                    merge_until(&mut lanes, &mut next, &mut last, watermark, |t, r, _| out.push((t, r.seq))).unwrap();
                 }
             }
             for (ring, lane) in rings.iter_mut().zip(lanes.iter_mut()) {
                 lane.staged.extend(ring.drain(..));
             }
-            merge_until(&mut lanes, &mut next, &mut last, pushed, |t, r| out.push((t, r.seq))).unwrap();
+            merge_until(&mut lanes, &mut next, &mut last, pushed, |t, r, _| out.push((t, r.seq))).unwrap();
             prop_assert_eq!(out.len(), owners.len());
             for (i, &(t, s)) in out.iter().enumerate() {
                 prop_assert_eq!(s, i as u64);

@@ -17,7 +17,8 @@ use crate::cpython::{self, CodeExtra, Layout};
 use crate::error::RecorderError;
 use crate::flush::{FlushStats, Flusher};
 use crate::hooks;
-use crate::ring::Rec;
+use crate::ring::{Aux, Rec};
+use crate::values::FrameVals;
 
 /// What to record and where.
 #[derive(Debug, Clone)]
@@ -73,6 +74,11 @@ pub(crate) struct CodeInfo {
     pub start_offset: u32,
     /// Line of each instruction (index `offset / 2`); [`NO_LINE`] when it has none.
     pub lines: Box<[u32]>,
+    /// `CO_OPTIMIZED`: locals live in `localsplus`; otherwise in the `f_locals` dict.
+    pub optimized: bool,
+    /// `co_localsplusnames` and `co_localspluskinds`.
+    pub slot_names: Box<[Arc<str>]>,
+    pub slot_kinds: Box<[u8]>,
 }
 
 pub(crate) const NO_LINE: u32 = u32::MAX;
@@ -89,15 +95,16 @@ impl CodeInfo {
 /// (whose `first_seq` the merge fills in).
 #[derive(Default)]
 pub(crate) struct Registrations {
-    pub rings: Vec<(u32, Consumer<Rec>)>,
+    pub rings: Vec<(u32, Consumer<Rec>, Consumer<Aux>)>,
     pub codes: Vec<CodeRow>,
     pub threads: Vec<ThreadRow>,
 }
 
-/// A generator or coroutine suspended at a `yield`/`await`.
-#[derive(Debug, Clone, Copy)]
+/// A generator or coroutine suspended at a `yield`/`await`, with what its frame last recorded.
+#[derive(Debug)]
 pub(crate) struct Suspended {
     pub call_id: u64,
+    pub vals: FrameVals,
 }
 
 pub(crate) struct Session {
@@ -171,9 +178,15 @@ impl Session {
         std::mem::take(&mut *self.registrations.lock().expect("not poisoned"))
     }
 
-    pub fn register_ring(&self, thread_id: u32, consumer: Consumer<Rec>, row: ThreadRow) {
+    pub fn register_ring(
+        &self,
+        thread_id: u32,
+        consumer: Consumer<Rec>,
+        aux: Consumer<Aux>,
+        row: ThreadRow,
+    ) {
         let mut r = self.registrations.lock().expect("not poisoned");
-        r.rings.push((thread_id, consumer));
+        r.rings.push((thread_id, consumer, aux));
         r.threads.push(row);
     }
 
@@ -192,6 +205,9 @@ impl Session {
             first_line,
             start_offset,
             lines: Box::new([]),
+            optimized: false,
+            slot_names: Box::new([]),
+            slot_kinds: Box::new([]),
         };
         let Some(file) = file else {
             return Ok(info);
@@ -205,11 +221,20 @@ impl Session {
             }
         }
         info.lines = lines.into_boxed_slice();
+        // SAFETY: as above.
+        let flags = unsafe { cpython::code_flags(code.as_ptr()) };
+        info.optimized = flags & 0x1 != 0;
+        // SAFETY: as above.
+        let Some((names, kinds)) = (unsafe { cpython::code_slots(code.as_ptr()) }) else {
+            return Err(pyo3::exceptions::PyRuntimeError::new_err(
+                "co_localsplusnames/co_localspluskinds do not match co_nlocalsplus (unsupported layout)",
+            ));
+        };
+        info.slot_names = names.into_iter().map(Arc::from).collect();
+        info.slot_kinds = kinds.into_boxed_slice();
         info.code_id = self.next_code_id.fetch_add(1, Ordering::Relaxed);
         let name: String = code.getattr("co_name")?.extract()?;
         let qualname: String = code.getattr("co_qualname")?.extract()?;
-        // SAFETY: as above.
-        let flags = unsafe { cpython::code_flags(code.as_ptr()) };
         let row = CodeRow {
             code_id: info.code_id,
             file,

@@ -1,0 +1,639 @@
+//! Rendering Python values into plain data on the producer (DESIGN.md 5.6), so the flush thread
+//! never touches an object.
+//!
+//! `None`, `bool`, `int`, `float` and `str` (exact types) become typed values without calling
+//! Python. Exact `list`, `tuple`, `dict`, `set` and `frozenset` are rendered here, as CPython's
+//! `repr()` writes them, but stop at the text budget instead of rendering everything: a list of a
+//! million elements costs as much as its first 256 characters. Their elements use the same fast
+//! paths (`repr.rs` for floats and strings); anything else goes through `PyObject_Repr`, which
+//! may run the program's `__repr__` (no monitoring event is produced while a callback runs).
+//! A failing `repr()` is cleared at once and recorded as `<repr failed: TypeName>`, exactly like
+//! a failing `repr()` of the whole value would be (a container's repr fails when an element's
+//! does).
+//!
+//! Strings holding lone surrogates cannot be stored as UTF-8 `str` text: they are recorded as a
+//! `repr` of type `str` with CPython's own `repr()` of the string (which escapes them). Text that
+//! comes back from an arbitrary `__repr__` with lone surrogates has them written as `\udXXX`.
+
+use std::fmt::Write as _;
+
+use pyo3_ffi as ffi;
+use pyttd_format::Value;
+
+use crate::repr::{float_repr, str_repr};
+
+/// Characters of text kept per value (SPEC section 6, "Values": 256 by default).
+pub const TEXT_CAP: usize = 256;
+
+/// Ints beyond this many bits are not converted to decimal (quadratic in CPython).
+const MAX_INT_BITS: i64 = 100_000;
+
+/// Whether `obj` is immortal (never freed, never changes): `(int32)ob_refcnt < 0` on 64-bit
+/// CPython 3.12 and 3.13.
+///
+/// # Safety
+/// GIL held; `obj` is live.
+#[inline]
+pub unsafe fn is_immortal(obj: *mut ffi::PyObject) -> bool {
+    // SAFETY: guaranteed by the caller.
+    (unsafe { ffi::Py_REFCNT(obj) } as i32) < 0
+}
+
+/// `type(obj).__name__` as `tp_name` spells it (the part after the last dot).
+///
+/// # Safety
+/// GIL held; `obj` is live.
+pub unsafe fn type_name(obj: *mut ffi::PyObject) -> String {
+    // SAFETY: every live object has a type with a NUL-terminated `tp_name`.
+    let name = unsafe { std::ffi::CStr::from_ptr((*ffi::Py_TYPE(obj)).tp_name) };
+    let name = name.to_string_lossy();
+    name.rsplit('.').next().unwrap_or_default().to_string()
+}
+
+unsafe extern "C" {
+    /// CPython 3.12+ (the versions the recorder supports).
+    fn PyErr_GetRaisedException() -> *mut ffi::PyObject;
+}
+
+/// Takes the pending exception and returns its type's name (the exception is cleared).
+///
+/// # Safety
+/// GIL held.
+unsafe fn take_error() -> String {
+    // SAFETY: GIL held.
+    unsafe {
+        let exc = PyErr_GetRaisedException();
+        if exc.is_null() {
+            return "SystemError".into();
+        }
+        let name = type_name(exc);
+        ffi::Py_DecRef(exc);
+        name
+    }
+}
+
+fn failed(type_name: String, error: &str) -> Value {
+    Value::Repr {
+        type_name,
+        text: format!("<repr failed: {error}>"),
+        truncated: false,
+        length: None,
+        object_id: None,
+    }
+}
+
+/// A string had a lone surrogate where surrogates are not allowed.
+struct Surrogate;
+
+/// Appends the first `max` characters of the `str` object `obj` to `out`; true when it has more.
+/// With `escape`, lone surrogates are written as `\udXXX`, otherwise they fail.
+///
+/// # Safety
+/// GIL held; `obj` is a live `str` (exact or subclass).
+unsafe fn read_str(
+    obj: *mut ffi::PyObject,
+    max: usize,
+    escape: bool,
+    out: &mut String,
+) -> Result<bool, Surrogate> {
+    // SAFETY: `obj` is a str; KIND/DATA/GET_LENGTH read its canonical representation.
+    unsafe {
+        let len = ffi::PyUnicode_GET_LENGTH(obj) as usize;
+        let n = len.min(max);
+        let kind = ffi::PyUnicode_KIND(obj);
+        let data = ffi::PyUnicode_DATA(obj);
+        out.reserve(n);
+        for i in 0..n {
+            let cp = match kind {
+                1 => *(data as *const u8).add(i) as u32,
+                2 => *(data as *const u16).add(i) as u32,
+                _ => *(data as *const u32).add(i),
+            };
+            match char::from_u32(cp) {
+                Some(c) => out.push(c),
+                None if escape => {
+                    let _ = write!(out, "\\u{cp:04x}");
+                }
+                None => return Err(Surrogate),
+            }
+        }
+        Ok(len > n)
+    }
+}
+
+/// Bounded output text.
+struct Out {
+    text: String,
+    chars: usize,
+    cap: usize,
+    cut: bool,
+}
+
+impl Out {
+    fn room(&self) -> usize {
+        self.cap - self.chars
+    }
+
+    /// Appends as much of `s` as fits.
+    fn push(&mut self, s: &str) {
+        if self.cut {
+            return;
+        }
+        let room = self.room();
+        if s.len() <= room {
+            self.text.push_str(s);
+            self.chars += s.chars().count();
+            return;
+        }
+        for c in s.chars() {
+            if self.chars == self.cap {
+                self.cut = true;
+                return;
+            }
+            self.text.push(c);
+            self.chars += 1;
+        }
+    }
+}
+
+/// Renders one value for a `values` row.
+///
+/// # Safety
+/// GIL held; `obj` is live and the caller holds a reference to it for the duration of the call
+/// (rendering may run Python code).
+pub unsafe fn render(obj: *mut ffi::PyObject) -> Value {
+    // SAFETY: guaranteed by the caller, for every branch.
+    unsafe {
+        let t = ffi::Py_TYPE(obj);
+        if obj == ffi::Py_None() {
+            return Value::None;
+        }
+        if t == &raw mut ffi::PyBool_Type {
+            return Value::Bool(obj == ffi::Py_True());
+        }
+        if t == &raw mut ffi::PyLong_Type {
+            return int_value(obj);
+        }
+        if t == &raw mut ffi::PyFloat_Type {
+            return Value::Float(ffi::PyFloat_AS_DOUBLE(obj));
+        }
+        if t == &raw mut ffi::PyUnicode_Type {
+            let mut text = String::new();
+            if let Ok(truncated) = read_str(obj, TEXT_CAP, false, &mut text) {
+                return Value::Str { text, truncated };
+            }
+            // Lone surrogates: CPython's repr of a str is C code and escapes them.
+        }
+        let length = container_len(obj);
+        let mut out = Out {
+            text: String::new(),
+            chars: 0,
+            cap: TEXT_CAP,
+            cut: false,
+        };
+        match render_into(obj, &mut out) {
+            Ok(()) => Value::Repr {
+                type_name: type_name(obj),
+                text: out.text,
+                truncated: out.cut,
+                length,
+                object_id: None,
+            },
+            Err(error) => failed(type_name(obj), &error),
+        }
+    }
+}
+
+/// `len()` of an exact builtin container (never calls Python).
+///
+/// # Safety
+/// GIL held; `obj` is live.
+unsafe fn container_len(obj: *mut ffi::PyObject) -> Option<u64> {
+    // SAFETY: guaranteed by the caller; exact-type checks before the typed size reads.
+    unsafe {
+        if ffi::PyList_CheckExact(obj) != 0 {
+            Some(ffi::PyList_GET_SIZE(obj) as u64)
+        } else if ffi::PyTuple_CheckExact(obj) != 0 {
+            Some(ffi::PyTuple_GET_SIZE(obj) as u64)
+        } else if ffi::PyDict_CheckExact(obj) != 0 {
+            Some(ffi::PyDict_Size(obj) as u64)
+        } else if ffi::PySet_CheckExact(obj) != 0 || ffi::PyFrozenSet_CheckExact(obj) != 0 {
+            Some(ffi::PySet_Size(obj) as u64)
+        } else {
+            None
+        }
+    }
+}
+
+/// An exact `int`: 64-bit, decimal digits, or a marked failure.
+///
+/// # Safety
+/// GIL held; `obj` is a live exact int.
+unsafe fn int_value(obj: *mut ffi::PyObject) -> Value {
+    let mut overflow = 0;
+    // SAFETY: guaranteed by the caller.
+    let v = unsafe { ffi::PyLong_AsLongLongAndOverflow(obj, &mut overflow) };
+    if overflow == 0 {
+        // SAFETY: GIL held.
+        if v == -1 && unsafe { !ffi::PyErr_Occurred().is_null() } {
+            // SAFETY: GIL held.
+            return failed("int".into(), &unsafe { take_error() });
+        }
+        return Value::Int(v);
+    }
+    let mut text = String::new();
+    // SAFETY: guaranteed by the caller.
+    match unsafe { big_int_text(obj, &mut text) } {
+        Ok(()) => Value::BigInt(text),
+        Err(BigInt::Failed(error)) => failed("int".into(), &error),
+        Err(BigInt::TooLarge(bits)) => Value::Repr {
+            type_name: "int".into(),
+            text: format!("<int with {bits} bits>"),
+            truncated: true,
+            length: None,
+            object_id: None,
+        },
+    }
+}
+
+enum BigInt {
+    Failed(String),
+    TooLarge(i64),
+}
+
+/// Decimal digits of an int beyond 64 bits (`str(int)`, which raises `ValueError` past
+/// `sys.get_int_max_str_digits()`); very large ints are not converted at all.
+///
+/// # Safety
+/// GIL held; `obj` is a live exact int.
+unsafe fn big_int_text(obj: *mut ffi::PyObject, out: &mut String) -> Result<(), BigInt> {
+    // SAFETY: guaranteed by the caller; every new reference is released.
+    unsafe {
+        let name = ffi::PyUnicode_InternFromString(c"bit_length".as_ptr());
+        if name.is_null() {
+            return Err(BigInt::Failed(take_error()));
+        }
+        let bits = ffi::PyObject_CallMethodNoArgs(obj, name);
+        ffi::Py_DecRef(name);
+        if bits.is_null() {
+            return Err(BigInt::Failed(take_error()));
+        }
+        let n = ffi::PyLong_AsLongLong(bits);
+        ffi::Py_DecRef(bits);
+        if n == -1 && !ffi::PyErr_Occurred().is_null() {
+            return Err(BigInt::Failed(take_error()));
+        }
+        if n > MAX_INT_BITS {
+            return Err(BigInt::TooLarge(n));
+        }
+        let s = ffi::PyObject_Str(obj);
+        if s.is_null() {
+            return Err(BigInt::Failed(take_error()));
+        }
+        let r = read_str(s, usize::MAX, true, out);
+        ffi::Py_DecRef(s);
+        let _ = r;
+        Ok(())
+    }
+}
+
+/// Appends `repr(obj)` to `out`, stopping at its budget. `Err` carries the name of the exception
+/// that made the repr fail (already cleared).
+///
+/// # Safety
+/// GIL held; `obj` is live and referenced by the caller.
+unsafe fn render_into(obj: *mut ffi::PyObject, out: &mut Out) -> Result<(), String> {
+    if out.cut {
+        return Ok(());
+    }
+    // SAFETY: guaranteed by the caller, for every branch; references taken here are released.
+    unsafe {
+        let t = ffi::Py_TYPE(obj);
+        if obj == ffi::Py_None() {
+            out.push("None");
+        } else if t == &raw mut ffi::PyBool_Type {
+            out.push(if obj == ffi::Py_True() {
+                "True"
+            } else {
+                "False"
+            });
+        } else if t == &raw mut ffi::PyLong_Type {
+            let mut overflow = 0;
+            let v = ffi::PyLong_AsLongLongAndOverflow(obj, &mut overflow);
+            if overflow == 0 {
+                if v == -1 && !ffi::PyErr_Occurred().is_null() {
+                    return Err(take_error());
+                }
+                out.push(&v.to_string());
+            } else {
+                let mut text = String::new();
+                match big_int_text(obj, &mut text) {
+                    Ok(()) => out.push(&text),
+                    Err(BigInt::Failed(e)) => return Err(e),
+                    // Not rendered: make the whole repr a marked failure rather than guess.
+                    Err(BigInt::TooLarge(_)) => return Err("ValueError".into()),
+                }
+            }
+        } else if t == &raw mut ffi::PyFloat_Type {
+            let mut text = String::new();
+            float_repr(ffi::PyFloat_AS_DOUBLE(obj), &mut text);
+            out.push(&text);
+        } else if t == &raw mut ffi::PyUnicode_Type {
+            let room = out.room();
+            let mut text = String::new();
+            match read_str(obj, room, false, &mut text) {
+                Ok(_) => {
+                    let before = out.text.len();
+                    let cut = str_repr(&text, room, &mut out.text);
+                    out.chars += out.text[before..].chars().count();
+                    if cut {
+                        out.cut = true;
+                    }
+                }
+                Err(Surrogate) => python_repr(obj, out)?,
+            }
+        } else if ffi::PyList_CheckExact(obj) != 0 {
+            if ffi::PyList_GET_SIZE(obj) == 0 {
+                out.push("[]");
+                return Ok(());
+            }
+            sequence(obj, out, "[", "]", |i| {
+                (i < ffi::PyList_GET_SIZE(obj)).then(|| ffi::PyList_GET_ITEM(obj, i))
+            })?;
+        } else if ffi::PyTuple_CheckExact(obj) != 0 {
+            let n = ffi::PyTuple_GET_SIZE(obj);
+            if n == 0 {
+                out.push("()");
+                return Ok(());
+            }
+            if n == 1 {
+                sequence(obj, out, "(", ",)", |i| {
+                    (i < 1).then(|| ffi::PyTuple_GET_ITEM(obj, i))
+                })?;
+            } else {
+                sequence(obj, out, "(", ")", |i| {
+                    (i < n).then(|| ffi::PyTuple_GET_ITEM(obj, i))
+                })?;
+            }
+        } else if ffi::PyDict_CheckExact(obj) != 0 {
+            dict(obj, out)?;
+        } else if ffi::PySet_CheckExact(obj) != 0 || ffi::PyFrozenSet_CheckExact(obj) != 0 {
+            set(obj, out, ffi::PyFrozenSet_CheckExact(obj) != 0)?;
+        } else {
+            python_repr(obj, out)?;
+        }
+    }
+    Ok(())
+}
+
+/// `Py_ReprEnter` as CPython's container reprs use it: `Ok(true)` when `obj` is already being
+/// rendered further up (write `...`).
+///
+/// # Safety
+/// GIL held; `obj` live.
+unsafe fn repr_enter(obj: *mut ffi::PyObject) -> Result<bool, String> {
+    // SAFETY: guaranteed by the caller.
+    match unsafe { ffi::Py_ReprEnter(obj) } {
+        0 => Ok(false),
+        r if r > 0 => Ok(true),
+        // SAFETY: GIL held.
+        _ => Err(unsafe { take_error() }),
+    }
+}
+
+/// A list or tuple: `item(i)` is the borrowed `i`-th item or `None` past the end (re-checked
+/// before every item, as CPython does, since an element's repr may mutate the list).
+///
+/// # Safety
+/// GIL held; `obj` live and referenced.
+unsafe fn sequence(
+    obj: *mut ffi::PyObject,
+    out: &mut Out,
+    open: &str,
+    close: &str,
+    item: impl Fn(ffi::Py_ssize_t) -> Option<*mut ffi::PyObject>,
+) -> Result<(), String> {
+    // SAFETY: guaranteed by the caller.
+    unsafe {
+        if repr_enter(obj)? {
+            out.push(&open[..1]);
+            out.push("...");
+            out.push(&close[close.len() - 1..]);
+            return Ok(());
+        }
+        out.push(open);
+        let mut i = 0;
+        let mut result = Ok(());
+        while !out.cut {
+            let Some(x) = item(i) else { break };
+            if i > 0 {
+                out.push(", ");
+            }
+            ffi::Py_IncRef(x);
+            result = render_into(x, out);
+            ffi::Py_DecRef(x);
+            if result.is_err() {
+                break;
+            }
+            i += 1;
+        }
+        ffi::Py_ReprLeave(obj);
+        result?;
+        out.push(close);
+    }
+    Ok(())
+}
+
+/// # Safety
+/// GIL held; `obj` a live exact dict, referenced.
+unsafe fn dict(obj: *mut ffi::PyObject, out: &mut Out) -> Result<(), String> {
+    // SAFETY: guaranteed by the caller; key and value are held while rendered.
+    unsafe {
+        if ffi::PyDict_Size(obj) == 0 {
+            out.push("{}");
+            return Ok(());
+        }
+        if repr_enter(obj)? {
+            out.push("{...}");
+            return Ok(());
+        }
+        out.push("{");
+        let mut pos: ffi::Py_ssize_t = 0;
+        let (mut k, mut v) = (std::ptr::null_mut(), std::ptr::null_mut());
+        let mut first = true;
+        let mut result = Ok(());
+        while !out.cut && ffi::PyDict_Next(obj, &mut pos, &mut k, &mut v) != 0 {
+            if !first {
+                out.push(", ");
+            }
+            first = false;
+            ffi::Py_IncRef(k);
+            ffi::Py_IncRef(v);
+            result = render_into(k, out);
+            if result.is_ok() {
+                out.push(": ");
+                result = render_into(v, out);
+            }
+            ffi::Py_DecRef(k);
+            ffi::Py_DecRef(v);
+            if result.is_err() {
+                break;
+            }
+        }
+        ffi::Py_ReprLeave(obj);
+        result?;
+        out.push("}");
+    }
+    Ok(())
+}
+
+/// # Safety
+/// GIL held; `obj` a live exact set or frozenset, referenced.
+unsafe fn set(obj: *mut ffi::PyObject, out: &mut Out, frozen: bool) -> Result<(), String> {
+    // SAFETY: guaranteed by the caller; the iterator and items are released.
+    unsafe {
+        let name = if frozen { "frozenset" } else { "set" };
+        if ffi::PySet_Size(obj) == 0 {
+            out.push(name);
+            out.push("()");
+            return Ok(());
+        }
+        if repr_enter(obj)? {
+            out.push(name);
+            out.push("(...)");
+            return Ok(());
+        }
+        if frozen {
+            out.push("frozenset(");
+        }
+        out.push("{");
+        let it = ffi::PyObject_GetIter(obj);
+        let mut result = if it.is_null() {
+            Err(take_error())
+        } else {
+            Ok(())
+        };
+        if !it.is_null() {
+            let mut first = true;
+            while !out.cut {
+                let x = ffi::PyIter_Next(it);
+                if x.is_null() {
+                    if !ffi::PyErr_Occurred().is_null() {
+                        result = Err(take_error());
+                    }
+                    break;
+                }
+                if !first {
+                    out.push(", ");
+                }
+                first = false;
+                result = render_into(x, out);
+                ffi::Py_DecRef(x);
+                if result.is_err() {
+                    break;
+                }
+            }
+            ffi::Py_DecRef(it);
+        }
+        ffi::Py_ReprLeave(obj);
+        result?;
+        out.push("}");
+        if frozen {
+            out.push(")");
+        }
+    }
+    Ok(())
+}
+
+/// `PyObject_Repr`, bounded.
+///
+/// # Safety
+/// GIL held; `obj` live and referenced.
+unsafe fn python_repr(obj: *mut ffi::PyObject, out: &mut Out) -> Result<(), String> {
+    // SAFETY: guaranteed by the caller; the result is released.
+    unsafe {
+        let r = ffi::PyObject_Repr(obj);
+        if r.is_null() {
+            return Err(take_error());
+        }
+        let mut text = String::new();
+        let more = read_str(r, out.room(), true, &mut text).unwrap_or(false);
+        ffi::Py_DecRef(r);
+        out.push(&text);
+        if more {
+            out.cut = true;
+        }
+    }
+    Ok(())
+}
+
+/// `exc.args` of an exception instance, as a bounded repr (no `str(exc)`: that may run code).
+///
+/// # Safety
+/// GIL held; `exc` live.
+pub unsafe fn exception_message(exc: *mut ffi::PyObject) -> Option<String> {
+    // SAFETY: guaranteed by the caller; `args` is read from the C struct of an exception instance.
+    unsafe {
+        if ffi::PyExceptionInstance_Check(exc) == 0 {
+            return None;
+        }
+        let args = (*(exc as *mut ffi::PyBaseExceptionObject)).args;
+        if args.is_null() {
+            return None;
+        }
+        ffi::Py_IncRef(args);
+        let mut out = Out {
+            text: String::new(),
+            chars: 0,
+            cap: TEXT_CAP,
+            cut: false,
+        };
+        let r = render_into(args, &mut out);
+        ffi::Py_DecRef(args);
+        r.ok().map(|()| out.text)
+    }
+}
+
+/// The exception's type as a traceback names it: `ValueError`, `json.decoder.JSONDecodeError`.
+///
+/// # Safety
+/// GIL held; `exc` live.
+pub unsafe fn exception_type_name(exc: *mut ffi::PyObject) -> String {
+    // SAFETY: guaranteed by the caller; attribute reads of a type object, errors cleared.
+    unsafe {
+        let t = ffi::Py_TYPE(exc) as *mut ffi::PyObject;
+        let attr = |name: &std::ffi::CStr| -> Option<String> {
+            let v = ffi::PyObject_GetAttrString(t, name.as_ptr());
+            if v.is_null() {
+                ffi::PyErr_Clear();
+                return None;
+            }
+            let mut s = String::new();
+            let ok = ffi::PyUnicode_Check(v) != 0 && read_str(v, 1000, true, &mut s).is_ok();
+            ffi::Py_DecRef(v);
+            ok.then_some(s)
+        };
+        let qualname = attr(c"__qualname__").unwrap_or_else(|| type_name(exc));
+        match attr(c"__module__") {
+            Some(m) if m != "builtins" && m != "__main__" => format!("{m}.{qualname}"),
+            _ => qualname,
+        }
+    }
+}
+
+/// Equality of recorded values for change detection (floats by bits, so NaN equals itself).
+pub fn same(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Float(x), Value::Float(y)) => x.to_bits() == y.to_bits(),
+        _ => a == b,
+    }
+}
+
+/// A dict key (a `str`) as text, lone surrogates written as `\udXXX`.
+///
+/// # Safety
+/// GIL held; `k` is a live `str`.
+pub unsafe fn read_key(k: *mut ffi::PyObject, out: &mut String) {
+    // SAFETY: guaranteed by the caller; escaping never fails.
+    let _ = unsafe { read_str(k, usize::MAX, true, out) };
+}

@@ -1,0 +1,252 @@
+//! Per-frame value tracking: read a frame's locals straight from the frame (DESIGN.md 2.4, 2.5),
+//! compare them with what the frame last recorded, and produce `values` rows for the changes,
+//! deletions and snapshots (SPEC section 6, `values`).
+//!
+//! The cache per name is `(pointer, immortal-when-cached, rendered value)` and holds **no
+//! reference**. A matching pointer is trusted without re-rendering only when the object was
+//! already immortal when it was cached: such an object is never freed, so its address cannot
+//! have been reused by another object. (Being immortal *now* is not enough: a freed object's
+//! address may be reused by a new string that was interned, i.e. immortalized, since.) Everything
+//! else is rendered again at every event of its frame and compared with the recorded rendering,
+//! which also catches in-place mutation (`xs.append(1)`).
+//!
+//! Snapshots: at the event that opens a frame (the arguments), and every [`SNAPSHOT_EVERY`]
+//! events of a frame, so a reader rebuilds any step from at most that many events of the frame.
+//!
+//! Module and class bodies: their namespace dict (the frame's `f_locals`, the globals dict for a
+//! module) is read in full with `PyDict_Next` at every event (no Python code runs), dunder names
+//! skipped, bound hidden comprehension slots laid over it. Cost is O(namespace) per module-level
+//! event; dict watchers (DESIGN.md 2.5) are the planned optimization.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use pyo3_ffi as ffi;
+use pyttd_format::{Value, ValueRole};
+
+use crate::cpython::{self, CO_FAST_HIDDEN, FramePtr};
+use crate::render::{self, is_immortal, same};
+use crate::ring::Aux;
+use crate::session::CodeInfo;
+
+/// Events of one frame between two snapshots of its locals.
+pub const SNAPSHOT_EVERY: u32 = 256;
+
+#[derive(Debug)]
+struct Cached {
+    ptr: usize,
+    immortal: bool,
+    value: Value,
+    seen: u32,
+}
+
+/// What one frame last recorded.
+#[derive(Debug, Default)]
+pub(crate) struct FrameVals {
+    slots: Vec<Option<Cached>>,
+    names: HashMap<Arc<str>, Cached>,
+    events: u32,
+}
+
+fn row(name: &Arc<str>, snapshot: bool, value: Value) -> Aux {
+    Aux::Value {
+        name: name.clone(),
+        role: ValueRole::Local,
+        snapshot,
+        value,
+    }
+}
+
+impl FrameVals {
+    /// Reads the locals of `frame` (executing `info`'s code) and appends the rows for this event
+    /// to `out`: changes and deletions, plus every bound local as a snapshot row when `snapshot`
+    /// is asked for or the periodic snapshot is due.
+    ///
+    /// # Safety
+    /// GIL held; `frame` is the live current frame executing `info`'s code.
+    pub unsafe fn observe(
+        &mut self,
+        info: &CodeInfo,
+        frame: FramePtr,
+        snapshot: bool,
+        out: &mut Vec<Aux>,
+    ) {
+        let snap = snapshot || self.events.is_multiple_of(SNAPSHOT_EVERY);
+        self.events = self.events.wrapping_add(1);
+        // SAFETY: guaranteed by the caller.
+        unsafe {
+            if info.optimized {
+                self.observe_fast(info, frame, snap, out);
+            } else {
+                self.observe_namespace(info, frame, snap, out);
+            }
+        }
+    }
+
+    /// # Safety
+    /// As [`FrameVals::observe`], for an optimized (function) frame.
+    unsafe fn observe_fast(
+        &mut self,
+        info: &CodeInfo,
+        frame: FramePtr,
+        snap: bool,
+        out: &mut Vec<Aux>,
+    ) {
+        let n = info.slot_names.len();
+        if self.slots.len() != n {
+            self.slots.resize_with(n, || None);
+        }
+        for i in 0..n {
+            // SAFETY: `i < co_nlocalsplus`, kind from the same code object.
+            let v = unsafe { cpython::frame_local(frame, i, info.slot_kinds[i]) };
+            let name = &info.slot_names[i];
+            // SAFETY: `v` is a live object held by the frame (or its cell) right now.
+            unsafe { update(&mut self.slots[i], name, v, snap, out) };
+        }
+    }
+
+    /// # Safety
+    /// As [`FrameVals::observe`], for a module or class body.
+    unsafe fn observe_namespace(
+        &mut self,
+        info: &CodeInfo,
+        frame: FramePtr,
+        snap: bool,
+        out: &mut Vec<Aux>,
+    ) {
+        // SAFETY: guaranteed by the caller: reading the frame, its dict and its slots with the
+        // GIL held; every object collected is held by a new reference until rendered.
+        unsafe {
+            let d = cpython::frame_locals(frame);
+            if d.is_null() || ffi::PyDict_Check(d) == 0 {
+                // A non-dict namespace (exec with a custom mapping) is not read: no Python code
+                // may run to read it. Its values are not recorded.
+                return;
+            }
+            // Collect first (no Python code runs), render afterwards: rendering may run code
+            // that changes the dict.
+            let mut items: Vec<(String, *mut ffi::PyObject)> = Vec::new();
+            let mut pos: ffi::Py_ssize_t = 0;
+            let (mut k, mut v) = (std::ptr::null_mut(), std::ptr::null_mut());
+            while ffi::PyDict_Next(d, &mut pos, &mut k, &mut v) != 0 {
+                if ffi::PyUnicode_Check(k) == 0 {
+                    continue;
+                }
+                let mut key = String::new();
+                render::read_key(k, &mut key);
+                if key.len() >= 2 && key.starts_with("__") && key.ends_with("__") {
+                    continue;
+                }
+                ffi::Py_IncRef(v);
+                items.push((key, v));
+            }
+            for (i, kind) in info.slot_kinds.iter().enumerate() {
+                if kind & CO_FAST_HIDDEN == 0 {
+                    continue;
+                }
+                let v = cpython::frame_local(frame, i, *kind);
+                if v.is_null() {
+                    continue;
+                }
+                ffi::Py_IncRef(v);
+                let name = &*info.slot_names[i];
+                match items.iter_mut().find(|(k, _)| k == name) {
+                    Some(item) => {
+                        ffi::Py_DecRef(item.1);
+                        item.1 = v;
+                    }
+                    None => items.push((name.to_string(), v)),
+                }
+            }
+            let mark = self.events;
+            for (key, v) in items {
+                let name: Arc<str> = match self.names.get_key_value(key.as_str()) {
+                    Some((name, _)) => name.clone(),
+                    None => Arc::from(key),
+                };
+                let mut slot = self.names.remove(&name);
+                update(&mut slot, &name, v, snap, out);
+                ffi::Py_DecRef(v);
+                if let Some(mut c) = slot {
+                    c.seen = mark;
+                    self.names.insert(name, c);
+                }
+            }
+            let gone: Vec<Arc<str>> = self
+                .names
+                .iter()
+                .filter(|(_, c)| c.seen != mark)
+                .map(|(k, _)| k.clone())
+                .collect();
+            for name in gone {
+                self.names.remove(&name);
+                out.push(row(&name, false, Value::Deleted));
+            }
+        }
+    }
+}
+
+/// Compares one name's current object `v` (null = unbound) with its cache and appends rows.
+///
+/// # Safety
+/// GIL held; `v` is null or live, and stays referenced while this runs (by the frame, or by the
+/// caller).
+unsafe fn update(
+    slot: &mut Option<Cached>,
+    name: &Arc<str>,
+    v: *mut ffi::PyObject,
+    snap: bool,
+    out: &mut Vec<Aux>,
+) {
+    if v.is_null() {
+        if slot.take().is_some() {
+            out.push(row(name, false, Value::Deleted));
+        }
+        return;
+    }
+    if let Some(c) = slot.as_ref()
+        && c.immortal
+        && c.ptr == v as usize
+    {
+        if snap {
+            out.push(row(name, true, c.value.clone()));
+        }
+        return;
+    }
+    // SAFETY: guaranteed by the caller; a reference is held across the render, which may run
+    // Python code (and release the GIL).
+    let (value, immortal) = unsafe {
+        ffi::Py_IncRef(v);
+        let value = render::render(v);
+        let immortal = is_immortal(v);
+        ffi::Py_DecRef(v);
+        (value, immortal)
+    };
+    let changed = slot.as_ref().is_none_or(|c| !same(&c.value, &value));
+    if snap {
+        out.push(row(name, true, value.clone()));
+    } else if changed {
+        out.push(row(name, false, value.clone()));
+    }
+    *slot = Some(Cached {
+        ptr: v as usize,
+        immortal,
+        value,
+        seen: 0,
+    });
+}
+
+/// The row of a `return`/`yield` value or of an `exception` event's exception.
+///
+/// # Safety
+/// GIL held; `v` live and referenced by the caller.
+pub unsafe fn value_row(role: ValueRole, v: *mut ffi::PyObject) -> Aux {
+    static EMPTY: std::sync::OnceLock<Arc<str>> = std::sync::OnceLock::new();
+    Aux::Value {
+        name: EMPTY.get_or_init(|| Arc::from("")).clone(),
+        role,
+        snapshot: false,
+        // SAFETY: guaranteed by the caller.
+        value: unsafe { render::render(v) },
+    }
+}
