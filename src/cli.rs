@@ -40,16 +40,48 @@ enum Command {
     /// The script runs in this Python process with `sys.argv` set to `SCRIPT ARGS...`, its
     /// directory first on `sys.path`, and `PYTTD_RECORDING=1` in the environment. Code in files
     /// under the script's directory is recorded; the standard library, site-packages and pyttd
-    /// itself are not. `pyttd record` exits with the script's exit status and prints a one-line
+    /// itself are not (`--include`/`--exclude` change that). `pyttd record` exits with the script's exit status and prints a one-line
     /// summary on stderr.
+    ///
+    /// With `-m MODULE` the module runs as `python -m MODULE [ARGS]...` would (`sys.argv[0]` is
+    /// the module's file, the current directory first on `sys.path`); code under the current
+    /// directory is recorded.
+    ///
+    /// Values under secret-looking names (password, passwd, secret, token, api_key/apikey, auth,
+    /// authorization, credential, private_key as a whole snake_case or camelCase component,
+    /// case-insensitive: `db_password`, `API_KEY`, `authToken`, but not `author`) are never
+    /// written: variables, dict keys, object attributes and fields, and return values of
+    /// functions with such names. Text the program writes to `sys.stdout`/`sys.stderr` is stored
+    /// as it is written.
     #[command(arg_required_else_help = true)]
     Record {
-        /// Where to write the trace [default: `<script name without .py>.pyttd` in the current
-        /// directory]
+        /// Where to write the trace [default: `<script name without .py>.pyttd` (or
+        /// `<MODULE>.pyttd`) in the current directory]
         #[arg(short, long, value_name = "OUT")]
         output: Option<PathBuf>,
-        /// The Python script to run, then its arguments (its `sys.argv[1:]`); everything after
-        /// the script goes to the script
+        /// SCRIPT is a module name: run it as `python -m MODULE [ARGS]...` does (every argument
+        /// after the module goes to the module)
+        #[arg(short = 'm')]
+        module: bool,
+        /// Record values under secret-looking names too (the trace then holds secrets)
+        #[arg(long)]
+        no_redact: bool,
+        /// Also withhold values under names matching this regular expression (searched anywhere
+        /// in the name, case-insensitive); repeatable
+        #[arg(long = "secret-pattern", value_name = "REGEX")]
+        secret_patterns: Vec<String>,
+        /// Stop recording after N events; the program runs on to the end unrecorded
+        #[arg(long, value_name = "N")]
+        max_events: Option<u64>,
+        /// Also record code in files under PATH (a file or directory; even inside site-packages
+        /// or the standard library); repeatable
+        #[arg(long, value_name = "PATH")]
+        include: Vec<PathBuf>,
+        /// Never record code in files under PATH (wins over everything else); repeatable
+        #[arg(long, value_name = "PATH")]
+        exclude: Vec<PathBuf>,
+        /// The Python script (with `-m`, the module) to run, then its arguments (its
+        /// `sys.argv[1:]`); everything after the script goes to the script
         #[arg(
             value_name = "SCRIPT [ARGS]",
             required = true,
@@ -72,36 +104,71 @@ enum Command {
     },
 }
 
+/// What `pyttd record` runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    Script(PathBuf),
+    /// `-m MODULE`.
+    Module(String),
+}
+
 /// A parsed `pyttd record` command line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecordArgs {
     /// The trace to write (the default already applied).
     pub output: PathBuf,
-    pub script: PathBuf,
+    pub target: Target,
     pub args: Vec<OsString>,
+    /// `--no-redact`.
+    pub no_redact: bool,
+    pub secret_patterns: Vec<String>,
+    pub max_events: Option<u64>,
+    /// `--include` and `--exclude` paths, as given.
+    pub include: Vec<PathBuf>,
+    pub exclude: Vec<PathBuf>,
 }
 
 /// A parsed command line, ready to run.
 #[derive(Debug)]
-pub struct Invocation(Command);
+pub struct Invocation(Box<Command>);
 
 impl Invocation {
     /// The `record` arguments, when this is `pyttd record` (which needs the Python interpreter
     /// and its GIL); the invocation itself otherwise.
     pub fn into_record(self) -> Result<RecordArgs, Invocation> {
-        match self.0 {
+        match *self.0 {
             Command::Record {
                 output,
+                module,
+                no_redact,
+                secret_patterns,
+                max_events,
+                include,
+                exclude,
                 mut script_and_args,
             } => {
-                let script = PathBuf::from(script_and_args.remove(0));
+                let first = script_and_args.remove(0);
+                let target = if module {
+                    Target::Module(first.to_string_lossy().into_owned())
+                } else {
+                    Target::Script(PathBuf::from(first))
+                };
+                let output = output.unwrap_or_else(|| match &target {
+                    Target::Script(script) => default_output(script),
+                    Target::Module(module) => PathBuf::from(format!("{module}.pyttd")),
+                });
                 Ok(RecordArgs {
-                    output: output.unwrap_or_else(|| default_output(&script)),
-                    script,
+                    output,
+                    target,
                     args: script_and_args,
+                    no_redact,
+                    secret_patterns,
+                    max_events,
+                    include,
+                    exclude,
                 })
             }
-            other => Err(Invocation(other)),
+            other => Err(Invocation(Box::new(other))),
         }
     }
 }
@@ -193,7 +260,7 @@ where
     T: Into<OsString> + Clone,
 {
     match Cli::try_parse_from(args) {
-        Ok(cli) => Ok(Invocation(cli.command)),
+        Ok(cli) => Ok(Invocation(Box::new(cli.command))),
         Err(clap_error) => {
             // `--help` and `--version` come through here too, destined for stdout with exit code 0.
             let (stream, styled): (&mut dyn Write, bool) = if clap_error.use_stderr() {
@@ -219,7 +286,7 @@ fn execute_with(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> i32 {
-    match dispatch(invocation.0, env, out) {
+    match dispatch(*invocation.0, env, out) {
         Ok(()) => 0,
         // A reader that went away (`pyttd ... | head`) is not a failure worth reporting.
         Err(error) if is_broken_pipe(&error) => 0,
@@ -460,8 +527,54 @@ mod tests {
             args,
             RecordArgs {
                 output: PathBuf::from("app.pyttd"),
-                script: PathBuf::from("dir/app.py"),
+                target: Target::Script(PathBuf::from("dir/app.py")),
                 args: vec!["-o".into(), "x".into(), "--verbose".into()],
+                no_redact: false,
+                secret_patterns: vec![],
+                max_events: None,
+                include: vec![],
+                exclude: vec![],
+            }
+        );
+    }
+
+    #[test]
+    fn record_module_with_options() {
+        let invocation = parse_quiet(&[
+            "pyttd",
+            "record",
+            "--no-redact",
+            "--secret-pattern",
+            "pin",
+            "--secret-pattern",
+            "^ssn$",
+            "--max-events",
+            "10",
+            "--include",
+            "lib",
+            "--exclude",
+            "lib/gen",
+            "--exclude",
+            "vendor",
+            "-m",
+            "pkg.app",
+            "a",
+            "--flag",
+            "-o",
+            "x",
+        ]);
+        let args = invocation.unwrap().into_record().unwrap();
+        assert_eq!(
+            args,
+            RecordArgs {
+                output: PathBuf::from("pkg.app.pyttd"),
+                target: Target::Module("pkg.app".into()),
+                args: vec!["a".into(), "--flag".into(), "-o".into(), "x".into()],
+                no_redact: true,
+                secret_patterns: vec!["pin".into(), "^ssn$".into()],
+                max_events: Some(10),
+                include: vec!["lib".into()],
+                exclude: vec!["lib/gen".into(), "vendor".into()],
             }
         );
     }

@@ -15,7 +15,7 @@ mod native {
     use pyo3::types::{PyDict, PyList};
     use pyttd_recorder::{RecordOptions, Recorder};
 
-    use crate::cli::{self, RecordArgs, RunEnv};
+    use crate::cli::{self, RecordArgs, RunEnv, Target};
     use crate::trace_rows;
 
     /// Run the pyttd command line with `argv` (program name first) and return its exit code.
@@ -61,6 +61,8 @@ mod native {
         d.set_item("events", rows.events)?;
         d.set_item("values", rows.values)?;
         d.set_item("exceptions", rows.exceptions)?;
+        d.set_item("output", rows.output)?;
+        d.set_item("settings", rows.settings)?;
         Ok(d)
     }
 
@@ -85,72 +87,127 @@ mod native {
         format!("{}.{}.{}{suffix}", info.major, info.minor, info.patch)
     }
 
-    /// `pyttd record`: runs the script as `python SCRIPT ARGS...` would, recording it, and
-    /// returns the script's exit status.
+    /// `pyttd record`: runs the script as `python SCRIPT ARGS...` would (or the module as
+    /// `python -m MODULE ARGS...` would), recording it, and returns its exit status.
     fn record(py: Python<'_>, args: &RecordArgs) -> anyhow::Result<i32> {
-        let script = &args.script;
-        if !script.exists() {
-            anyhow::bail!("{}: No such file or directory", script.display());
-        }
-        // `python script.py` runs the script under its absolute path (`__file__`, tracebacks)
-        // and puts its real directory first on `sys.path`.
-        let absolute = std::path::absolute(script)
-            .with_context(|| format!("{}: cannot make the path absolute", script.display()))?;
-        let real = std::fs::canonicalize(script).with_context(|| script.display().to_string())?;
-        let dir = real.parent().unwrap_or(Path::new("/")).to_path_buf();
-
         let sys = py.import("sys")?;
-        let mut argv = vec![script.as_os_str().to_os_string()];
-        argv.extend(args.args.iter().cloned());
-        sys.setattr("argv", PyList::new(py, &argv)?)?;
         let path = sys
             .getattr("path")?
             .cast_into::<PyList>()
             .map_err(PyErr::from)?;
-        if path.len() > 0 {
-            path.set_item(0, dir.as_os_str())?;
-        } else {
-            path.insert(0, dir.as_os_str())?;
-        }
+        // (what runs, `run.script`, the recorded directory, the file tracebacks start at)
+        let (run, script_text, dir, absolute) = match &args.target {
+            Target::Script(script) => {
+                if !script.exists() {
+                    anyhow::bail!("{}: No such file or directory", script.display());
+                }
+                // `python script.py` runs the script under its absolute path (`__file__`,
+                // tracebacks) and puts its real directory first on `sys.path`.
+                let absolute = std::path::absolute(script).with_context(|| {
+                    format!("{}: cannot make the path absolute", script.display())
+                })?;
+                let real =
+                    std::fs::canonicalize(script).with_context(|| script.display().to_string())?;
+                let dir = real.parent().unwrap_or(Path::new("/")).to_path_buf();
+                let mut argv = vec![script.as_os_str().to_os_string()];
+                argv.extend(args.args.iter().cloned());
+                sys.setattr("argv", PyList::new(py, &argv)?)?;
+                if path.len() > 0 {
+                    path.set_item(0, dir.as_os_str())?;
+                } else {
+                    path.insert(0, dir.as_os_str())?;
+                }
+                (
+                    Run::Path(absolute.clone()),
+                    script.display().to_string(),
+                    dir,
+                    Some(absolute),
+                )
+            }
+            Target::Module(module) => {
+                // `python -m` puts the current directory first on `sys.path`; runpy sets
+                // `sys.argv[0]` to the module's file (`alter_sys=True`).
+                let cwd = std::env::current_dir().context("the current directory")?;
+                let mut argv = vec![OsString::from("-m")];
+                argv.extend(args.args.iter().cloned());
+                sys.setattr("argv", PyList::new(py, &argv)?)?;
+                if path.len() > 0 {
+                    path.set_item(0, cwd.as_os_str())?;
+                } else {
+                    path.insert(0, cwd.as_os_str())?;
+                }
+                let dir = std::fs::canonicalize(&cwd).unwrap_or(cwd);
+                (
+                    Run::Module(module.clone()),
+                    format!("-m {module}"),
+                    dir,
+                    None,
+                )
+            }
+        };
         let pyttd_dir = py
             .import("pyttd")?
             .getattr("__file__")?
             .extract::<PathBuf>()?
             .parent()
             .map(Path::to_path_buf);
+        let capture = py.import("pyttd._capture")?;
         let environ = py.import("os")?.getattr("environ")?;
         environ.set_item("PYTTD_RECORDING", "1")?;
 
-        let mut options = RecordOptions::new(
-            args.output.clone(),
-            script.display().to_string(),
-            dir.clone(),
-        );
+        let mut options = RecordOptions::new(args.output.clone(), script_text, dir.clone());
         options.exclude.extend(pyttd_dir);
+        for (given, into) in [
+            (&args.include, &mut options.include),
+            (&args.exclude, &mut options.exclude),
+        ] {
+            for p in given {
+                into.push(
+                    std::path::absolute(p).with_context(|| {
+                        format!("{}: cannot make the path absolute", p.display())
+                    })?,
+                );
+            }
+        }
+        options.redact = !args.no_redact;
+        options.secret_patterns = args.secret_patterns.clone();
+        options.max_events = args.max_events;
         let started = Instant::now();
         let recorder = Recorder::start(py, options)?;
-        let outcome = py
-            .import("runpy")
+        let captured = capture.call_method0("install");
+        let outcome = captured
+            .and_then(|_| py.import("runpy"))
             .and_then(|runpy| {
                 let kwargs = PyDict::new(py);
                 kwargs.set_item("run_name", "__main__")?;
-                runpy.call_method("run_path", (absolute.as_os_str(),), Some(&kwargs))
+                match &run {
+                    Run::Path(p) => runpy.call_method("run_path", (p.as_os_str(),), Some(&kwargs)),
+                    Run::Module(m) => {
+                        kwargs.set_item("alter_sys", true)?;
+                        runpy.call_method("run_module", (m.as_str(),), Some(&kwargs))
+                    }
+                }
             })
             .map(|_| ());
         let status = match outcome {
             Ok(()) => 0,
-            Err(error) => exit_status_of(py, error, &absolute),
+            Err(error) => exit_status_of(py, error, absolute.as_deref()),
         };
         // Like the interpreter at exit: wait for the program's non-daemon threads.
         if let Ok(threading) = sys.getattr("modules")?.get_item("threading") {
             let _ = threading.call_method0("_shutdown");
         }
+        let _ = capture.call_method0("uninstall");
         let stats = recorder.stop(py, status);
         let _ = environ.del_item("PYTTD_RECORDING");
         let stats = stats?;
         let elapsed = started.elapsed();
+        let limit = match args.max_events {
+            Some(max) if stats.events >= max => " (stopped at --max-events)",
+            _ => "",
+        };
         eprintln!(
-            "pyttd: recorded {} events ({}) in {:.2}s to {}",
+            "pyttd: recorded {} events{limit} ({}) in {:.2}s to {}",
             stats.events,
             human_bytes(stats.bytes),
             elapsed.as_secs_f64(),
@@ -159,9 +216,23 @@ mod native {
         Ok(status)
     }
 
+    /// What `record` hands to runpy.
+    enum Run {
+        Path(PathBuf),
+        Module(String),
+    }
+
+    /// Stores text the program wrote to `sys.stdout` (`stream` 1) or `sys.stderr` (2) in the
+    /// running recording's `output` table (called by `pyttd._capture`).
+    #[pyfunction]
+    fn record_output(py: Python<'_>, stream: u8, text: &str) {
+        pyttd_recorder::record_output(py, stream, text);
+    }
+
     /// The exit status `python script.py` has when the script raised `error`, after printing
     /// what the interpreter prints for it.
-    fn exit_status_of(py: Python<'_>, error: PyErr, script: &Path) -> i32 {
+    /// `script`: the traceback is cut to start there (`None`: shown from runpy's frame on).
+    fn exit_status_of(py: Python<'_>, error: PyErr, script: Option<&Path>) -> i32 {
         if error.is_instance_of::<PySystemExit>(py) {
             let code = error.value(py).getattr("code").ok();
             return match code {
@@ -182,16 +253,19 @@ mod native {
             };
         }
         // The traceback starts at the script: drop runpy's frames (and ours) above it.
-        let script = script.to_string_lossy();
+        let script = script.map(|s| s.to_string_lossy().into_owned());
         let mut tb = error.traceback(py).map(|tb| tb.into_any());
         while let Some(t) = tb.clone() {
+            let Some(script) = script.as_deref() else {
+                break;
+            };
             let file: Option<String> = t
                 .getattr("tb_frame")
                 .and_then(|f| f.getattr("f_code"))
                 .and_then(|c| c.getattr("co_filename"))
                 .and_then(|f| f.extract())
                 .ok();
-            if file.as_deref() == Some(&*script) {
+            if file.as_deref() == Some(script) {
                 break;
             }
             tb = t.getattr("tb_next").ok().filter(|n| !n.is_none());

@@ -8,7 +8,9 @@ use std::path::Path;
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Float64Type, Int32Type, Int64Type, UInt8Type, UInt32Type, UInt64Type};
 use arrow_array::{Array, ArrayRef, RecordBatch};
-use pyttd_format::{CodeKind, EventKind, Table, TraceReader, TraceState, ValueRole, ValueTag};
+use pyttd_format::{
+    CodeKind, EventKind, OutputStream, Table, TraceReader, TraceState, ValueRole, ValueTag,
+};
 
 /// `(seq, thread_id, kind, qualname, line, depth, call_id)`.
 pub type EventRow = (u64, u32, &'static str, String, u32, u32, u64);
@@ -36,6 +38,8 @@ pub type ValueRow = (
 );
 /// `(seq, thread_id, call_id, type_name, message)`.
 pub type ExceptionRow = (u64, u32, u64, String, Option<String>);
+/// `(seq, thread_id, stream, text)`.
+pub type OutputRow = (u64, u32, &'static str, String);
 /// The last `run` row: `(state, exit_status, event_count)`.
 pub type RunRow = (String, Option<i32>, u64);
 
@@ -51,6 +55,9 @@ pub struct TraceRows {
     pub events: Vec<EventRow>,
     pub values: Vec<ValueRow>,
     pub exceptions: Vec<ExceptionRow>,
+    pub output: Vec<OutputRow>,
+    /// `run.settings` of the last `run` row.
+    pub settings: Option<String>,
 }
 
 /// Row `i` of a `Dictionary<Int32, Utf8>` column.
@@ -80,7 +87,9 @@ pub fn read(path: &Path) -> anyhow::Result<TraceRows> {
         let state = b.column(9).as_string::<i32>();
         let exit = b.column(8).as_primitive::<Int32Type>();
         let count = b.column(10).as_primitive::<UInt64Type>();
+        let settings = b.column(11).as_string::<i32>();
         for i in 0..b.num_rows() {
+            rows.settings = settings.is_valid(i).then(|| settings.value(i).to_string());
             rows.run = Some((
                 state.value(i).to_string(),
                 exit.is_valid(i).then(|| exit.value(i)),
@@ -213,6 +222,20 @@ pub fn read(path: &Path) -> anyhow::Result<TraceRows> {
                 call.value(i),
                 type_name.value(i).to_string(),
                 message.is_valid(i).then(|| message.value(i).to_string()),
+            ));
+        }
+    }
+    for b in batches(&reader, Table::Output)? {
+        let seq = b.column(0).as_primitive::<UInt64Type>();
+        let thread = b.column(1).as_primitive::<UInt32Type>();
+        let stream = b.column(2).as_primitive::<UInt8Type>();
+        let text = b.column(3).as_string::<i32>();
+        for i in 0..b.num_rows() {
+            rows.output.push((
+                seq.value(i),
+                thread.value(i),
+                OutputStream::from_code(stream.value(i)).map_or("?", OutputStream::as_str),
+                text.value(i).to_string(),
             ));
         }
     }

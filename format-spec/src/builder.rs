@@ -696,7 +696,8 @@ pub fn calls_batch(rows: &[CallRow]) -> RecordBatch {
     )
 }
 
-fn output_batch(rows: &[(u64, u32, OutputStream, String)]) -> RecordBatch {
+/// An `output` batch from `(seq, thread_id, stream, text)` rows.
+pub fn output_batch(rows: &[(u64, u32, OutputStream, String)]) -> RecordBatch {
     batch(
         Table::Output,
         vec![

@@ -13,8 +13,12 @@ def read_trace(path: str | PathLike[str]) -> dict[str, Any]:
     """Every row of a trace the end-to-end tests check, as plain tuples (a test helper, not a stable API).
 
     Keys: ``state`` (``"complete"`` or ``"recovered"``), ``run`` (``(state, exit_status, event_count)``
-    of the last run row), ``code``, ``threads``, ``calls`` and ``events``.
+    of the last run row), ``settings`` (the last run row's settings JSON), ``code``, ``threads``,
+    ``calls``, ``events``, ``values``, ``exceptions`` and ``output`` (``(seq, thread_id, stream, text)``).
     """
+
+def record_output(stream: int, text: str) -> None:
+    """Store text written to ``sys.stdout`` (1) or ``sys.stderr`` (2) in the running recording."""
 
 def read_events(path: str | PathLike[str]) -> list[tuple[int, int, str, str, int, int, int]]:
     """``(seq, thread_id, kind, qualname, line, depth, call_id)`` per event (a test helper)."""

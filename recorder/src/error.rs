@@ -7,6 +7,8 @@ pub enum RecorderError {
     UnsupportedPython { version: String, reason: String },
     #[error("sys.monitoring tools 0, 3 and 4 are all in use by other tools")]
     NoFreeTool,
+    #[error("invalid option {0}")]
+    InvalidOption(String),
     #[error("recording is already running in this process")]
     AlreadyRecording,
     #[error(transparent)]

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use pyttd_format::{
     CallRow, Event, EventKind, EventsBuilder, RunRow, Table, ThreadRow, TraceWriter, ValuesBuilder,
-    calls_batch, code_batch, exceptions_batch, run_batch, threads_batch,
+    calls_batch, code_batch, exceptions_batch, output_batch, run_batch, threads_batch,
 };
 use rtrb::Consumer;
 
@@ -109,6 +109,8 @@ impl Flusher {
 
     /// One round: watermark, drain, merge, append.
     fn round(&mut self) -> Result<(), RecorderError> {
+        // Output rows before the watermark: each names an event below the watermark.
+        let output = self.session.take_output();
         // The watermark first: every record below it is in a ring registered by now.
         let watermark = self.session.next_seq.load(Ordering::Acquire);
         let Registrations {
@@ -236,6 +238,10 @@ impl Flusher {
                 Table::Exceptions,
                 exceptions_batch(&std::mem::take(&mut self.exceptions)),
             )?;
+        }
+
+        if !output.is_empty() {
+            self.writer.append(Table::Output, output_batch(&output))?;
         }
 
         // Rings of threads that exited are dropped once empty.

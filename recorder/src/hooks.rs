@@ -103,6 +103,7 @@ struct Frame {
 /// A thread's recording state.
 struct Local {
     generation: u64,
+    thread_id: u32,
     producer: Producer<Rec>,
     aux: Producer<Aux>,
     /// The rows of the event being recorded, pushed to `aux` just before its record.
@@ -188,6 +189,21 @@ pub(crate) fn register_current_thread(py: Python<'_>, session: &Session) {
     });
 }
 
+/// The calling thread's `thread_id` in this recording (registering the thread if it has not
+/// recorded an event yet); `None` while the recorder itself is running on this thread.
+pub(crate) fn current_thread_id(py: Python<'_>, session: &Session) -> Option<u32> {
+    LOCAL.with(|cell| {
+        let mut slot = cell.try_borrow_mut().ok()?;
+        if slot
+            .as_ref()
+            .is_none_or(|l| l.generation != session.generation)
+        {
+            *slot = Some(new_local(py, session));
+        }
+        slot.as_ref().map(|l| l.thread_id)
+    })
+}
+
 unsafe extern "C" {
     fn PyThread_get_thread_native_id() -> std::ffi::c_ulong;
 }
@@ -224,6 +240,7 @@ fn new_local(py: Python<'_>, session: &Session) -> Local {
     );
     Local {
         generation: session.generation,
+        thread_id,
         producer,
         aux,
         pending: Vec::new(),
@@ -273,7 +290,7 @@ unsafe fn dispatch(
                 },
             )
         };
-        if !session.failed.load(Ordering::Relaxed) {
+        if !session.failed.load(Ordering::Relaxed) && !session.limit_reached() {
             // SAFETY: GIL held; the arguments are live for the call.
             let outcome = catch_unwind(AssertUnwindSafe(|| unsafe {
                 event(session, ev, code, a1, a2)
@@ -518,7 +535,7 @@ unsafe fn step(
         // SAFETY: guaranteed by the caller.
         unsafe {
             top.vals.observe(info, frame, false, &mut local.pending);
-            event_rows(ev, arg, &mut local.pending);
+            event_rows(ev, info, arg, &mut local.pending);
         }
         emit(
             session,
@@ -556,19 +573,29 @@ unsafe fn step(
 ///
 /// # Safety
 /// GIL held; `arg` is null or the callback's live argument.
-unsafe fn event_rows(ev: Ev, arg: *mut ffi::PyObject, out: &mut Vec<Aux>) {
+unsafe fn event_rows(ev: Ev, info: &CodeInfo, arg: *mut ffi::PyObject, out: &mut Vec<Aux>) {
     if arg.is_null() {
         return;
     }
     // SAFETY: guaranteed by the caller; the argument is referenced by the caller of the callback.
     unsafe {
         match ev {
-            Ev::Return | Ev::Yield => out.push(values::value_row(ValueRole::Return, arg)),
+            Ev::Return | Ev::Yield => out.push(values::value_row(
+                ValueRole::Return,
+                arg,
+                info.secret_return,
+                &info.redact,
+            )),
             Ev::Raise => {
-                out.push(values::value_row(ValueRole::Exception, arg));
+                out.push(values::value_row(
+                    ValueRole::Exception,
+                    arg,
+                    false,
+                    &info.redact,
+                ));
                 out.push(Aux::Exception {
                     type_name: render::exception_type_name(arg),
-                    message: render::exception_message(arg),
+                    message: render::exception_message(arg, &info.redact),
                 });
             }
             _ => {}
@@ -629,7 +656,7 @@ unsafe fn emit_call(
     // SAFETY: guaranteed by the caller.
     unsafe {
         vals.observe(info, frame, true, &mut local.pending);
-        event_rows(ev, arg, &mut local.pending);
+        event_rows(ev, info, arg, &mut local.pending);
     }
     local.stack.push(Frame {
         frame: frame as usize,

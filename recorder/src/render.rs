@@ -20,7 +20,11 @@ use std::fmt::Write as _;
 use pyo3_ffi as ffi;
 use pyttd_format::Value;
 
+use crate::redact::Redactor;
 use crate::repr::{float_repr, str_repr};
+
+/// What a withheld value shows in a rendered container.
+pub const REDACTED: &str = "<redacted>";
 
 /// Characters of text kept per value (SPEC section 6, "Values": 256 by default).
 pub const TEXT_CAP: usize = 256;
@@ -122,14 +126,15 @@ unsafe fn read_str(
 }
 
 /// Bounded output text.
-struct Out {
+struct Out<'a> {
     text: String,
     chars: usize,
     cap: usize,
     cut: bool,
+    redact: &'a Redactor,
 }
 
-impl Out {
+impl Out<'_> {
     fn room(&self) -> usize {
         self.cap - self.chars
     }
@@ -161,7 +166,7 @@ impl Out {
 /// # Safety
 /// GIL held; `obj` is live and the caller holds a reference to it for the duration of the call
 /// (rendering may run Python code).
-pub unsafe fn render(obj: *mut ffi::PyObject) -> Value {
+pub unsafe fn render(obj: *mut ffi::PyObject, redact: &Redactor) -> Value {
     // SAFETY: guaranteed by the caller, for every branch.
     unsafe {
         let t = ffi::Py_TYPE(obj);
@@ -190,6 +195,7 @@ pub unsafe fn render(obj: *mut ffi::PyObject) -> Value {
             chars: 0,
             cap: TEXT_CAP,
             cut: false,
+            redact,
         };
         match render_into(obj, &mut out) {
             Ok(()) => Value::Repr {
@@ -469,10 +475,15 @@ unsafe fn dict(obj: *mut ffi::PyObject, out: &mut Out) -> Result<(), String> {
             first = false;
             ffi::Py_IncRef(k);
             ffi::Py_IncRef(v);
+            let secret = is_secret_key(k, out.redact);
             result = render_into(k, out);
             if result.is_ok() {
                 out.push(": ");
-                result = render_into(v, out);
+                if secret {
+                    out.push(REDACTED);
+                } else {
+                    result = render_into(v, out);
+                }
             }
             ffi::Py_DecRef(k);
             ffi::Py_DecRef(v);
@@ -552,6 +563,29 @@ unsafe fn set(obj: *mut ffi::PyObject, out: &mut Out, frozen: bool) -> Result<()
 unsafe fn python_repr(obj: *mut ffi::PyObject, out: &mut Out) -> Result<(), String> {
     // SAFETY: guaranteed by the caller; the result is released.
     unsafe {
+        if out.redact.is_enabled() {
+            // A dict subclass holding a secret key: its items rendered here, redacted.
+            if ffi::PyDict_Check(obj) != 0 && dict_has_secret_key(obj, out.redact) {
+                out.push(&type_name(obj));
+                out.push("(");
+                dict(obj, out)?;
+                out.push(")");
+                return Ok(());
+            }
+            // An object whose own repr may show a secret attribute or field: withheld. (Module
+            // and class reprs show no attribute values.)
+            if has_custom_repr(obj)
+                && ffi::PyModule_Check(obj) == 0
+                && ffi::PyType_Check(obj) == 0
+                && has_secret_attribute(obj, out.redact)
+            {
+                out.push(&format!(
+                    "<{} object: repr withheld, secret attributes>",
+                    type_name(obj)
+                ));
+                return Ok(());
+            }
+        }
         let r = ffi::PyObject_Repr(obj);
         if r.is_null() {
             return Err(take_error());
@@ -567,11 +601,120 @@ unsafe fn python_repr(obj: *mut ffi::PyObject, out: &mut Out) -> Result<(), Stri
     Ok(())
 }
 
+/// Whether the dict key `k` is a `str` naming a secret.
+///
+/// # Safety
+/// GIL held; `k` live.
+unsafe fn is_secret_key(k: *mut ffi::PyObject, redact: &Redactor) -> bool {
+    if !redact.is_enabled() {
+        return false;
+    }
+    // SAFETY: guaranteed by the caller.
+    unsafe {
+        if ffi::PyUnicode_Check(k) == 0 {
+            return false;
+        }
+        let mut key = String::new();
+        read_key(k, &mut key);
+        redact.is_secret(&key)
+    }
+}
+
+/// # Safety
+/// GIL held; `d` a live dict.
+unsafe fn dict_has_secret_key(d: *mut ffi::PyObject, redact: &Redactor) -> bool {
+    // SAFETY: guaranteed by the caller; `PyDict_Next` runs no Python code.
+    unsafe {
+        let mut pos: ffi::Py_ssize_t = 0;
+        let (mut k, mut v) = (std::ptr::null_mut(), std::ptr::null_mut());
+        while ffi::PyDict_Next(d, &mut pos, &mut k, &mut v) != 0 {
+            if is_secret_key(k, redact) {
+                return true;
+            }
+        }
+        false
+    }
+}
+
+/// Whether `obj`'s type has its own `__repr__` (not `object.__repr__`, which shows no state).
+///
+/// # Safety
+/// GIL held; `obj` live.
+unsafe fn has_custom_repr(obj: *mut ffi::PyObject) -> bool {
+    // SAFETY: reading type slots of live types.
+    unsafe {
+        let base = &raw mut ffi::PyBaseObject_Type;
+        (*ffi::Py_TYPE(obj)).tp_repr.map(|f| f as usize) != (*base).tp_repr.map(|f| f as usize)
+    }
+}
+
+/// Whether `obj` has an attribute or field whose name is secret: keys of its instance `__dict__`,
+/// names in its type's `__slots__`, `_fields` (namedtuples) and `__dataclass_fields__`.
+///
+/// # Safety
+/// GIL held; `obj` live and referenced.
+unsafe fn has_secret_attribute(obj: *mut ffi::PyObject, redact: &Redactor) -> bool {
+    // SAFETY: guaranteed by the caller; every new reference is released, errors cleared.
+    unsafe {
+        let t = ffi::Py_TYPE(obj);
+        if (*t).tp_dictoffset != 0 {
+            let d = ffi::PyObject_GenericGetDict(obj, std::ptr::null_mut());
+            if d.is_null() {
+                ffi::PyErr_Clear();
+            } else {
+                let found = ffi::PyDict_Check(d) != 0 && dict_has_secret_key(d, redact);
+                ffi::Py_DecRef(d);
+                if found {
+                    return true;
+                }
+            }
+        }
+        for attr in [c"__slots__", c"_fields", c"__dataclass_fields__"] {
+            let v = ffi::PyObject_GetAttrString(t as *mut ffi::PyObject, attr.as_ptr());
+            if v.is_null() {
+                ffi::PyErr_Clear();
+                continue;
+            }
+            let found = names_secret(v, redact);
+            ffi::Py_DecRef(v);
+            if found {
+                return true;
+            }
+        }
+        false
+    }
+}
+
+/// Whether `v` (a str, a tuple/list of str, or a dict with str keys) names a secret.
+///
+/// # Safety
+/// GIL held; `v` live and referenced.
+unsafe fn names_secret(v: *mut ffi::PyObject, redact: &Redactor) -> bool {
+    // SAFETY: guaranteed by the caller; typed access after the type checks.
+    unsafe {
+        if ffi::PyUnicode_Check(v) != 0 {
+            return is_secret_key(v, redact);
+        }
+        if ffi::PyDict_Check(v) != 0 {
+            return dict_has_secret_key(v, redact);
+        }
+        if ffi::PyTuple_Check(v) != 0 {
+            return (0..ffi::PyTuple_GET_SIZE(v))
+                .any(|i| is_secret_key(ffi::PyTuple_GET_ITEM(v, i), redact));
+        }
+        if ffi::PyList_Check(v) != 0 {
+            return (0..ffi::PyList_GET_SIZE(v))
+                .any(|i| is_secret_key(ffi::PyList_GET_ITEM(v, i), redact));
+        }
+        false
+    }
+}
+
 /// `exc.args` of an exception instance, as a bounded repr (no `str(exc)`: that may run code).
 ///
 /// # Safety
 /// GIL held; `exc` live.
-pub unsafe fn exception_message(exc: *mut ffi::PyObject) -> Option<String> {
+pub unsafe fn exception_message(exc: *mut ffi::PyObject, redact: &Redactor) -> Option<String> {
     // SAFETY: guaranteed by the caller; `args` is read from the C struct of an exception instance.
     unsafe {
         if ffi::PyExceptionInstance_Check(exc) == 0 {
@@ -587,6 +730,7 @@ pub unsafe fn exception_message(exc: *mut ffi::PyObject) -> Option<String> {
             chars: 0,
             cap: TEXT_CAP,
             cut: false,
+            redact,
         };
         let r = render_into(args, &mut out);
         ffi::Py_DecRef(args);

@@ -10,13 +10,16 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use pyo3::prelude::*;
 use pyo3::types::PyList;
-use pyttd_format::{CodeRow, RunRow, Table, ThreadRow, TraceWriter, WriterOptions, run_batch};
+use pyttd_format::{
+    CodeRow, OutputStream, RunRow, Table, ThreadRow, TraceWriter, WriterOptions, run_batch,
+};
 use rtrb::Consumer;
 
 use crate::cpython::{self, CodeExtra, Layout};
 use crate::error::RecorderError;
 use crate::flush::{FlushStats, Flusher};
 use crate::hooks;
+use crate::redact::Redactor;
 use crate::ring::{Aux, Rec};
 use crate::values::FrameVals;
 
@@ -30,11 +33,21 @@ pub struct RecordOptions {
     /// Code in files under this directory is recorded, except `exclude`d paths and the
     /// interpreter's own (`sys.prefix`, site-packages).
     pub root: PathBuf,
-    /// Directories never recorded (pyttd's own package, for one).
+    /// Files and directories never recorded (pyttd's own package, for one; `--exclude`). They
+    /// win over everything else.
     pub exclude: Vec<PathBuf>,
+    /// Files and directories recorded in addition to `root`, even inside the interpreter's own
+    /// directories (`--include`; a library in site-packages, for one).
+    pub include: Vec<PathBuf>,
     pub writer: WriterOptions,
     /// Records per thread ring.
     pub ring_capacity: usize,
+    /// Withhold values under secret names (on by default; `--no-redact` turns it off).
+    pub redact: bool,
+    /// Regular expressions for secret names, in addition to the defaults (`redact.rs`).
+    pub secret_patterns: Vec<String>,
+    /// Stop recording after this many events; the program runs on unrecorded.
+    pub max_events: Option<u64>,
 }
 
 impl RecordOptions {
@@ -44,8 +57,12 @@ impl RecordOptions {
             script,
             root,
             exclude: Vec::new(),
+            include: Vec::new(),
             writer: WriterOptions::default(),
             ring_capacity: 1 << 16,
+            redact: true,
+            secret_patterns: Vec::new(),
+            max_events: None,
         }
     }
 }
@@ -79,6 +96,11 @@ pub(crate) struct CodeInfo {
     /// `co_localsplusnames` and `co_localspluskinds`.
     pub slot_names: Box<[Arc<str>]>,
     pub slot_kinds: Box<[u8]>,
+    /// Per slot: the name is secret, its values are withheld.
+    pub secret_slots: Box<[bool]>,
+    /// The code's name is secret: its return values are withheld.
+    pub secret_return: bool,
+    pub redact: Arc<Redactor>,
 }
 
 pub(crate) const NO_LINE: u32 = u32::MAX;
@@ -126,6 +148,9 @@ pub(crate) struct Session {
     files: Mutex<HashMap<String, Option<String>>>,
     root: PathBuf,
     exclude: Vec<PathBuf>,
+    include: Vec<PathBuf>,
+    /// The interpreter's directories: not recorded unless `include`d.
+    system: Vec<PathBuf>,
     cwd: PathBuf,
     pub stopping: AtomicBool,
     pub failed: AtomicBool,
@@ -135,6 +160,11 @@ pub(crate) struct Session {
     pub flush_thread: OnceLock<Thread>,
     pub disable: Py<PyAny>,
     pub set_local_events: Py<PyAny>,
+    pub redact: Arc<Redactor>,
+    /// Stop recording events once this many are recorded (`--max-events`).
+    pub max_events: Option<u64>,
+    /// `output` rows not yet taken by the flush thread, in write order.
+    output: Mutex<Vec<(u64, u32, OutputStream, String)>>,
 }
 
 /// The session the callbacks see; null when not recording. Set and cleared with the GIL held.
@@ -173,6 +203,18 @@ impl Session {
         }
     }
 
+    /// `output` rows written since the last call.
+    pub fn take_output(&self) -> Vec<(u64, u32, OutputStream, String)> {
+        std::mem::take(&mut *self.output.lock().expect("not poisoned"))
+    }
+
+    /// Whether `--max-events` is reached: no further event is recorded.
+    #[inline]
+    pub fn limit_reached(&self) -> bool {
+        self.max_events
+            .is_some_and(|max| self.next_seq.load(Ordering::Acquire) >= max)
+    }
+
     /// Rings, code rows and thread rows registered since the last call.
     pub fn take_registrations(&self) -> Registrations {
         std::mem::take(&mut *self.registrations.lock().expect("not poisoned"))
@@ -208,6 +250,9 @@ impl Session {
             optimized: false,
             slot_names: Box::new([]),
             slot_kinds: Box::new([]),
+            secret_slots: Box::new([]),
+            secret_return: false,
+            redact: self.redact.clone(),
         };
         let Some(file) = file else {
             return Ok(info);
@@ -230,11 +275,13 @@ impl Session {
                 "co_localsplusnames/co_localspluskinds do not match co_nlocalsplus (unsupported layout)",
             ));
         };
+        info.secret_slots = names.iter().map(|n| self.redact.is_secret(n)).collect();
         info.slot_names = names.into_iter().map(Arc::from).collect();
         info.slot_kinds = kinds.into_boxed_slice();
         info.code_id = self.next_code_id.fetch_add(1, Ordering::Relaxed);
         let name: String = code.getattr("co_name")?.extract()?;
         let qualname: String = code.getattr("co_qualname")?.extract()?;
+        info.secret_return = self.redact.is_secret(&name);
         let row = CodeRow {
             code_id: info.code_id,
             file,
@@ -261,7 +308,9 @@ impl Session {
         }
         let path = self.cwd.join(filename);
         let resolved = std::fs::canonicalize(&path).ok().filter(|p| {
-            p.starts_with(&self.root) && !self.exclude.iter().any(|e| p.starts_with(e))
+            !self.exclude.iter().any(|e| p.starts_with(e))
+                && (self.include.iter().any(|i| p.starts_with(i))
+                    || (p.starts_with(&self.root) && !self.system.iter().any(|e| p.starts_with(e))))
         });
         let answer = resolved.map(|p| p.to_string_lossy().into_owned());
         files.insert(filename.to_string(), answer.clone());
@@ -283,6 +332,57 @@ impl std::fmt::Debug for Session {
     }
 }
 
+/// The `run.settings` JSON: what was recorded and what was withheld.
+fn settings_json(options: &RecordOptions) -> String {
+    let quote = |s: &str| {
+        let mut out = String::from("\"");
+        for c in s.chars() {
+            match c {
+                '"' => out.push_str("\\\""),
+                '\\' => out.push_str("\\\\"),
+                c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+                c => out.push(c),
+            }
+        }
+        out.push('"');
+        out
+    };
+    let patterns: Vec<String> = options.secret_patterns.iter().map(|p| quote(p)).collect();
+    let max = options
+        .max_events
+        .map_or_else(|| "null".to_string(), |n| n.to_string());
+    format!(
+        "{{\"redact\": {}, \"secret_patterns\": [{}], \"max_events\": {max}}}",
+        options.redact,
+        patterns.join(", ")
+    )
+}
+
+/// Stores text the program wrote to `sys.stdout` (`stream` 1) or `sys.stderr` (2) as an `output`
+/// row: seq of the latest event recorded before the write, the writing thread. Does nothing when
+/// not recording.
+pub fn record_output(py: Python<'_>, stream: u8, text: &str) {
+    let session = ACTIVE.load(Ordering::Acquire);
+    if session.is_null() || text.is_empty() {
+        return;
+    }
+    // SAFETY: a non-null `ACTIVE` stays valid until `stop` clears it, with the GIL held; we
+    // hold the GIL.
+    let session = unsafe { &*session };
+    let Some(stream) = OutputStream::from_code(stream) else {
+        return;
+    };
+    let Some(thread_id) = hooks::current_thread_id(py, session) else {
+        return;
+    };
+    let seq = session.next_seq.load(Ordering::Acquire).saturating_sub(1);
+    session
+        .output
+        .lock()
+        .expect("not poisoned")
+        .push((seq, thread_id, stream, text.to_string()));
+}
+
 fn canonical(path: &Path) -> PathBuf {
     std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf())
 }
@@ -291,6 +391,12 @@ impl Recorder {
     /// Checks the interpreter, creates the trace, hooks `sys.monitoring` and starts the flush
     /// thread. The calling thread is thread 0.
     pub fn start(py: Python<'_>, options: RecordOptions) -> Result<Recorder, RecorderError> {
+        let redact = Arc::new(if options.redact {
+            Redactor::new(&options.secret_patterns)
+                .map_err(|e| RecorderError::InvalidOption(format!("--secret-pattern: {e}")))?
+        } else {
+            Redactor::disabled()
+        });
         let layout = Layout::for_running_python()?;
         cpython::self_check(py, layout)?;
         if !ACTIVE.load(Ordering::Acquire).is_null() {
@@ -319,21 +425,23 @@ impl Recorder {
         };
 
         let setup = || -> Result<(Arc<Session>, RunRow, TraceWriter), RecorderError> {
-            let mut exclude: Vec<PathBuf> = options.exclude.iter().map(|p| canonical(p)).collect();
+            let exclude: Vec<PathBuf> = options.exclude.iter().map(|p| canonical(p)).collect();
+            let include: Vec<PathBuf> = options.include.iter().map(|p| canonical(p)).collect();
+            let mut system = Vec::new();
             for attr in ["prefix", "base_prefix", "exec_prefix", "base_exec_prefix"] {
                 let p: String = sys.getattr(attr)?.extract()?;
-                exclude.push(canonical(Path::new(&p)));
+                system.push(canonical(Path::new(&p)));
             }
             if let Ok(site) = py.import("site") {
                 if let Ok(dirs) = site.call_method0("getsitepackages") {
                     for d in dirs.try_iter()? {
-                        exclude.push(canonical(Path::new(&d?.extract::<String>()?)));
+                        system.push(canonical(Path::new(&d?.extract::<String>()?)));
                     }
                 }
                 if let Ok(d) = site.call_method0("getusersitepackages")
                     && let Ok(d) = d.extract::<String>()
                 {
-                    exclude.push(canonical(Path::new(&d)));
+                    system.push(canonical(Path::new(&d)));
                 }
             }
             let cwd = std::env::current_dir().map_err(|e| RecorderError::Python(e.to_string()))?;
@@ -363,7 +471,7 @@ impl Recorder {
                 exit_status: None,
                 state: "running".into(),
                 event_count: 0,
-                settings: None,
+                settings: Some(settings_json(&options)),
             };
             let mut writer = TraceWriter::create(&options.output, options.writer.clone())?;
             writer.append(Table::Run, run_batch(&run))?;
@@ -384,6 +492,8 @@ impl Recorder {
                 files: Mutex::new(HashMap::new()),
                 root: canonical(&options.root),
                 exclude,
+                include,
+                system,
                 cwd,
                 stopping: AtomicBool::new(false),
                 failed: AtomicBool::new(false),
@@ -393,6 +503,9 @@ impl Recorder {
                 flush_thread: OnceLock::new(),
                 disable: monitoring.getattr("DISABLE")?.unbind(),
                 set_local_events: monitoring.getattr("set_local_events")?.unbind(),
+                redact: redact.clone(),
+                max_events: options.max_events,
+                output: Mutex::new(Vec::new()),
             });
             Ok((session, run, writer))
         };

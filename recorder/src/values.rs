@@ -25,6 +25,7 @@ use pyo3_ffi as ffi;
 use pyttd_format::{Value, ValueRole};
 
 use crate::cpython::{self, CO_FAST_HIDDEN, FramePtr};
+use crate::redact::Redactor;
 use crate::render::{self, is_immortal, same};
 use crate::ring::Aux;
 use crate::session::CodeInfo;
@@ -101,7 +102,17 @@ impl FrameVals {
             let v = unsafe { cpython::frame_local(frame, i, info.slot_kinds[i]) };
             let name = &info.slot_names[i];
             // SAFETY: `v` is a live object held by the frame (or its cell) right now.
-            unsafe { update(&mut self.slots[i], name, v, snap, out) };
+            unsafe {
+                update(
+                    &mut self.slots[i],
+                    name,
+                    v,
+                    snap,
+                    info.secret_slots[i],
+                    &info.redact,
+                    out,
+                )
+            };
         }
     }
 
@@ -165,7 +176,8 @@ impl FrameVals {
                     None => Arc::from(key),
                 };
                 let mut slot = self.names.remove(&name);
-                update(&mut slot, &name, v, snap, out);
+                let secret = info.redact.is_secret(&name);
+                update(&mut slot, &name, v, snap, secret, &info.redact, out);
                 ffi::Py_DecRef(v);
                 if let Some(mut c) = slot {
                     c.seen = mark;
@@ -196,12 +208,34 @@ unsafe fn update(
     name: &Arc<str>,
     v: *mut ffi::PyObject,
     snap: bool,
+    secret: bool,
+    redact: &Redactor,
     out: &mut Vec<Aux>,
 ) {
     if v.is_null() {
         if slot.take().is_some() {
             out.push(row(name, false, Value::Deleted));
         }
+        return;
+    }
+    if secret {
+        // Nothing of the value is read: only its type, and whether the name now holds another
+        // object.
+        // SAFETY: `v` is live (guaranteed by the caller).
+        let type_name = unsafe { render::type_name(v) };
+        let value = Value::Redacted { type_name };
+        let changed = slot
+            .as_ref()
+            .is_none_or(|c| c.ptr != v as usize || !same(&c.value, &value));
+        if snap || changed {
+            out.push(row(name, snap, value.clone()));
+        }
+        *slot = Some(Cached {
+            ptr: v as usize,
+            immortal: false,
+            value,
+            seen: 0,
+        });
         return;
     }
     if let Some(c) = slot.as_ref()
@@ -217,7 +251,7 @@ unsafe fn update(
     // Python code (and release the GIL).
     let (value, immortal) = unsafe {
         ffi::Py_IncRef(v);
-        let value = render::render(v);
+        let value = render::render(v, redact);
         let immortal = is_immortal(v);
         ffi::Py_DecRef(v);
         (value, immortal)
@@ -240,13 +274,27 @@ unsafe fn update(
 ///
 /// # Safety
 /// GIL held; `v` live and referenced by the caller.
-pub unsafe fn value_row(role: ValueRole, v: *mut ffi::PyObject) -> Aux {
+/// `secret`: the value is withheld (a return value of a function whose name is secret).
+pub unsafe fn value_row(
+    role: ValueRole,
+    v: *mut ffi::PyObject,
+    secret: bool,
+    redact: &Redactor,
+) -> Aux {
     static EMPTY: std::sync::OnceLock<Arc<str>> = std::sync::OnceLock::new();
     Aux::Value {
         name: EMPTY.get_or_init(|| Arc::from("")).clone(),
         role,
         snapshot: false,
         // SAFETY: guaranteed by the caller.
-        value: unsafe { render::render(v) },
+        value: unsafe {
+            if secret {
+                Value::Redacted {
+                    type_name: render::type_name(v),
+                }
+            } else {
+                render::render(v, redact)
+            }
+        },
     }
 }

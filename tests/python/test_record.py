@@ -498,3 +498,165 @@ def test_matches_the_settrace_oracle(name, tmp_path):
         if events
     }
     assert ours == theirs
+
+
+OUTPUT_SCRIPT = """\
+import sys
+import threading
+
+def shout(word):
+    print(word.upper(), flush=True)
+    return word
+
+print("hello", "wörld", 1.5)
+shout("quiet")
+sys.stdout.write("no newline")
+sys.stdout.writelines([" a", " b\\n"])
+print("to stderr", file=sys.stderr)
+sys.stdout.buffer.write(b"raw bytes\\n")
+sys.stdout.flush()
+t = threading.Thread(target=shout, args=("thread",))
+t.start()
+t.join()
+print("end", end="")
+"""
+
+
+def test_output_is_stored_and_still_shown_byte_for_byte(tmp_path):
+    script = write(tmp_path, OUTPUT_SCRIPT)
+    plain = subprocess.run([sys.executable, str(script)], capture_output=True, timeout=60, cwd=tmp_path)
+    recorded = subprocess.run([str(PYTTD_SCRIPT), "record", str(script)], capture_output=True, timeout=60, cwd=tmp_path)
+    assert recorded.returncode == plain.returncode == 0
+    assert recorded.stdout == plain.stdout
+    assert without_summary(recorded.stderr.decode()) == plain.stderr.decode()
+
+    trace = _native.read_trace(script.with_suffix(".pyttd"))
+    check_invariants(trace)
+    output = trace["output"]
+    # Text writes only: `sys.stdout.buffer` bytes are not captured.
+    stdout = "".join(text for _seq, _thread, stream, text in output if stream == "stdout")
+    assert stdout == plain.stdout.decode().replace("raw bytes\n", "")
+    assert [text for _s, _t, stream, text in output if stream == "stderr"] == ["to stderr", "\n"]
+    # In write order, seq non-decreasing; each seq is the latest event before the write: a line
+    # event of the line that wrote (or, for the writes of `shout`, its line).
+    seqs = [row[0] for row in output]
+    assert seqs == sorted(seqs)
+    events = {e[0]: e for e in trace["events"]}
+    for seq, thread, _stream, text in output:
+        event = events[seq]
+        assert event[1] == thread, (text, event)
+        assert event[2] == "line", (text, event)
+    first = output[0]
+    assert first[3] == "hello" and events[first[0]][3:5] == ("<module>", 8)
+    quiet = next(row for row in output if row[3] == "QUIET")
+    assert events[quiet[0]][3:5] == ("shout", 5)
+    thread_rows = [row for row in output if row[3] == "THREAD"]
+    assert len(thread_rows) == 1 and thread_rows[0][1] != 0
+
+
+def test_record_module_like_python_dash_m(tmp_path):
+    pkg = tmp_path / "pkg"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "app.py").write_text(
+        textwrap.dedent(
+            """\
+            import sys
+
+            def main():
+                print(__name__, sys.argv, sys.path[0])
+                return 7
+
+            if __name__ == "__main__":
+                raise SystemExit(main())
+            """
+        )
+    )
+    env = {**os.environ, "NO_COLOR": "1"}
+    plain = subprocess.run(
+        [sys.executable, "-m", "pkg.app", "x", "--y", "-o", "z"], capture_output=True, text=True, timeout=60, cwd=tmp_path, env=env
+    )
+    recorded = subprocess.run(
+        [str(PYTTD_SCRIPT), "record", "-m", "pkg.app", "x", "--y", "-o", "z"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+        env=env,
+    )
+    assert plain.returncode == recorded.returncode == 7, recorded.stderr
+    assert recorded.stdout == plain.stdout
+    assert f"{pkg / 'app.py'}" in recorded.stdout
+    trace = _native.read_trace(tmp_path / "pkg.app.pyttd")
+    assert trace["state"] == "complete"
+    check_invariants(trace)
+    assert trace["run"][:2] == ("finished", 7)
+    assert ("call", "main", 3) in {(e[2], e[3], e[4]) for e in trace["events"]}
+    assert {c[1] for c in trace["code"]} == {str((pkg / "__init__.py").resolve()), str((pkg / "app.py").resolve())}
+
+
+def test_max_events_stops_recording_but_not_the_program(tmp_path):
+    script = write(
+        tmp_path,
+        """\
+        def f(n):
+            total = 0
+            for i in range(n):
+                total += i
+            return total
+        print(f(1000))
+        """,
+    )
+    out = tmp_path / "m.pyttd"
+    result = subprocess.run(
+        [str(PYTTD_SCRIPT), "record", "--max-events", "100", "-o", str(out), str(script)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "499500\n"
+    assert result.stderr.startswith("pyttd: recorded 100 events (stopped at --max-events) (")
+    trace = _native.read_trace(out)
+    assert trace["state"] == "complete"
+    check_invariants(trace)
+    assert trace["run"] == ("finished", 0, 100)
+    assert '"max_events": 100' in trace["settings"]
+    assert [e[0] for e in trace["events"]] == list(range(100))
+    # Every values row belongs to a recorded event; the output after the limit names the last one.
+    assert all(r[0] < 100 for r in trace["values"])
+    assert trace["output"] == [(99, 0, "stdout", "499500"), (99, 0, "stdout", "\n")]
+
+
+def test_include_and_exclude_choose_the_recorded_files(tmp_path):
+    app = tmp_path / "app"
+    (app / "vendor").mkdir(parents=True)
+    (app / "vendor" / "skipped.py").write_text("def skipped():\n    return 1\n")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "ext.py").write_text("def ext():\n    return 2\n")
+    script = write(
+        app,
+        f"""\
+        import sys
+        sys.path.append({str(outside)!r})
+        from vendor.skipped import skipped
+        from ext import ext
+        print(skipped() + ext())
+        """,
+    )
+    result = subprocess.run(
+        [str(PYTTD_SCRIPT), "record", "--exclude", "vendor", "--include", str(outside), str(script)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=app,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "3\n"
+    trace = _native.read_trace(script.with_suffix(".pyttd"))
+    check_invariants(trace)
+    files = {c[1] for c in trace["code"]}
+    assert files == {str(script.resolve()), str((outside / "ext.py").resolve())}
+    assert "ext" in {c[3] for c in trace["calls"]}

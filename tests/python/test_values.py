@@ -20,8 +20,10 @@ from pyttd import _native
 
 SCRIPTS = Path(__file__).resolve().parent / "scripts"
 CAP = 256
-# Thread reprs hold the thread's ident, which differs between runs.
-_THREAD_IDENT = re.compile(r"(<Thread\([^,]*, \w+(?: daemon)?) \d+")
+# Thread reprs hold the thread's state and ident (`<Thread(w, started 1402…)>`). The recorded run
+# and the oracle's run are two processes scheduled differently, so a worker can be `started` in one
+# and `stopped` in the other at the same line: both are normalised away.
+_THREAD_IDENT = re.compile(r"(<Thread\([^,]*, )(?:initial|started|stopped)(?: daemon)?(?: \d+)?")
 
 
 def write(tmp_path: Path, source: str, name: str = "script.py") -> Path:
@@ -102,7 +104,7 @@ def same(ours: tuple[str, bool], theirs: str) -> bool:
     from oracle import normalize_addresses
 
     text, partial = ours
-    text, theirs = (_THREAD_IDENT.sub(r"\1 N", normalize_addresses(t)) for t in (text, theirs))
+    text, theirs = (_THREAD_IDENT.sub(r"\1STATE", normalize_addresses(t)) for t in (text, theirs))
     if partial or len(theirs) >= CAP:
         n = min(len(text), len(theirs))
         return text[:n] == theirs[:n]
