@@ -537,12 +537,15 @@ def test_output_is_stored_and_still_shown_byte_for_byte(tmp_path):
     stdout = "".join(text for _seq, _thread, stream, text in output if stream == "stdout")
     assert stdout == plain.stdout.decode().replace("raw bytes\n", "")
     assert [text for _s, _t, stream, text in output if stream == "stderr"] == ["to stderr", "\n"]
-    # In write order, seq non-decreasing; each seq is the latest event before the write: a line
-    # event of the line that wrote (or, for the writes of `shout`, its line).
+    # In write order, seq non-decreasing; each seq is the latest event before the write (SPEC §6
+    # `output`). That event may belong to another thread: a worker's `print` is two writes, and the
+    # GIL can pass to the main thread between them. Before the worker starts, it is exactly the
+    # line that wrote.
     seqs = [row[0] for row in output]
     assert seqs == sorted(seqs)
     events = {e[0]: e for e in trace["events"]}
-    for seq, thread, _stream, text in output:
+    assert all(seq in events for seq in seqs)
+    for seq, thread, _stream, text in output[: output.index(next(r for r in output if r[3] == "THREAD"))]:
         event = events[seq]
         assert event[1] == thread, (text, event)
         assert event[2] == "line", (text, event)
