@@ -728,13 +728,13 @@ fn emit(
     opens_call: Option<u64>,
 ) -> Result<(), String> {
     if local.producer.is_full() {
-        wait_for_space(session, local)?;
+        wait_for_space(session, || local.producer.is_full())?;
     }
     // The event's rows first: the flush thread finds them whenever it finds the record.
     let naux = local.pending.len() as u32;
     for aux in local.pending.drain(..) {
         if local.aux.is_full() {
-            wait_for_aux_space(session, &local.aux)?;
+            wait_for_space(session, || local.aux.is_full())?;
         }
         local
             .aux
@@ -771,37 +771,14 @@ fn emit(
     Ok(())
 }
 
-/// Backpressure (DESIGN.md 5.5): the ring is full, so wait for the flush thread — keeping the
-/// GIL, with no seq in flight. Nothing is dropped.
+/// Backpressure (DESIGN.md 5.5): a ring (events or auxiliary rows) is full, so wait for the flush
+/// thread — keeping the GIL, with no seq in flight. The flush thread drains both rings whatever
+/// the watermark, so space always comes. Nothing is dropped.
 #[cold]
-fn wait_for_space(session: &Session, local: &mut Local) -> Result<(), String> {
+fn wait_for_space(session: &Session, is_full: impl Fn() -> bool) -> Result<(), String> {
     let started = Instant::now();
     let mut spins = 0u32;
-    while local.producer.is_full() {
-        if session.failed.load(Ordering::Relaxed) {
-            return Err("the flush thread failed".into());
-        }
-        session.wake_flusher();
-        if spins < 64 {
-            spins += 1;
-            std::hint::spin_loop();
-        } else {
-            std::thread::sleep(std::time::Duration::from_micros(50));
-        }
-    }
-    session
-        .stall_ns
-        .fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
-    Ok(())
-}
-
-/// Backpressure for the auxiliary ring, as [`wait_for_space`]: the flush thread drains it
-/// whatever the watermark, so space always comes.
-#[cold]
-fn wait_for_aux_space(session: &Session, aux: &Producer<Aux>) -> Result<(), String> {
-    let started = Instant::now();
-    let mut spins = 0u32;
-    while aux.is_full() {
+    while is_full() {
         if session.failed.load(Ordering::Relaxed) {
             return Err("the flush thread failed".into());
         }

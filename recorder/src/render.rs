@@ -134,7 +134,18 @@ struct Out<'a> {
     redact: &'a Redactor,
 }
 
-impl Out<'_> {
+impl<'a> Out<'a> {
+    /// An empty rendering bounded by the text cap.
+    fn new(redact: &'a Redactor) -> Self {
+        Out {
+            text: String::new(),
+            chars: 0,
+            cap: TEXT_CAP,
+            cut: false,
+            redact,
+        }
+    }
+
     fn room(&self) -> usize {
         self.cap - self.chars
     }
@@ -190,13 +201,7 @@ pub unsafe fn render(obj: *mut ffi::PyObject, redact: &Redactor) -> Value {
             // Lone surrogates: CPython's repr of a str is C code and escapes them.
         }
         let length = container_len(obj);
-        let mut out = Out {
-            text: String::new(),
-            chars: 0,
-            cap: TEXT_CAP,
-            cut: false,
-            redact,
-        };
+        let mut out = Out::new(redact);
         match render_into(obj, &mut out) {
             Ok(()) => Value::Repr {
                 type_name: type_name(obj),
@@ -725,13 +730,7 @@ pub unsafe fn exception_message(exc: *mut ffi::PyObject, redact: &Redactor) -> O
             return None;
         }
         ffi::Py_IncRef(args);
-        let mut out = Out {
-            text: String::new(),
-            chars: 0,
-            cap: TEXT_CAP,
-            cut: false,
-            redact,
-        };
+        let mut out = Out::new(redact);
         let r = render_into(args, &mut out);
         ffi::Py_DecRef(args);
         r.ok().map(|()| out.text)
