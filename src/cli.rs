@@ -73,13 +73,27 @@ enum Command {
         /// Stop recording after N events; the program runs on to the end unrecorded
         #[arg(long, value_name = "N")]
         max_events: Option<u64>,
-        /// Also record code in files under PATH (a file or directory; even inside site-packages
-        /// or the standard library); repeatable
-        #[arg(long, value_name = "PATH")]
-        include: Vec<PathBuf>,
-        /// Never record code in files under PATH (wins over everything else); repeatable
-        #[arg(long, value_name = "PATH")]
-        exclude: Vec<PathBuf>,
+        /// Record only functions whose name or qualified name matches GLOB (`process_*`,
+        /// `Parser.*`; a module body is `<module>`); repeatable
+        #[arg(long, value_name = "GLOB")]
+        include: Vec<String>,
+        /// Never record functions whose name or qualified name matches GLOB; repeatable
+        #[arg(long, value_name = "GLOB")]
+        exclude: Vec<String>,
+        /// Record exactly the files PATTERN matches, wherever they are (site-packages and the
+        /// standard library too) instead of the script's directory. PATTERN is a file, a
+        /// directory, or a glob over absolute paths (`*` crosses `/`); relative to the current
+        /// directory; repeatable
+        #[arg(long, value_name = "PATTERN")]
+        include_file: Vec<String>,
+        /// Never record files PATTERN matches (as for --include-file); wins over every include;
+        /// repeatable
+        #[arg(long, value_name = "PATTERN")]
+        exclude_file: Vec<String>,
+        /// Benchmark baseline: run the script under the same native callbacks on the same
+        /// events, doing nothing; no trace is written
+        #[arg(long)]
+        floor: bool,
         /// The Python script (with `-m`, the module) to run, then its arguments (its
         /// `sys.argv[1:]`); everything after the script goes to the script
         #[arg(
@@ -123,9 +137,14 @@ pub struct RecordArgs {
     pub no_redact: bool,
     pub secret_patterns: Vec<String>,
     pub max_events: Option<u64>,
-    /// `--include` and `--exclude` paths, as given.
-    pub include: Vec<PathBuf>,
-    pub exclude: Vec<PathBuf>,
+    /// `--include` and `--exclude` function globs.
+    pub include: Vec<String>,
+    pub exclude: Vec<String>,
+    /// `--include-file` and `--exclude-file` patterns, as given.
+    pub include_files: Vec<String>,
+    pub exclude_files: Vec<String>,
+    /// `--floor`.
+    pub floor: bool,
 }
 
 /// A parsed command line, ready to run.
@@ -145,6 +164,9 @@ impl Invocation {
                 max_events,
                 include,
                 exclude,
+                include_file,
+                exclude_file,
+                floor,
                 mut script_and_args,
             } => {
                 let first = script_and_args.remove(0);
@@ -166,6 +188,9 @@ impl Invocation {
                     max_events,
                     include,
                     exclude,
+                    include_files: include_file,
+                    exclude_files: exclude_file,
+                    floor,
                 })
             }
             other => Err(Invocation(Box::new(other))),
@@ -534,6 +559,9 @@ mod tests {
                 max_events: None,
                 include: vec![],
                 exclude: vec![],
+                include_files: vec![],
+                exclude_files: vec![],
+                floor: false,
             }
         );
     }
@@ -551,11 +579,16 @@ mod tests {
             "--max-events",
             "10",
             "--include",
+            "process_*",
+            "--exclude",
+            "Parser.*",
+            "--include-file",
             "lib",
-            "--exclude",
-            "lib/gen",
-            "--exclude",
+            "--exclude-file",
+            "lib/gen/*",
+            "--exclude-file",
             "vendor",
+            "--floor",
             "-m",
             "pkg.app",
             "a",
@@ -573,8 +606,11 @@ mod tests {
                 no_redact: true,
                 secret_patterns: vec!["pin".into(), "^ssn$".into()],
                 max_events: Some(10),
-                include: vec!["lib".into()],
-                exclude: vec!["lib/gen".into(), "vendor".into()],
+                include: vec!["process_*".into()],
+                exclude: vec!["Parser.*".into()],
+                include_files: vec!["lib".into()],
+                exclude_files: vec!["lib/gen/*".into(), "vendor".into()],
+                floor: true,
             }
         );
     }

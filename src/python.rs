@@ -155,20 +155,19 @@ mod native {
         let environ = py.import("os")?.getattr("environ")?;
         environ.set_item("PYTTD_RECORDING", "1")?;
 
-        let mut options = RecordOptions::new(args.output.clone(), script_text, dir.clone());
-        options.exclude.extend(pyttd_dir);
-        for (given, into) in [
-            (&args.include, &mut options.include),
-            (&args.exclude, &mut options.exclude),
-        ] {
-            for p in given {
-                into.push(
-                    std::path::absolute(p).with_context(|| {
-                        format!("{}: cannot make the path absolute", p.display())
-                    })?,
-                );
-            }
-        }
+        // The floor writes no trace worth keeping: its (empty) trace goes to a temporary file.
+        let output = if args.floor {
+            std::env::temp_dir().join(format!("pyttd-floor-{}.pyttd", std::process::id()))
+        } else {
+            args.output.clone()
+        };
+        let mut options = RecordOptions::new(output, script_text, dir.clone());
+        options.exclude_dirs.extend(pyttd_dir);
+        options.include_functions = args.include.clone();
+        options.exclude_functions = args.exclude.clone();
+        options.include_files = args.include_files.clone();
+        options.exclude_files = args.exclude_files.clone();
+        options.floor = args.floor;
         options.redact = !args.no_redact;
         options.secret_patterns = args.secret_patterns.clone();
         options.max_events = args.max_events;
@@ -202,6 +201,14 @@ mod native {
         let _ = environ.del_item("PYTTD_RECORDING");
         let stats = stats?;
         let elapsed = started.elapsed();
+        if args.floor {
+            let _ = std::fs::remove_file(&stats.path);
+            eprintln!(
+                "pyttd: floor run (no-op callbacks, nothing recorded) in {:.2}s",
+                elapsed.as_secs_f64()
+            );
+            return Ok(status);
+        }
         let limit = match args.max_events {
             Some(max) if stats.events >= max => " (stopped at --max-events)",
             _ => "",

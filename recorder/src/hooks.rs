@@ -425,6 +425,11 @@ unsafe fn event(
         }
         _ => info.line_at(a1),
     };
+    if session.floor {
+        // The same callbacks on the same events (backward jumps within a line included), doing
+        // nothing.
+        return Ok(Ret::None);
+    }
     // SAFETY: GIL held, verified layout.
     let frame = unsafe { session.layout.current_frame() };
     // SAFETY: a non-null current frame is live while its code runs our callback.

@@ -21,6 +21,7 @@
 
 mod cpython;
 mod error;
+mod filter;
 mod flush;
 mod hooks;
 mod redact;

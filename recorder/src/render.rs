@@ -215,6 +215,48 @@ pub unsafe fn render(obj: *mut ffi::PyObject, redact: &Redactor) -> Value {
     }
 }
 
+/// Whether `obj` would render exactly as `cached` does, decided without allocating, for the
+/// scalars whose rendering is their value: exact `None`, `bool`, `int` (64-bit), `float` (same
+/// bits) and ASCII `str` (same text, not cut). `false` means "render it and compare".
+///
+/// # Safety
+/// GIL held; `obj` is live.
+#[inline]
+pub unsafe fn renders_as(obj: *mut ffi::PyObject, cached: &Value) -> bool {
+    // SAFETY: guaranteed by the caller; each typed read follows its exact-type check.
+    unsafe {
+        let t = ffi::Py_TYPE(obj);
+        match cached {
+            Value::Int(n) if t == &raw mut ffi::PyLong_Type => {
+                let mut overflow = 0;
+                let v = ffi::PyLong_AsLongLongAndOverflow(obj, &mut overflow);
+                if v == -1 && !ffi::PyErr_Occurred().is_null() {
+                    ffi::PyErr_Clear();
+                    return false;
+                }
+                overflow == 0 && v == *n
+            }
+            Value::Float(x) if t == &raw mut ffi::PyFloat_Type => {
+                ffi::PyFloat_AS_DOUBLE(obj).to_bits() == x.to_bits()
+            }
+            Value::Str {
+                text,
+                truncated: false,
+            } if t == &raw mut ffi::PyUnicode_Type => {
+                let len = ffi::PyUnicode_GET_LENGTH(obj) as usize;
+                len == text.len()
+                    && ffi::PyUnicode_KIND(obj) == 1
+                    && text.is_ascii()
+                    && std::slice::from_raw_parts(ffi::PyUnicode_DATA(obj) as *const u8, len)
+                        == text.as_bytes()
+            }
+            Value::None => obj == ffi::Py_None(),
+            Value::Bool(b) => t == &raw mut ffi::PyBool_Type && (obj == ffi::Py_True()) == *b,
+            _ => false,
+        }
+    }
+}
+
 /// `len()` of an exact builtin container (never calls Python).
 ///
 /// # Safety

@@ -17,6 +17,7 @@ use rtrb::Consumer;
 
 use crate::cpython::{self, CodeExtra, Layout};
 use crate::error::RecorderError;
+use crate::filter::{FileFilter, FunctionFilter};
 use crate::flush::{FlushStats, Flusher};
 use crate::hooks;
 use crate::redact::Redactor;
@@ -30,15 +31,19 @@ pub struct RecordOptions {
     pub output: PathBuf,
     /// The script as given on the command line (the `run.script` column).
     pub script: String,
-    /// Code in files under this directory is recorded, except `exclude`d paths and the
-    /// interpreter's own (`sys.prefix`, site-packages).
+    /// Code in files under this directory is recorded, except the interpreter's own
+    /// (`sys.prefix`, site-packages), unless `include_files` says otherwise (`filter.rs`).
     pub root: PathBuf,
-    /// Files and directories never recorded (pyttd's own package, for one; `--exclude`). They
-    /// win over everything else.
-    pub exclude: Vec<PathBuf>,
-    /// Files and directories recorded in addition to `root`, even inside the interpreter's own
-    /// directories (`--include`; a library in site-packages, for one).
-    pub include: Vec<PathBuf>,
+    /// Directories never recorded, whatever the patterns say (pyttd's own package).
+    pub exclude_dirs: Vec<PathBuf>,
+    /// `--include-file`: record exactly the files these paths or globs match, wherever they are.
+    pub include_files: Vec<String>,
+    /// `--exclude-file`: never record the files these paths or globs match.
+    pub exclude_files: Vec<String>,
+    /// `--include`: record only functions whose name or qualified name matches one of these globs.
+    pub include_functions: Vec<String>,
+    /// `--exclude`: never record functions matching these globs.
+    pub exclude_functions: Vec<String>,
     pub writer: WriterOptions,
     /// Records per thread ring.
     pub ring_capacity: usize,
@@ -48,6 +53,9 @@ pub struct RecordOptions {
     pub secret_patterns: Vec<String>,
     /// Stop recording after this many events; the program runs on unrecorded.
     pub max_events: Option<u64>,
+    /// The benchmark floor: the same callbacks on the same events, doing nothing (no event,
+    /// value or row is recorded; the trace holds only the `run` row).
+    pub floor: bool,
 }
 
 impl RecordOptions {
@@ -56,13 +64,17 @@ impl RecordOptions {
             output,
             script,
             root,
-            exclude: Vec::new(),
-            include: Vec::new(),
+            exclude_dirs: Vec::new(),
+            include_files: Vec::new(),
+            exclude_files: Vec::new(),
+            include_functions: Vec::new(),
+            exclude_functions: Vec::new(),
             writer: WriterOptions::default(),
             ring_capacity: 1 << 16,
             redact: true,
             secret_patterns: Vec::new(),
             max_events: None,
+            floor: false,
         }
     }
 }
@@ -146,12 +158,11 @@ pub(crate) struct Session {
     pub suspended: Mutex<HashMap<usize, Suspended>>,
     /// `co_filename` → its resolved path when it is recorded.
     files: Mutex<HashMap<String, Option<String>>>,
-    root: PathBuf,
-    exclude: Vec<PathBuf>,
-    include: Vec<PathBuf>,
-    /// The interpreter's directories: not recorded unless `include`d.
-    system: Vec<PathBuf>,
+    files_filter: FileFilter,
+    functions_filter: FunctionFilter,
     cwd: PathBuf,
+    /// No-op callbacks (`RecordOptions::floor`).
+    pub floor: bool,
     pub stopping: AtomicBool,
     pub failed: AtomicBool,
     failure: Mutex<Option<String>>,
@@ -236,7 +247,11 @@ impl Session {
     /// its `code` row and its local events.
     pub fn describe_code(&self, code: &Bound<'_, PyAny>) -> PyResult<CodeInfo> {
         let filename: String = code.getattr("co_filename")?.extract()?;
-        let file = self.recorded_file(&filename);
+        let name: String = code.getattr("co_name")?.extract()?;
+        let qualname: String = code.getattr("co_qualname")?.extract()?;
+        let file = self
+            .recorded_file(&filename)
+            .filter(|_| self.functions_filter.records(&name, &qualname));
         let first_line: u32 = code.getattr("co_firstlineno")?.extract()?;
         // SAFETY: `code` is a live code object (checked by the caller); GIL held.
         let start_offset = 2 * unsafe { self.layout.first_traceable(code.as_ptr()) };
@@ -279,8 +294,6 @@ impl Session {
         info.slot_names = names.into_iter().map(Arc::from).collect();
         info.slot_kinds = kinds.into_boxed_slice();
         info.code_id = self.next_code_id.fetch_add(1, Ordering::Relaxed);
-        let name: String = code.getattr("co_name")?.extract()?;
-        let qualname: String = code.getattr("co_qualname")?.extract()?;
         info.secret_return = self.redact.is_secret(&name);
         let row = CodeRow {
             code_id: info.code_id,
@@ -307,11 +320,9 @@ impl Session {
             return known.clone();
         }
         let path = self.cwd.join(filename);
-        let resolved = std::fs::canonicalize(&path).ok().filter(|p| {
-            !self.exclude.iter().any(|e| p.starts_with(e))
-                && (self.include.iter().any(|i| p.starts_with(i))
-                    || (p.starts_with(&self.root) && !self.system.iter().any(|e| p.starts_with(e))))
-        });
+        let resolved = std::fs::canonicalize(&path)
+            .ok()
+            .filter(|p| self.files_filter.records(p));
         let answer = resolved.map(|p| p.to_string_lossy().into_owned());
         files.insert(filename.to_string(), answer.clone());
         answer
@@ -397,6 +408,8 @@ impl Recorder {
         } else {
             Redactor::disabled()
         });
+        let functions_filter =
+            FunctionFilter::new(&options.include_functions, &options.exclude_functions)?;
         let layout = Layout::for_running_python()?;
         cpython::self_check(py, layout)?;
         if !ACTIVE.load(Ordering::Acquire).is_null() {
@@ -425,8 +438,6 @@ impl Recorder {
         };
 
         let setup = || -> Result<(Arc<Session>, RunRow, TraceWriter), RecorderError> {
-            let exclude: Vec<PathBuf> = options.exclude.iter().map(|p| canonical(p)).collect();
-            let include: Vec<PathBuf> = options.include.iter().map(|p| canonical(p)).collect();
             let mut system = Vec::new();
             for attr in ["prefix", "base_prefix", "exec_prefix", "base_exec_prefix"] {
                 let p: String = sys.getattr(attr)?.extract()?;
@@ -445,6 +456,14 @@ impl Recorder {
                 }
             }
             let cwd = std::env::current_dir().map_err(|e| RecorderError::Python(e.to_string()))?;
+            let files_filter = FileFilter::new(
+                &options.root,
+                system,
+                &options.exclude_dirs,
+                &options.include_files,
+                &options.exclude_files,
+                &cwd,
+            )?;
             let argv: Vec<String> = sys
                 .getattr("argv")?
                 .cast_into::<PyList>()
@@ -490,11 +509,10 @@ impl Recorder {
                 registrations: Mutex::new(Registrations::default()),
                 suspended: Mutex::new(HashMap::new()),
                 files: Mutex::new(HashMap::new()),
-                root: canonical(&options.root),
-                exclude,
-                include,
-                system,
+                files_filter,
+                functions_filter: functions_filter.clone(),
                 cwd,
+                floor: options.floor,
                 stopping: AtomicBool::new(false),
                 failed: AtomicBool::new(false),
                 failure: Mutex::new(None),

@@ -38,16 +38,34 @@ struct Cached {
     ptr: usize,
     immortal: bool,
     value: Value,
-    seen: u32,
 }
 
 /// What one frame last recorded.
 #[derive(Debug, Default)]
 pub(crate) struct FrameVals {
     slots: Vec<Option<Cached>>,
-    names: HashMap<Arc<str>, Cached>,
+    /// Module and class bodies: every name the namespace has shown, in first-seen order.
+    names: Vec<NsName>,
+    /// Index into `names` by name.
+    by_name: HashMap<Arc<str>, usize>,
+    /// Index into `names` (or [`SKIPPED`] for dunder names) by the address of an immortal key
+    /// object (interned identifiers are): such an address always means the same string.
+    by_key: HashMap<usize, usize>,
+    /// Scratch space of `observe_namespace`: (index into `names`, object address).
+    items: Vec<(usize, usize)>,
     events: u32,
 }
+
+/// A namespace name, its redaction, and what it last recorded (`None`: unbound).
+#[derive(Debug)]
+struct NsName {
+    name: Arc<str>,
+    secret: bool,
+    cached: Option<Cached>,
+    seen: u32,
+}
+
+const SKIPPED: usize = usize::MAX;
 
 fn row(name: &Arc<str>, snapshot: bool, value: Value) -> Aux {
     Aux::Value {
@@ -126,7 +144,7 @@ impl FrameVals {
         out: &mut Vec<Aux>,
     ) {
         // SAFETY: guaranteed by the caller: reading the frame, its dict and its slots with the
-        // GIL held; every object collected is held by a new reference until rendered.
+        // GIL held; every object collected is held by a new reference until compared.
         unsafe {
             let d = cpython::frame_locals(frame);
             if d.is_null() || ffi::PyDict_Check(d) == 0 {
@@ -134,22 +152,19 @@ impl FrameVals {
                 // may run to read it. Its values are not recorded.
                 return;
             }
-            // Collect first (no Python code runs), render afterwards: rendering may run code
+            // Collect first (no Python code runs), compare afterwards: rendering may run code
             // that changes the dict.
-            let mut items: Vec<(String, *mut ffi::PyObject)> = Vec::new();
+            let mut items = std::mem::take(&mut self.items);
+            items.clear();
             let mut pos: ffi::Py_ssize_t = 0;
             let (mut k, mut v) = (std::ptr::null_mut(), std::ptr::null_mut());
             while ffi::PyDict_Next(d, &mut pos, &mut k, &mut v) != 0 {
-                if ffi::PyUnicode_Check(k) == 0 {
-                    continue;
-                }
-                let mut key = String::new();
-                render::read_key(k, &mut key);
-                if key.len() >= 2 && key.starts_with("__") && key.ends_with("__") {
+                let index = self.key_index(k, &info.redact);
+                if index == SKIPPED {
                     continue;
                 }
                 ffi::Py_IncRef(v);
-                items.push((key, v));
+                items.push((index, v as usize));
             }
             for (i, kind) in info.slot_kinds.iter().enumerate() {
                 if kind & CO_FAST_HIDDEN == 0 {
@@ -160,41 +175,81 @@ impl FrameVals {
                     continue;
                 }
                 ffi::Py_IncRef(v);
-                let name = &*info.slot_names[i];
-                match items.iter_mut().find(|(k, _)| k == name) {
+                let index = self.name_index(&info.slot_names[i], info.secret_slots[i]);
+                match items.iter_mut().find(|(k, _)| *k == index) {
                     Some(item) => {
-                        ffi::Py_DecRef(item.1);
-                        item.1 = v;
+                        ffi::Py_DecRef(item.1 as *mut ffi::PyObject);
+                        item.1 = v as usize;
                     }
-                    None => items.push((name.to_string(), v)),
+                    None => items.push((index, v as usize)),
                 }
             }
             let mark = self.events;
-            for (key, v) in items {
-                let name: Arc<str> = match self.names.get_key_value(key.as_str()) {
-                    Some((name, _)) => name.clone(),
-                    None => Arc::from(key),
-                };
-                let mut slot = self.names.remove(&name);
-                let secret = info.redact.is_secret(&name);
-                update(&mut slot, &name, v, snap, secret, &info.redact, out);
+            for &(index, v) in &items {
+                let v = v as *mut ffi::PyObject;
+                let entry = &mut self.names[index];
+                update(
+                    &mut entry.cached,
+                    &entry.name,
+                    v,
+                    snap,
+                    entry.secret,
+                    &info.redact,
+                    out,
+                );
+                entry.seen = mark;
                 ffi::Py_DecRef(v);
-                if let Some(mut c) = slot {
-                    c.seen = mark;
-                    self.names.insert(name, c);
+            }
+            self.items = items;
+            for entry in &mut self.names {
+                if entry.seen != mark && entry.cached.take().is_some() {
+                    out.push(row(&entry.name, false, Value::Deleted));
                 }
             }
-            let gone: Vec<Arc<str>> = self
-                .names
-                .iter()
-                .filter(|(_, c)| c.seen != mark)
-                .map(|(k, _)| k.clone())
-                .collect();
-            for name in gone {
-                self.names.remove(&name);
-                out.push(row(&name, false, Value::Deleted));
-            }
         }
+    }
+
+    /// The `names` index of the namespace key `k`, [`SKIPPED`] for dunder names and non-str keys.
+    ///
+    /// # Safety
+    /// GIL held; `k` is live.
+    unsafe fn key_index(&mut self, k: *mut ffi::PyObject, redact: &Redactor) -> usize {
+        // SAFETY: guaranteed by the caller.
+        unsafe {
+            if let Some(&index) = self.by_key.get(&(k as usize)) {
+                return index;
+            }
+            if ffi::PyUnicode_Check(k) == 0 {
+                return SKIPPED;
+            }
+            let mut key = String::new();
+            render::read_key(k, &mut key);
+            let index = if key.len() >= 2 && key.starts_with("__") && key.ends_with("__") {
+                SKIPPED
+            } else {
+                let secret = redact.is_secret(&key);
+                self.name_index(&Arc::from(key), secret)
+            };
+            if is_immortal(k) {
+                self.by_key.insert(k as usize, index);
+            }
+            index
+        }
+    }
+
+    fn name_index(&mut self, name: &Arc<str>, secret: bool) -> usize {
+        if let Some(&index) = self.by_name.get(name) {
+            return index;
+        }
+        let index = self.names.len();
+        self.names.push(NsName {
+            name: name.clone(),
+            secret,
+            cached: None,
+            seen: u32::MAX,
+        });
+        self.by_name.insert(name.clone(), index);
+        index
     }
 }
 
@@ -234,18 +289,22 @@ unsafe fn update(
             ptr: v as usize,
             immortal: false,
             value,
-            seen: 0,
         });
         return;
     }
-    if let Some(c) = slot.as_ref()
-        && c.immortal
-        && c.ptr == v as usize
-    {
-        if snap {
-            out.push(row(name, true, c.value.clone()));
+    if let Some(c) = slot.as_mut() {
+        // SAFETY: `v` is live (guaranteed by the caller).
+        if (c.immortal && c.ptr == v as usize) || unsafe { render::renders_as(v, &c.value) } {
+            if c.ptr != v as usize {
+                c.ptr = v as usize;
+                // SAFETY: as above.
+                c.immortal = unsafe { is_immortal(v) };
+            }
+            if snap {
+                out.push(row(name, true, c.value.clone()));
+            }
+            return;
         }
-        return;
     }
     // SAFETY: guaranteed by the caller; a reference is held across the render, which may run
     // Python code (and release the GIL).
@@ -266,7 +325,6 @@ unsafe fn update(
         ptr: v as usize,
         immortal,
         value,
-        seen: 0,
     });
 }
 

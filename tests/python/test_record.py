@@ -632,7 +632,7 @@ def test_max_events_stops_recording_but_not_the_program(tmp_path):
     assert trace["output"] == [(99, 0, "stdout", "499500"), (99, 0, "stdout", "\n")]
 
 
-def test_include_and_exclude_choose_the_recorded_files(tmp_path):
+def test_include_file_and_exclude_file_choose_the_recorded_files(tmp_path):
     app = tmp_path / "app"
     (app / "vendor").mkdir(parents=True)
     (app / "vendor" / "skipped.py").write_text("def skipped():\n    return 1\n")
@@ -650,7 +650,17 @@ def test_include_and_exclude_choose_the_recorded_files(tmp_path):
         """,
     )
     result = subprocess.run(
-        [str(PYTTD_SCRIPT), "record", "--exclude", "vendor", "--include", str(outside), str(script)],
+        [
+            str(PYTTD_SCRIPT),
+            "record",
+            "--include-file",
+            ".",
+            "--include-file",
+            str(outside / "*.py"),
+            "--exclude-file",
+            "vendor",
+            str(script),
+        ],
         capture_output=True,
         text=True,
         timeout=60,
@@ -663,3 +673,96 @@ def test_include_and_exclude_choose_the_recorded_files(tmp_path):
     files = {c[1] for c in trace["code"]}
     assert files == {str(script.resolve()), str((outside / "ext.py").resolve())}
     assert "ext" in {c[3] for c in trace["calls"]}
+
+
+def test_include_and_exclude_choose_the_recorded_functions(tmp_path):
+    script = write(
+        tmp_path,
+        """\
+        class Parser:
+            def parse(self, text):
+                return helper(text)
+
+        def helper(text):
+            return text.upper()
+
+        def process_one(x):
+            return Parser().parse(x)
+
+        def process_slow(x):
+            return x
+
+        print(process_one("a"), process_slow("b"))
+        """,
+    )
+    out = tmp_path / "f.pyttd"
+    result = subprocess.run(
+        [
+            str(PYTTD_SCRIPT),
+            "record",
+            "-o",
+            str(out),
+            "--include",
+            "process_*",
+            "--include",
+            "Parser.*",
+            "--exclude",
+            "*_slow",
+            str(script),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "A b\n"
+    trace = _native.read_trace(out)
+    check_invariants(trace)
+    assert sorted(c[3] for c in trace["code"]) == ["Parser.parse", "process_one"]
+    # Only the chosen functions' events; depth counts recorded frames only.
+    assert [(e[2], e[3], e[5]) for e in trace["events"] if e[2] in ("call", "return")] == [
+        ("call", "process_one", 0),
+        ("call", "Parser.parse", 1),
+        ("return", "Parser.parse", 1),
+        ("return", "process_one", 0),
+    ]
+
+
+def test_a_bad_function_pattern_is_one_error_line(tmp_path):
+    script = write(tmp_path, "print('never runs')\n")
+    result = subprocess.run(
+        [str(PYTTD_SCRIPT), "record", "--include", "[oops", str(script)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert result.stderr.startswith('error: ') and '"[oops"' in result.stderr, result.stderr
+    assert len(result.stderr.splitlines()) == 1, result.stderr
+    assert not (tmp_path / "script.pyttd").exists()
+
+
+def test_floor_runs_the_program_under_no_op_callbacks_and_writes_nothing(tmp_path):
+    script = write(
+        tmp_path,
+        """\
+        import sys
+        total = sum(i * i for i in range(1000))
+        print(total)
+        sys.exit(3)
+        """,
+    )
+    result = subprocess.run(
+        [str(PYTTD_SCRIPT), "record", "--floor", str(script)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 3
+    assert result.stdout == "332833500\n"
+    assert result.stderr.startswith("pyttd: floor run (no-op callbacks, nothing recorded) in ")
+    assert list(tmp_path.iterdir()) == [script]
