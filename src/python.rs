@@ -75,6 +75,92 @@ mod native {
             .map_err(|e| pyo3::exceptions::PyOSError::new_err(format!("{e:#}")))
     }
 
+    /// The recording the Python API started (`pyttd.start_recording`), with its start time.
+    static API_RECORDING: std::sync::Mutex<Option<(Recorder, Instant)>> =
+        std::sync::Mutex::new(None);
+
+    /// Starts recording this process into `path` (`pyttd.start_recording`): code in files under
+    /// `root` (or as the file patterns say), the calling thread's running frames first.
+    #[pyfunction]
+    #[pyo3(signature = (path, script, root, exclude_dirs, include, exclude, include_files,
+        exclude_files, redact, secret_patterns, max_events))]
+    #[allow(clippy::too_many_arguments)]
+    fn start_recording(
+        py: Python<'_>,
+        path: PathBuf,
+        script: String,
+        root: PathBuf,
+        exclude_dirs: Vec<PathBuf>,
+        include: Vec<String>,
+        exclude: Vec<String>,
+        include_files: Vec<String>,
+        exclude_files: Vec<String>,
+        redact: bool,
+        secret_patterns: Vec<String>,
+        max_events: Option<u64>,
+    ) -> PyResult<()> {
+        // The lock is never held across Python calls: a thread waiting for it would hold the GIL.
+        if is_recording() {
+            return Err(pyo3::exceptions::PyRuntimeError::new_err(
+                "pyttd is already recording (call pyttd.stop_recording() first)",
+            ));
+        }
+        let mut options = RecordOptions::new(path, script, root);
+        options.exclude_dirs = exclude_dirs;
+        options.include_functions = include;
+        options.exclude_functions = exclude;
+        options.include_files = include_files;
+        options.exclude_files = exclude_files;
+        options.redact = redact;
+        options.secret_patterns = secret_patterns;
+        options.max_events = max_events;
+        let recorder = Recorder::start(py, options).map_err(|e| match e {
+            pyttd_recorder::RecorderError::InvalidOption(m) => {
+                pyo3::exceptions::PyValueError::new_err(m)
+            }
+            pyttd_recorder::RecorderError::AlreadyRecording => {
+                pyo3::exceptions::PyRuntimeError::new_err(e.to_string())
+            }
+            other => pyo3::exceptions::PyOSError::new_err(other.to_string()),
+        })?;
+        *API_RECORDING.lock().unwrap_or_else(|e| e.into_inner()) = Some((recorder, Instant::now()));
+        Ok(())
+    }
+
+    /// Stops the recording `start_recording` started and finishes its trace; `None` when none
+    /// is running. Otherwise `{"path", "events", "bytes", "flushes", "stall_seconds",
+    /// "elapsed_seconds"}`.
+    #[pyfunction]
+    fn stop_recording<'py>(py: Python<'py>) -> PyResult<Option<Bound<'py, PyDict>>> {
+        let taken = API_RECORDING
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        let Some((recorder, started)) = taken else {
+            return Ok(None);
+        };
+        let stats = recorder
+            .stop(py, 0)
+            .map_err(|e| pyo3::exceptions::PyOSError::new_err(e.to_string()))?;
+        let d = PyDict::new(py);
+        d.set_item("path", &stats.path)?;
+        d.set_item("events", stats.events)?;
+        d.set_item("bytes", stats.bytes)?;
+        d.set_item("flushes", stats.flushes)?;
+        d.set_item("stall_seconds", stats.stall.as_secs_f64())?;
+        d.set_item("elapsed_seconds", started.elapsed().as_secs_f64())?;
+        Ok(Some(d))
+    }
+
+    /// Whether `start_recording` started a recording that is still running.
+    #[pyfunction]
+    fn is_recording() -> bool {
+        API_RECORDING
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_some()
+    }
+
     #[pymodule_init]
     fn init(module: &Bound<'_, PyModule>) -> PyResult<()> {
         module.add("__version__", env!("CARGO_PKG_VERSION"))

@@ -22,3 +22,24 @@ def record_output(stream: int, text: str) -> None:
 
 def read_events(path: str | PathLike[str]) -> list[tuple[int, int, str, str, int, int, int]]:
     """``(seq, thread_id, kind, qualname, line, depth, call_id)`` per event (a test helper)."""
+
+def start_recording(
+    path: str | PathLike[str],
+    script: str,
+    root: str | PathLike[str],
+    exclude_dirs: Sequence[str | PathLike[str]],
+    include: Sequence[str],
+    exclude: Sequence[str],
+    include_files: Sequence[str],
+    exclude_files: Sequence[str],
+    redact: bool,
+    secret_patterns: Sequence[str],
+    max_events: int | None,
+) -> None:
+    """Start recording this process into ``path`` (use ``pyttd.start_recording``)."""
+
+def stop_recording() -> dict[str, Any] | None:
+    """Stop the running API recording and finish its trace; ``None`` if none runs."""
+
+def is_recording() -> bool:
+    """Whether an API recording is running."""

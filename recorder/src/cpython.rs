@@ -141,6 +141,21 @@ pub unsafe fn frame_previous(frame: FramePtr) -> FramePtr {
     unsafe { read(frame, FRAME_PREVIOUS) }
 }
 
+unsafe extern "C" {
+    /// CPython 3.12+ unstable API (`cpython/pyframe.h`): the line a frame is executing.
+    fn PyUnstable_InterpreterFrame_GetLine(frame: *mut c_void) -> c_int;
+}
+
+/// The line `frame` is executing (its current instruction's), `None` if it has none.
+///
+/// # Safety
+/// As [`frame_code`], and `frame` is not a shim frame.
+pub unsafe fn frame_line(frame: FramePtr) -> Option<u32> {
+    // SAFETY: guaranteed by the caller; the function only reads the frame and its code.
+    let line = unsafe { PyUnstable_InterpreterFrame_GetLine(frame as *mut c_void) };
+    u32::try_from(line).ok()
+}
+
 /// Who owns the frame: 0 thread, 1 generator, 2 frame object, 3 C stack (shim).
 ///
 /// # Safety

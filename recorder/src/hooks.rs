@@ -189,6 +189,56 @@ pub(crate) fn register_current_thread(py: Python<'_>, session: &Session) {
     });
 }
 
+/// Records the calling thread's running frames as the recording's starting context: each
+/// recorded frame on the stack, outermost first, gets a `call` event at the line it is executing,
+/// with its locals, as if it had started now (SPEC section 6, `events`). Later events of those
+/// frames then nest as they do in the program.
+pub(crate) fn record_running_stack(py: Python<'_>, session: &Session) -> Result<(), String> {
+    let mut frames = Vec::new();
+    // SAFETY: GIL held; walking `previous` from the live current frame visits live frames.
+    unsafe {
+        let mut f = session.layout.current_frame();
+        while !f.is_null() && frames.len() < 100_000 {
+            if cpython::frame_owner(f) != OWNED_BY_CSTACK {
+                frames.push(f);
+            }
+            f = cpython::frame_previous(f);
+        }
+    }
+    let _ = py;
+    for &frame in frames.iter().rev() {
+        // SAFETY: GIL held; the frame is live (it is on the running stack) and not a shim.
+        unsafe {
+            let code = cpython::frame_code(frame);
+            let Some(info) = code_info(session, code)? else {
+                continue;
+            };
+            if !info.recorded {
+                continue;
+            }
+            let line = cpython::frame_line(frame);
+            LOCAL.with(|cell| {
+                let mut slot = cell
+                    .try_borrow_mut()
+                    .map_err(|_| "re-entered the recorder".to_string())?;
+                let local = slot.as_mut().ok_or("the thread is not registered")?;
+                local.pending.clear();
+                emit_call(
+                    session,
+                    local,
+                    EventKind::Call,
+                    info,
+                    frame,
+                    line,
+                    Ev::Start,
+                    std::ptr::null_mut(),
+                )
+            })?;
+        }
+    }
+    Ok(())
+}
+
 /// The calling thread's `thread_id` in this recording (registering the thread if it has not
 /// recorded an event yet); `None` while the recorder itself is running on this thread.
 pub(crate) fn current_thread_id(py: Python<'_>, session: &Session) -> Option<u32> {
@@ -276,8 +326,11 @@ unsafe fn dispatch(
     let mut ret = Ret::None;
     if !session.is_null() && nargs >= 2 {
         // SAFETY: a non-null `ACTIVE` stays valid until `stop`, which clears it with the GIL
-        // held after unregistering every callback; we hold the GIL.
+        // held after unregistering every callback, then waits until `in_callback` is 0; we hold
+        // the GIL, and count ourselves in before anything could release it.
         let session = unsafe { &*session };
+        session.in_callback.fetch_add(1, Ordering::AcqRel);
+        let _leave = Leave(&session.in_callback);
         // SAFETY: `nargs >= 2` arguments are valid for the duration of the call.
         let (code, a1, a2) = unsafe {
             (
@@ -319,6 +372,15 @@ unsafe fn dispatch(
         let none = ffi::Py_None();
         ffi::Py_IncRef(none);
         none
+    }
+}
+
+/// Counts a callback out of [`Session::in_callback`] however it returns.
+struct Leave<'a>(&'a std::sync::atomic::AtomicU32);
+
+impl Drop for Leave<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
     }
 }
 

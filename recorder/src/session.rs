@@ -167,6 +167,9 @@ pub(crate) struct Session {
     pub failed: AtomicBool,
     failure: Mutex<Option<String>>,
     pub stall_ns: AtomicU64,
+    /// Callbacks running right now (one may have released the GIL inside a `repr()`): `stop`
+    /// waits for none before it finishes and frees the session.
+    pub in_callback: AtomicU32,
     pub exit_status: Mutex<i32>,
     pub flush_thread: OnceLock<Thread>,
     pub disable: Py<PyAny>,
@@ -336,6 +339,10 @@ pub struct Recorder {
     flusher: Option<JoinHandle<Result<FlushStats, RecorderError>>>,
     output: PathBuf,
 }
+
+// SAFETY: `Recorder` only carries the pointer of an `Arc<Session>` (and `Session` is shared
+// with the flush thread, so it is `Send + Sync`); `stop` may run on any thread holding the GIL.
+unsafe impl Send for Recorder {}
 
 impl std::fmt::Debug for Session {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -517,6 +524,7 @@ impl Recorder {
                 failed: AtomicBool::new(false),
                 failure: Mutex::new(None),
                 stall_ns: AtomicU64::new(0),
+                in_callback: AtomicU32::new(0),
                 exit_status: Mutex::new(0),
                 flush_thread: OnceLock::new(),
                 disable: monitoring.getattr("DISABLE")?.unbind(),
@@ -555,6 +563,9 @@ impl Recorder {
         match hooked {
             Ok(()) => {
                 hooks::register_current_thread(py, session);
+                if let Err(reason) = hooks::record_running_stack(py, session) {
+                    session.fail(&reason);
+                }
                 Ok(recorder)
             }
             Err(e) => {
@@ -575,6 +586,15 @@ impl Recorder {
         let session = unsafe { Arc::from_raw(self.session) };
         hooks::uninstall(py, &session);
         ACTIVE.store(std::ptr::null_mut(), Ordering::Release);
+        // A callback on another thread may be inside a `repr()` that released the GIL: let it
+        // finish (its event still reaches the flush thread) before the final drain.
+        if session.in_callback.load(Ordering::Acquire) != 0 {
+            py.detach(|| {
+                while session.in_callback.load(Ordering::Acquire) != 0 {
+                    std::thread::sleep(Duration::from_micros(100));
+                }
+            });
+        }
         *session.exit_status.lock().expect("not poisoned") = exit_status;
         session.stopping.store(true, Ordering::Release);
         session.wake_flusher();
