@@ -94,6 +94,13 @@ enum Command {
         /// events, doing nothing; no trace is written
         #[arg(long)]
         floor: bool,
+        /// Levels of children recorded below a container or object (elements, entries,
+        /// attributes) for expanding it in a debugger; 0 records none
+        #[arg(long, value_name = "N", default_value_t = 2)]
+        expand_depth: u32,
+        /// Children recorded per container or object
+        #[arg(long, value_name = "N", default_value_t = 32)]
+        expand_width: u32,
         /// The Python script (with `-m`, the module) to run, then its arguments (its
         /// `sys.argv[1:]`); everything after the script goes to the script
         #[arg(
@@ -145,6 +152,9 @@ pub struct RecordArgs {
     pub exclude_files: Vec<String>,
     /// `--floor`.
     pub floor: bool,
+    /// `--expand-depth` and `--expand-width`.
+    pub expand_depth: u32,
+    pub expand_width: u32,
 }
 
 /// A parsed command line, ready to run.
@@ -167,6 +177,8 @@ impl Invocation {
                 include_file,
                 exclude_file,
                 floor,
+                expand_depth,
+                expand_width,
                 mut script_and_args,
             } => {
                 let first = script_and_args.remove(0);
@@ -191,6 +203,8 @@ impl Invocation {
                     include_files: include_file,
                     exclude_files: exclude_file,
                     floor,
+                    expand_depth,
+                    expand_width,
                 })
             }
             other => Err(Invocation(Box::new(other))),
@@ -562,6 +576,8 @@ mod tests {
                 include_files: vec![],
                 exclude_files: vec![],
                 floor: false,
+                expand_depth: 2,
+                expand_width: 32,
             }
         );
     }
@@ -611,6 +627,8 @@ mod tests {
                 include_files: vec!["lib".into()],
                 exclude_files: vec!["lib/gen/*".into(), "vendor".into()],
                 floor: true,
+                expand_depth: 2,
+                expand_width: 32,
             }
         );
     }

@@ -60,6 +60,8 @@ mod native {
         d.set_item("calls", rows.calls)?;
         d.set_item("events", rows.events)?;
         d.set_item("values", rows.values)?;
+        d.set_item("value_object_ids", rows.value_object_ids)?;
+        d.set_item("children", rows.children)?;
         d.set_item("exceptions", rows.exceptions)?;
         d.set_item("output", rows.output)?;
         d.set_item("settings", rows.settings)?;
@@ -83,7 +85,7 @@ mod native {
     /// `root` (or as the file patterns say), the calling thread's running frames first.
     #[pyfunction]
     #[pyo3(signature = (path, script, root, exclude_dirs, include, exclude, include_files,
-        exclude_files, redact, secret_patterns, max_events))]
+        exclude_files, redact, secret_patterns, max_events, expand_depth=2, expand_width=32))]
     #[allow(clippy::too_many_arguments)]
     fn start_recording(
         py: Python<'_>,
@@ -98,6 +100,8 @@ mod native {
         redact: bool,
         secret_patterns: Vec<String>,
         max_events: Option<u64>,
+        expand_depth: u32,
+        expand_width: u32,
     ) -> PyResult<()> {
         // The lock is never held across Python calls: a thread waiting for it would hold the GIL.
         if is_recording() {
@@ -114,6 +118,8 @@ mod native {
         options.redact = redact;
         options.secret_patterns = secret_patterns;
         options.max_events = max_events;
+        options.expand_depth = expand_depth;
+        options.expand_width = expand_width;
         let recorder = Recorder::start(py, options).map_err(|e| match e {
             pyttd_recorder::RecorderError::InvalidOption(m) => {
                 pyo3::exceptions::PyValueError::new_err(m)
@@ -254,6 +260,8 @@ mod native {
         options.include_files = args.include_files.clone();
         options.exclude_files = args.exclude_files.clone();
         options.floor = args.floor;
+        options.expand_depth = args.expand_depth;
+        options.expand_width = args.expand_width;
         options.redact = !args.no_redact;
         options.secret_patterns = args.secret_patterns.clone();
         options.max_events = args.max_events;

@@ -21,7 +21,7 @@ pub type ThreadRow = (u32, u64, Option<u64>, String, u64);
 /// `(code_id, file, name, qualname, first_line, kind)`.
 pub type CodeRow = (u32, String, String, String, u32, &'static str);
 /// `(seq, call_id, name, role, snapshot, tag, type_name, int_value, float_value, text,
-/// truncated, length)`.
+/// truncated, length)`; the `object_id` column is in `TraceRows::value_object_ids`.
 pub type ValueRow = (
     u64,
     u64,
@@ -34,6 +34,22 @@ pub type ValueRow = (
     Option<f64>,
     Option<String>,
     bool,
+    Option<u64>,
+);
+/// `(seq, parent_id, position, key, tag, type_name, int_value, float_value, text, truncated,
+/// length, object_id)`.
+pub type ChildRow = (
+    u64,
+    u64,
+    u32,
+    String,
+    &'static str,
+    String,
+    Option<i64>,
+    Option<f64>,
+    Option<String>,
+    bool,
+    Option<u64>,
     Option<u64>,
 );
 /// `(seq, thread_id, call_id, type_name, message)`.
@@ -54,6 +70,9 @@ pub struct TraceRows {
     pub calls: Vec<CallRow>,
     pub events: Vec<EventRow>,
     pub values: Vec<ValueRow>,
+    /// `values.object_id`, row by row.
+    pub value_object_ids: Vec<Option<u64>>,
+    pub children: Vec<ChildRow>,
     pub exceptions: Vec<ExceptionRow>,
     pub output: Vec<OutputRow>,
     /// `run.settings` of the last `run` row.
@@ -192,6 +211,7 @@ pub fn read(path: &Path) -> anyhow::Result<TraceRows> {
         let text = b.column(9).as_string::<i32>();
         let truncated = b.column(10).as_boolean();
         let length = b.column(11).as_primitive::<UInt64Type>();
+        let object = b.column(12).as_primitive::<UInt64Type>();
         for i in 0..b.num_rows() {
             rows.values.push((
                 seq.value(i),
@@ -206,6 +226,37 @@ pub fn read(path: &Path) -> anyhow::Result<TraceRows> {
                 text.is_valid(i).then(|| text.value(i).to_string()),
                 truncated.value(i),
                 length.is_valid(i).then(|| length.value(i)),
+            ));
+            rows.value_object_ids
+                .push(object.is_valid(i).then(|| object.value(i)));
+        }
+    }
+    for b in batches(&reader, Table::Children)? {
+        let seq = b.column(0).as_primitive::<UInt64Type>();
+        let parent = b.column(1).as_primitive::<UInt64Type>();
+        let position = b.column(2).as_primitive::<UInt32Type>();
+        let key = b.column(3).as_string::<i32>();
+        let tag = b.column(4).as_primitive::<UInt8Type>();
+        let int = b.column(6).as_primitive::<Int64Type>();
+        let float = b.column(7).as_primitive::<Float64Type>();
+        let text = b.column(8).as_string::<i32>();
+        let truncated = b.column(9).as_boolean();
+        let length = b.column(10).as_primitive::<UInt64Type>();
+        let object = b.column(11).as_primitive::<UInt64Type>();
+        for i in 0..b.num_rows() {
+            rows.children.push((
+                seq.value(i),
+                parent.value(i),
+                position.value(i),
+                key.value(i).to_string(),
+                ValueTag::from_code(tag.value(i)).map_or("?", ValueTag::as_str),
+                dict_str(b.column(5), i),
+                int.is_valid(i).then(|| int.value(i)),
+                float.is_valid(i).then(|| float.value(i)),
+                text.is_valid(i).then(|| text.value(i).to_string()),
+                truncated.value(i),
+                length.is_valid(i).then(|| length.value(i)),
+                object.is_valid(i).then(|| object.value(i)),
             ));
         }
     }

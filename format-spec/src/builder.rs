@@ -294,6 +294,56 @@ impl ValuesBuilder {
     }
 }
 
+/// Builds `children` record batches, one row per child of an expanded value.
+#[derive(Default)]
+pub struct ChildrenBuilder {
+    seq: UInt64Builder,
+    parent_id: UInt64Builder,
+    position: UInt32Builder,
+    key: StringBuilder,
+    value: ValueColumns,
+    rows: usize,
+}
+
+impl std::fmt::Debug for ChildrenBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChildrenBuilder")
+            .field("rows", &self.rows)
+            .finish()
+    }
+}
+
+impl ChildrenBuilder {
+    pub fn push(&mut self, seq: u64, parent_id: u64, position: u32, key: &str, value: &Value) {
+        self.seq.append_value(seq);
+        self.parent_id.append_value(parent_id);
+        self.position.append_value(position);
+        self.key.append_value(key);
+        self.value.push(value);
+        self.rows += 1;
+    }
+
+    pub fn len(&self) -> usize {
+        self.rows
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rows == 0
+    }
+
+    pub fn finish(&mut self) -> RecordBatch {
+        self.rows = 0;
+        let mut cols: Vec<ArrayRef> = vec![
+            Arc::new(self.seq.finish()),
+            Arc::new(self.parent_id.finish()),
+            Arc::new(self.position.finish()),
+            Arc::new(self.key.finish()),
+        ];
+        cols.extend(self.value.finish());
+        batch(Table::Children, cols)
+    }
+}
+
 /// Makes a whole synthetic trace through the real writer: the run row, code objects, threads,
 /// calls, events, value changes and output. Call [`TraceBuilder::flush_into`] periodically to
 /// stream a large trace into a writer with bounded memory.

@@ -26,8 +26,9 @@ mod writer;
 use std::ops::RangeInclusive;
 
 pub use builder::{
-    CallRow, CodeRow, EventsBuilder, RunRow, ThreadRow, TraceBuilder, Value, ValuesBuilder,
-    calls_batch, code_batch, exceptions_batch, output_batch, run_batch, threads_batch,
+    CallRow, ChildrenBuilder, CodeRow, EventsBuilder, RunRow, ThreadRow, TraceBuilder, Value,
+    ValuesBuilder, calls_batch, code_batch, exceptions_batch, output_batch, run_batch,
+    threads_batch,
 };
 pub use error::{FormatError, Result};
 pub use reader::{Event, TableScan, TraceReader, TraceState};

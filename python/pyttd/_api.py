@@ -58,12 +58,15 @@ def start_recording(
     redact: bool = True,
     secret_patterns: tuple[str, ...] | list[str] = (),
     max_events: int | None = None,
+    expand_depth: int = 2,
+    expand_width: int = 32,
 ) -> Path:
     """Start recording this process into ``path`` (default: ``<main script name>.pyttd`` in the
     current directory; an existing file is replaced) and return the path.
 
     ``include``/``exclude`` are function-name globs, ``include_files``/``exclude_files`` path
-    globs, ``redact``/``secret_patterns``/``max_events`` as for ``pyttd record``. Raises
+    globs, ``redact``/``secret_patterns``/``max_events``/``expand_depth``/``expand_width`` as for
+    ``pyttd record``. Raises
     ``RuntimeError`` if a recording is already running, ``ValueError`` for a bad pattern,
     ``OSError`` if the trace cannot be created.
     """
@@ -84,6 +87,8 @@ def start_recording(
         redact,
         list(secret_patterns),
         max_events,
+        expand_depth,
+        expand_width,
     )
     _capture.install()
     return target

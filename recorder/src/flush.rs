@@ -7,8 +7,9 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use pyttd_format::{
-    CallRow, Event, EventKind, EventsBuilder, RunRow, Table, ThreadRow, TraceWriter, ValuesBuilder,
-    calls_batch, code_batch, exceptions_batch, output_batch, run_batch, threads_batch,
+    CallRow, ChildrenBuilder, Event, EventKind, EventsBuilder, RunRow, Table, ThreadRow,
+    TraceWriter, ValuesBuilder, calls_batch, code_batch, exceptions_batch, output_batch, run_batch,
+    threads_batch,
 };
 use rtrb::Consumer;
 
@@ -40,6 +41,7 @@ pub(crate) struct Flusher {
     last: usize,
     events: EventsBuilder,
     values: ValuesBuilder,
+    children: ChildrenBuilder,
     exceptions: Vec<(u64, u32, u64, String, Option<String>)>,
     calls: Vec<CallRow>,
     threads: Vec<ThreadRow>,
@@ -60,6 +62,7 @@ impl Flusher {
             last: 0,
             events: EventsBuilder::with_capacity(1 << 16),
             values: ValuesBuilder::default(),
+            children: ChildrenBuilder::default(),
             exceptions: Vec::new(),
             calls: Vec::new(),
             threads: Vec::new(),
@@ -147,7 +150,8 @@ impl Flusher {
             }
         }
         let (events, calls, threads_out) = (&mut self.events, &mut self.calls, &mut self.threads);
-        let (values, exceptions) = (&mut self.values, &mut self.exceptions);
+        let (values, children, exceptions) =
+            (&mut self.values, &mut self.children, &mut self.exceptions);
         let mut missing_rows = None;
         let (descs, written) = (&self.thread_descs, &mut self.threads_written);
         merge_until(
@@ -187,6 +191,12 @@ impl Flusher {
                             snapshot,
                             value,
                         }) => values.push(r.seq, r.call_id, &name, role, snapshot, &value),
+                        Some(Aux::Child {
+                            parent_id,
+                            position,
+                            key,
+                            value,
+                        }) => children.push(r.seq, parent_id, position, &key, &value),
                         Some(Aux::Exception { type_name, message }) => {
                             exceptions.push((r.seq, thread_id, r.call_id, type_name, message))
                         }
@@ -232,6 +242,10 @@ impl Flusher {
         }
         if !self.values.is_empty() {
             self.writer.append(Table::Values, self.values.finish())?;
+        }
+        if !self.children.is_empty() {
+            self.writer
+                .append(Table::Children, self.children.finish())?;
         }
         if !self.exceptions.is_empty() {
             self.writer.append(

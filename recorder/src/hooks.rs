@@ -647,19 +647,11 @@ unsafe fn event_rows(ev: Ev, info: &CodeInfo, arg: *mut ffi::PyObject, out: &mut
     // SAFETY: guaranteed by the caller; the argument is referenced by the caller of the callback.
     unsafe {
         match ev {
-            Ev::Return | Ev::Yield => out.push(values::value_row(
-                ValueRole::Return,
-                arg,
-                info.secret_return,
-                &info.redact,
-            )),
+            Ev::Return | Ev::Yield => {
+                values::value_rows(ValueRole::Return, arg, info.secret_return, info, out)
+            }
             Ev::Raise => {
-                out.push(values::value_row(
-                    ValueRole::Exception,
-                    arg,
-                    false,
-                    &info.redact,
-                ));
+                values::value_rows(ValueRole::Exception, arg, false, info, out);
                 out.push(Aux::Exception {
                     type_name: render::exception_type_name(arg),
                     message: render::exception_message(arg, &info.redact),

@@ -21,6 +21,7 @@
 
 mod cpython;
 mod error;
+mod expand;
 mod filter;
 mod flush;
 mod hooks;

@@ -46,6 +46,13 @@ pub enum Aux {
         type_name: String,
         message: Option<String>,
     },
+    /// A `children` row of a value of this event (after that value's row).
+    Child {
+        parent_id: u64,
+        position: u32,
+        key: String,
+        value: pyttd_format::Value,
+    },
 }
 
 /// Records drained from one thread's ring and not yet merged.

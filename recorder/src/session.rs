@@ -17,6 +17,7 @@ use rtrb::Consumer;
 
 use crate::cpython::{self, CodeExtra, Layout};
 use crate::error::RecorderError;
+use crate::expand::Expander;
 use crate::filter::{FileFilter, FunctionFilter};
 use crate::flush::{FlushStats, Flusher};
 use crate::hooks;
@@ -56,6 +57,10 @@ pub struct RecordOptions {
     /// The benchmark floor: the same callbacks on the same events, doing nothing (no event,
     /// value or row is recorded; the trace holds only the `run` row).
     pub floor: bool,
+    /// Levels of children recorded below an expandable value (0: none).
+    pub expand_depth: u32,
+    /// Children recorded per value.
+    pub expand_width: u32,
 }
 
 impl RecordOptions {
@@ -75,6 +80,8 @@ impl RecordOptions {
             secret_patterns: Vec::new(),
             max_events: None,
             floor: false,
+            expand_depth: 2,
+            expand_width: 32,
         }
     }
 }
@@ -113,6 +120,7 @@ pub(crate) struct CodeInfo {
     /// The code's name is secret: its return values are withheld.
     pub secret_return: bool,
     pub redact: Arc<Redactor>,
+    pub expand: Arc<Expander>,
 }
 
 pub(crate) const NO_LINE: u32 = u32::MAX;
@@ -175,6 +183,7 @@ pub(crate) struct Session {
     pub disable: Py<PyAny>,
     pub set_local_events: Py<PyAny>,
     pub redact: Arc<Redactor>,
+    pub expand: Arc<Expander>,
     /// Stop recording events once this many are recorded (`--max-events`).
     pub max_events: Option<u64>,
     /// `output` rows not yet taken by the flush thread, in write order.
@@ -271,6 +280,7 @@ impl Session {
             secret_slots: Box::new([]),
             secret_return: false,
             redact: self.redact.clone(),
+            expand: self.expand.clone(),
         };
         let Some(file) = file else {
             return Ok(info);
@@ -530,6 +540,7 @@ impl Recorder {
                 disable: monitoring.getattr("DISABLE")?.unbind(),
                 set_local_events: monitoring.getattr("set_local_events")?.unbind(),
                 redact: redact.clone(),
+                expand: Arc::new(Expander::new(options.expand_depth, options.expand_width)),
                 max_events: options.max_events,
                 output: Mutex::new(Vec::new()),
             });

@@ -38,6 +38,8 @@ struct Cached {
     ptr: usize,
     immortal: bool,
     value: Value,
+    /// Fingerprint of the children recorded with `value` (0: none).
+    children: u64,
 }
 
 /// What one frame last recorded.
@@ -127,7 +129,7 @@ impl FrameVals {
                     v,
                     snap,
                     info.secret_slots[i],
-                    &info.redact,
+                    info,
                     out,
                 )
             };
@@ -194,7 +196,7 @@ impl FrameVals {
                     v,
                     snap,
                     entry.secret,
-                    &info.redact,
+                    info,
                     out,
                 );
                 entry.seen = mark;
@@ -264,9 +266,10 @@ unsafe fn update(
     v: *mut ffi::PyObject,
     snap: bool,
     secret: bool,
-    redact: &Redactor,
+    info: &CodeInfo,
     out: &mut Vec<Aux>,
 ) {
+    let (redact, expand) = (&*info.redact, &*info.expand);
     if v.is_null() {
         if slot.take().is_some() {
             out.push(row(name, false, Value::Deleted));
@@ -289,6 +292,7 @@ unsafe fn update(
             ptr: v as usize,
             immortal: false,
             value,
+            children: 0,
         });
         return;
     }
@@ -308,51 +312,62 @@ unsafe fn update(
     }
     // SAFETY: guaranteed by the caller; a reference is held across the render, which may run
     // Python code (and release the GIL).
-    let (value, immortal) = unsafe {
+    let (rendered, immortal) = unsafe {
         ffi::Py_IncRef(v);
-        let value = render::render(v, redact);
+        let rendered = expand.render(v, redact);
         let immortal = is_immortal(v);
         ffi::Py_DecRef(v);
-        (value, immortal)
+        (rendered, immortal)
     };
-    let changed = slot.as_ref().is_none_or(|c| !same(&c.value, &value));
-    if snap {
-        out.push(row(name, true, value.clone()));
-    } else if changed {
-        out.push(row(name, false, value.clone()));
-    }
+    // The children count too: an element past the text cap may change while the text does not.
+    let children = rendered.children_fingerprint();
+    let changed = slot
+        .as_ref()
+        .is_none_or(|c| !same(&c.value, &rendered.value) || c.children != children);
+    let value = if snap || changed {
+        let value = rendered.value.clone();
+        expand.emit(rendered, out, |value| row(name, snap, value));
+        value
+    } else {
+        rendered.value
+    };
     *slot = Some(Cached {
         ptr: v as usize,
         immortal,
         value,
+        children,
     });
 }
 
-/// The row of a `return`/`yield` value or of an `exception` event's exception.
+/// The rows of a `return`/`yield` value or of an `exception` event's exception (the value's
+/// row, then its children's).
 ///
 /// # Safety
 /// GIL held; `v` live and referenced by the caller.
 /// `secret`: the value is withheld (a return value of a function whose name is secret).
-pub unsafe fn value_row(
+pub unsafe fn value_rows(
     role: ValueRole,
     v: *mut ffi::PyObject,
     secret: bool,
-    redact: &Redactor,
-) -> Aux {
+    info: &CodeInfo,
+    out: &mut Vec<Aux>,
+) {
     static EMPTY: std::sync::OnceLock<Arc<str>> = std::sync::OnceLock::new();
-    Aux::Value {
+    let row = |value| Aux::Value {
         name: EMPTY.get_or_init(|| Arc::from("")).clone(),
         role,
         snapshot: false,
-        // SAFETY: guaranteed by the caller.
-        value: unsafe {
-            if secret {
-                Value::Redacted {
-                    type_name: render::type_name(v),
-                }
-            } else {
-                render::render(v, redact)
-            }
-        },
+        value,
+    };
+    // SAFETY: guaranteed by the caller.
+    unsafe {
+        if secret {
+            out.push(row(Value::Redacted {
+                type_name: render::type_name(v),
+            }));
+        } else {
+            let rendered = info.expand.render(v, &info.redact);
+            info.expand.emit(rendered, out, row);
+        }
     }
 }

@@ -315,3 +315,104 @@ def test_module_level_comprehension_variables(tmp_path):
     steps = locals_at_lines(record(script), "<module>")
     assert [s["y"] for line, s in steps if line == 3] == ["0", "1", "2"]
     assert steps[-1] == (6, {"y": "'outer'", "ys": "[0, 2, 4]"})
+
+
+def children_of(trace: dict, name: str, seq: int | None = None) -> tuple[dict, dict]:
+    """The latest `values` row of local `name` (at or before `seq`) and its children as a tree:
+    `{key: (text_or_int, {grandchildren...})}`."""
+    rows = [
+        (r, oid)
+        for r, oid in zip(trace["values"], trace["value_object_ids"])
+        if r[2] == name and r[3] == "local" and (seq is None or r[0] <= seq)
+    ]
+    row, oid = rows[-1]
+    by_parent: dict = {}
+    for c in trace["children"]:
+        by_parent.setdefault(c[1], []).append(c)
+
+    def tree(parent):
+        out = {}
+        for c in sorted(by_parent.get(parent, []), key=lambda c: c[2]):
+            shown = c[6] if c[4] in ("int", "bool") else (c[4] if c[4] == "redacted" else c[8])
+            out[c[3]] = (shown, tree(c[11]) if c[11] is not None else {})
+        return out
+
+    return row, (tree(oid) if oid is not None else {})
+
+
+def test_children_of_containers_and_objects(tmp_path):
+    script = tmp_path / "kids.py"
+    script.write_text(
+        textwrap.dedent(
+            """\
+            from collections import namedtuple
+
+            Point = namedtuple("Point", "x y")
+
+            class Account:
+                def __init__(self):
+                    self.owner = "ann"
+                    self.password = "hunter2"
+                    self.tags = ["a", "b"]
+
+            class Slotted:
+                __slots__ = ("a", "b")
+                def __init__(self):
+                    self.a = 1
+
+            def main():
+                rows = [{"id": 1, "name": "x"}, {"id": 2, "name": "y"}]
+                acct = Account()
+                s = Slotted()
+                p = Point(3, 4)
+                big = list(range(100))
+                big[70] = -1
+                return len(rows)
+
+            main()
+            """
+        )
+    )
+    out = tmp_path / "kids.pyttd"
+    result = subprocess.run(
+        [str(PYTTD_SCRIPT), "record", "-o", str(out), "--expand-width", "80", str(script)],
+        capture_output=True, text=True, timeout=60, cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    trace = _native.read_trace(out)
+    _, rows = children_of(trace, "rows")
+    assert rows == {
+        "[0]": ("{'id': 1, 'name': 'x'}", {"'id'": (1, {}), "'name'": ("x", {})}),
+        "[1]": ("{'id': 2, 'name': 'y'}", {"'id'": (2, {}), "'name'": ("y", {})}),
+    }
+    _, acct = children_of(trace, "acct")
+    assert acct == {
+        "owner": ("ann", {}),
+        "password": ("redacted", {}),
+        "tags": ("['a', 'b']", {"[0]": ("a", {}), "[1]": ("b", {})}),
+    }
+    assert "hunter2" not in repr(trace["children"])
+    assert children_of(trace, "s")[1] == {"a": (1, {})}
+    assert children_of(trace, "p")[1] == {"x": (3, {}), "y": (4, {})}
+    # Width 80: the first 80 elements. Element 70 changes beyond the repr's 256-character cap:
+    # the change is still recorded (a new row whose children show it).
+    big_rows = [r for r in trace["values"] if r[2] == "big"]
+    assert len(big_rows) == 2 and big_rows[0][9] == big_rows[1][9] and big_rows[0][10]
+    _, last = children_of(trace, "big")
+    assert len(last) == 80 and last["[70]"] == (-1, {}) and last["[69]"] == (69, {})
+    _, before = children_of(trace, "big", big_rows[0][0])
+    assert before["[70]"] == (70, {})
+
+
+def test_expand_depth_zero_records_no_children(tmp_path):
+    script = tmp_path / "flat.py"
+    script.write_text("def f():\n    xs = [[1], [2]]\n    return xs\nf()\n")
+    out = tmp_path / "flat.pyttd"
+    result = subprocess.run(
+        [str(PYTTD_SCRIPT), "record", "-o", str(out), "--expand-depth", "0", str(script)],
+        capture_output=True, text=True, timeout=60, cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    trace = _native.read_trace(out)
+    assert trace["children"] == []
+    assert [r[9] for r in trace["values"] if r[2] == "xs"] == ["[[1], [2]]"]

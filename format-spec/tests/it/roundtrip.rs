@@ -100,3 +100,39 @@ fn scan_prunes_by_seq_and_projects() {
     assert_eq!(batches[0].schema().field(0).name(), "line");
     assert_eq!(batches[0].num_columns(), 2);
 }
+
+#[test]
+fn children_rows_round_trip_with_the_v1_schema() {
+    use pyttd_format::{ChildrenBuilder, Table, TraceReader, TraceWriter, Value, WriterOptions};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("children.pyttd");
+    let mut b = ChildrenBuilder::default();
+    b.push(7, 1, 0, "[0]", &Value::Int(3));
+    b.push(
+        7,
+        1,
+        1,
+        "[1]",
+        &Value::Repr {
+            type_name: "list".into(),
+            text: "[1]".into(),
+            truncated: false,
+            length: Some(1),
+            object_id: Some(2),
+        },
+    );
+    b.push(7, 2, 0, "[0]", &Value::Int(1));
+    assert_eq!(b.len(), 3);
+    let mut w = TraceWriter::create(&path, WriterOptions::default()).unwrap();
+    w.append(Table::Children, b.finish()).unwrap();
+    w.finish().unwrap();
+    let r = TraceReader::open(&path).unwrap();
+    let batches: Vec<_> = r
+        .scan(Table::Children, None, None)
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(batches.len(), 1);
+    assert_eq!(batches[0].num_rows(), 3);
+    assert_eq!(batches[0].schema(), Table::Children.schema());
+}

@@ -1,0 +1,384 @@
+//! Children of expandable values (SPEC section 6, `children`): the elements of exact lists,
+//! tuples and sets, the entries of exact dicts, the fields of namedtuples, and the attributes
+//! (`__dict__` and `__slots__`) of instances of Python classes — to a configured depth and
+//! width, read without running any of the program's code (apart from `repr()` of the children,
+//! as for any value).
+//!
+//! A value is rendered together with its children: the children take part in "did it change"
+//! (an element past the repr's text cap can change while the text does not), and a changed
+//! value is written with its children, linked through `object_id`.
+
+use std::hash::{Hash, Hasher};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use pyo3_ffi as ffi;
+use pyttd_format::Value;
+
+use crate::redact::Redactor;
+use crate::render;
+use crate::ring::Aux;
+
+/// Never more child rows than this for one value, whatever depth and width allow.
+const MAX_NODES: usize = 256;
+
+/// How far values are expanded, and the ids that link them to their children.
+#[derive(Debug)]
+pub(crate) struct Expander {
+    /// Levels of children below a value (0: none).
+    pub depth: u32,
+    /// Children per value.
+    pub width: u32,
+    next_object_id: AtomicU64,
+}
+
+/// One child, in the order they are written: `parent` is 0 for the value itself, else the index
+/// of the parent node plus one.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Node {
+    parent: u32,
+    position: u32,
+    key: String,
+    value: Value,
+    expanded: bool,
+}
+
+/// A rendered value and its children.
+#[derive(Debug)]
+pub(crate) struct Rendered {
+    pub value: Value,
+    pub children: Vec<Node>,
+}
+
+impl Rendered {
+    /// A fingerprint of the children (0 when there are none).
+    pub fn children_fingerprint(&self) -> u64 {
+        if self.children.is_empty() {
+            return 0;
+        }
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        for n in &self.children {
+            (n.parent, n.position, &n.key).hash(&mut h);
+            hash_value(&n.value, &mut h);
+        }
+        h.finish() | 1
+    }
+}
+
+fn hash_value(v: &Value, h: &mut impl Hasher) {
+    std::mem::discriminant(v).hash(h);
+    match v {
+        Value::Bool(b) => b.hash(h),
+        Value::Int(n) => n.hash(h),
+        Value::BigInt(t) => t.hash(h),
+        Value::Float(x) => x.to_bits().hash(h),
+        Value::Str { text, truncated } => (text, truncated).hash(h),
+        Value::Repr {
+            type_name,
+            text,
+            truncated,
+            length,
+            ..
+        } => (type_name, text, truncated, length).hash(h),
+        Value::Redacted { type_name } => type_name.hash(h),
+        Value::Deleted | Value::None => {}
+    }
+}
+
+impl Expander {
+    pub fn new(depth: u32, width: u32) -> Expander {
+        Expander {
+            depth,
+            width,
+            next_object_id: AtomicU64::new(1),
+        }
+    }
+
+    /// Renders `obj` and, when it is expandable, its children.
+    ///
+    /// # Safety
+    /// GIL held; `obj` is live and referenced by the caller for the duration of the call.
+    pub unsafe fn render(&self, obj: *mut ffi::PyObject, redact: &Redactor) -> Rendered {
+        // SAFETY: guaranteed by the caller.
+        let value = unsafe { render::render(obj, redact) };
+        let mut children = Vec::new();
+        if self.depth > 0 && matches!(value, Value::Repr { .. }) {
+            // SAFETY: as above.
+            unsafe { self.collect(obj, 0, self.depth, redact, &mut children) };
+        }
+        Rendered { value, children }
+    }
+
+    /// Appends the children of `obj` (whose node is `parent`) and, `levels` deep, theirs.
+    /// Returns whether `obj` had any.
+    ///
+    /// # Safety
+    /// As [`Expander::render`].
+    unsafe fn collect(
+        &self,
+        obj: *mut ffi::PyObject,
+        parent: u32,
+        levels: u32,
+        redact: &Redactor,
+        out: &mut Vec<Node>,
+    ) -> bool {
+        // SAFETY: guaranteed by the caller; every item is a new reference, released below.
+        let Some(items) = (unsafe { items(obj, self.width as usize, redact) }) else {
+            return false;
+        };
+        let first = out.len();
+        for (position, item) in items.iter().enumerate() {
+            if out.len() >= MAX_NODES {
+                break;
+            }
+            let value = if item.secret {
+                Value::Redacted {
+                    // SAFETY: the item holds a reference.
+                    type_name: unsafe { render::type_name(item.obj) },
+                }
+            } else {
+                // SAFETY: as above.
+                unsafe { render::render(item.obj, redact) }
+            };
+            out.push(Node {
+                parent,
+                position: position as u32,
+                key: item.key.clone(),
+                value,
+                expanded: false,
+            });
+        }
+        let last = out.len();
+        if levels > 1 {
+            for (i, item) in items.iter().enumerate().take(last - first) {
+                let node = first + i;
+                if item.secret || !matches!(out[node].value, Value::Repr { .. }) {
+                    continue;
+                }
+                // SAFETY: as above.
+                let had =
+                    unsafe { self.collect(item.obj, node as u32 + 1, levels - 1, redact, out) };
+                out[node].expanded = had;
+            }
+        }
+        for item in items {
+            // SAFETY: releasing the reference `items` took.
+            unsafe { ffi::Py_DecRef(item.obj) };
+        }
+        last > first
+    }
+
+    /// Appends the rows of a value about to be written: its `values` row via `row` (with the
+    /// value's `object_id` set when it has children), then one `children` row per node.
+    pub fn emit(&self, mut rendered: Rendered, out: &mut Vec<Aux>, row: impl FnOnce(Value) -> Aux) {
+        if rendered.children.is_empty() {
+            out.push(row(rendered.value));
+            return;
+        }
+        let n = rendered.children.len() as u64;
+        let base = self.next_object_id.fetch_add(n + 1, Ordering::Relaxed);
+        if let Value::Repr { object_id, .. } = &mut rendered.value {
+            *object_id = Some(base);
+        }
+        out.push(row(rendered.value));
+        for (i, node) in rendered.children.into_iter().enumerate() {
+            let mut value = node.value;
+            if node.expanded
+                && let Value::Repr { object_id, .. } = &mut value
+            {
+                *object_id = Some(base + 1 + i as u64);
+            }
+            out.push(Aux::Child {
+                parent_id: base + node.parent as u64,
+                position: node.position,
+                key: node.key,
+                value,
+            });
+        }
+    }
+}
+
+/// A child object (a new reference) and how it is shown.
+struct Item {
+    key: String,
+    obj: *mut ffi::PyObject,
+    secret: bool,
+}
+
+/// The first `width` children of `obj`, or `None` when it is not expandable.
+///
+/// # Safety
+/// GIL held; `obj` live.
+unsafe fn items(obj: *mut ffi::PyObject, width: usize, redact: &Redactor) -> Option<Vec<Item>> {
+    let mut items = Vec::new();
+    // SAFETY: guaranteed by the caller; exact-type checks come before each typed access, and no
+    // Python code runs while items are collected.
+    unsafe {
+        let t = ffi::Py_TYPE(obj);
+        if ffi::PyList_CheckExact(obj) != 0 || ffi::PyTuple_CheckExact(obj) != 0 {
+            let list = ffi::PyList_CheckExact(obj) != 0;
+            let len = if list {
+                ffi::PyList_GET_SIZE(obj)
+            } else {
+                ffi::PyTuple_GET_SIZE(obj)
+            } as usize;
+            for i in 0..len.min(width) {
+                let item = if list {
+                    ffi::PyList_GET_ITEM(obj, i as ffi::Py_ssize_t)
+                } else {
+                    ffi::PyTuple_GET_ITEM(obj, i as ffi::Py_ssize_t)
+                };
+                push(&mut items, format!("[{i}]"), item, false);
+            }
+            return Some(items);
+        }
+        if ffi::PyDict_CheckExact(obj) != 0 {
+            let (mut pos, mut k, mut v) = (0, std::ptr::null_mut(), std::ptr::null_mut());
+            while items.len() < width && ffi::PyDict_Next(obj, &mut pos, &mut k, &mut v) != 0 {
+                let (key, secret) = key_text(k, redact);
+                push(&mut items, key, v, secret);
+            }
+            return Some(items);
+        }
+        if ffi::PySet_CheckExact(obj) != 0 || ffi::PyFrozenSet_CheckExact(obj) != 0 {
+            let it = ffi::PyObject_GetIter(obj);
+            if it.is_null() {
+                ffi::PyErr_Clear();
+                return None;
+            }
+            let mut i = 0;
+            while i < width {
+                let item = ffi::PyIter_Next(it);
+                if item.is_null() {
+                    break;
+                }
+                push(&mut items, format!("[{i}]"), item, false);
+                ffi::Py_DecRef(item);
+                i += 1;
+            }
+            ffi::Py_DecRef(it);
+            ffi::PyErr_Clear();
+            return Some(items);
+        }
+        // Instances of Python classes with ordinary attribute access.
+        if (*t).tp_flags & ffi::Py_TPFLAGS_HEAPTYPE == 0
+            || (*t).tp_getattro.map(|f| f as usize)
+                != Some(ffi::PyObject_GenericGetAttr as *const () as usize)
+            || ffi::PyType_Check(obj) != 0
+        {
+            return None;
+        }
+        if ffi::PyTuple_Check(obj) != 0 {
+            // A namedtuple: its fields by name.
+            let fields = ffi::PyDict_GetItemString((*t).tp_dict, c"_fields".as_ptr());
+            if !fields.is_null() && ffi::PyTuple_CheckExact(fields) != 0 {
+                let n = ffi::PyTuple_GET_SIZE(obj).min(ffi::PyTuple_GET_SIZE(fields));
+                for i in 0..(n as usize).min(width) {
+                    let (name, secret) =
+                        key_name(ffi::PyTuple_GET_ITEM(fields, i as ffi::Py_ssize_t), redact);
+                    push(
+                        &mut items,
+                        name,
+                        ffi::PyTuple_GET_ITEM(obj, i as ffi::Py_ssize_t),
+                        secret,
+                    );
+                }
+                return Some(items);
+            }
+        }
+        // `__slots__` members, base classes last.
+        let mut ty = t;
+        while !ty.is_null() && items.len() < width {
+            let mut m = (*ty).tp_members;
+            while !m.is_null() && !(*m).name.is_null() && items.len() < width {
+                if (*m).type_code == ffi::Py_T_OBJECT_EX {
+                    let slot =
+                        *((obj as *const u8).offset((*m).offset) as *const *mut ffi::PyObject);
+                    if !slot.is_null() {
+                        let name = std::ffi::CStr::from_ptr((*m).name).to_string_lossy();
+                        let secret = redact.is_secret(&name);
+                        push(&mut items, name.into_owned(), slot, secret);
+                    }
+                }
+                m = m.add(1);
+            }
+            ty = (*ty).tp_base;
+        }
+        if (*t).tp_dictoffset != 0 || (*t).tp_flags & (1 << 4) != 0 {
+            // `PyObject_GenericGetDict` is what `obj.__dict__` returns for such a type.
+            let d = ffi::PyObject_GenericGetDict(obj, std::ptr::null_mut());
+            if d.is_null() {
+                ffi::PyErr_Clear();
+            } else {
+                let (mut pos, mut k, mut v) = (0, std::ptr::null_mut(), std::ptr::null_mut());
+                while items.len() < width && ffi::PyDict_Next(d, &mut pos, &mut k, &mut v) != 0 {
+                    if ffi::PyUnicode_Check(k) == 0 {
+                        continue;
+                    }
+                    let (name, secret) = key_name(k, redact);
+                    push(&mut items, name, v, secret);
+                }
+                ffi::Py_DecRef(d);
+            }
+        }
+    }
+    if items.is_empty() { None } else { Some(items) }
+}
+
+/// Adds a child, taking a reference to it.
+///
+/// # Safety
+/// GIL held; `obj` live (borrowed from its container).
+unsafe fn push(items: &mut Vec<Item>, key: String, obj: *mut ffi::PyObject, secret: bool) {
+    // SAFETY: guaranteed by the caller.
+    unsafe { ffi::Py_IncRef(obj) };
+    items.push(Item { key, obj, secret });
+}
+
+/// A dict key as the children table shows it (`repr()` of the key), and whether it is secret.
+///
+/// # Safety
+/// GIL held; `k` live (held by its dict).
+unsafe fn key_text(k: *mut ffi::PyObject, redact: &Redactor) -> (String, bool) {
+    // SAFETY: guaranteed by the caller.
+    unsafe {
+        ffi::Py_IncRef(k);
+        let value = render::render(k, redact);
+        ffi::Py_DecRef(k);
+        match value {
+            Value::Str { text, .. } => {
+                let secret = redact.is_secret(&text);
+                let mut out = String::new();
+                crate::repr::str_repr(&text, render::TEXT_CAP, &mut out);
+                (out, secret)
+            }
+            Value::Int(n) => (n.to_string(), false),
+            Value::BigInt(t) => (t, false),
+            Value::Bool(b) => ((if b { "True" } else { "False" }).to_string(), false),
+            Value::None => ("None".to_string(), false),
+            Value::Float(x) => {
+                let mut out = String::new();
+                crate::repr::float_repr(x, &mut out);
+                (out, false)
+            }
+            Value::Repr { text, .. } => (text, false),
+            Value::Redacted { type_name } => (format!("<{type_name}>"), true),
+            Value::Deleted => (String::new(), false),
+        }
+    }
+}
+
+/// An attribute or field name (a `str`), and whether it is secret.
+///
+/// # Safety
+/// GIL held; `k` live.
+unsafe fn key_name(k: *mut ffi::PyObject, redact: &Redactor) -> (String, bool) {
+    let mut name = String::new();
+    // SAFETY: guaranteed by the caller.
+    unsafe {
+        if ffi::PyUnicode_Check(k) != 0 {
+            render::read_key(k, &mut name);
+        }
+    }
+    let secret = redact.is_secret(&name);
+    (name, secret)
+}
