@@ -158,6 +158,42 @@ mod native {
         Ok(Some(d))
     }
 
+    /// Called by `os._exit(code)` while recording (see `pyttd._capture`): finishes the running
+    /// recording with exit status `code`, so the trace is whole, before the process ends.
+    #[pyfunction]
+    fn exit_hook(py: Python<'_>, code: i32) {
+        let taken = API_RECORDING
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let Some((recorder, _)) = taken {
+            match recorder.stop(py, code) {
+                Ok(stats) => eprintln!(
+                    "pyttd: recorded {} events ({}) to {} (os._exit)",
+                    stats.events,
+                    human_bytes(stats.bytes),
+                    stats.path.display()
+                ),
+                Err(error) => eprintln!("pyttd: error: {error}"),
+            }
+        }
+    }
+
+    /// `os.register_at_fork(after_in_child=...)`: the child of a fork does not record (the
+    /// parent's recording goes on).
+    #[pyfunction]
+    fn after_fork_in_child(py: Python<'_>) {
+        pyttd_recorder::abandon_in_forked_child(py);
+        if let Some(recording) = API_RECORDING
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take()
+        {
+            // Its flush thread lives in the parent only: never stopped or dropped here.
+            std::mem::forget(recording);
+        }
+    }
+
     /// Whether `start_recording` started a recording that is still running.
     #[pyfunction]
     fn is_recording() -> bool {
@@ -267,6 +303,8 @@ mod native {
         options.max_events = args.max_events;
         let started = Instant::now();
         let recorder = Recorder::start(py, options)?;
+        // Where `os._exit` (exit_hook) can finish it, and the API sees it running.
+        *API_RECORDING.lock().unwrap_or_else(|e| e.into_inner()) = Some((recorder, started));
         let captured = capture.call_method0("install");
         let outcome = captured
             .and_then(|_| py.import("runpy"))
@@ -291,6 +329,15 @@ mod native {
             let _ = threading.call_method0("_shutdown");
         }
         let _ = capture.call_method0("uninstall");
+        let taken = API_RECORDING
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        let Some((recorder, _)) = taken else {
+            // The program stopped the recording itself (`pyttd.stop_recording()`).
+            let _ = environ.del_item("PYTTD_RECORDING");
+            return Ok(status);
+        };
         let stats = recorder.stop(py, status);
         let _ = environ.del_item("PYTTD_RECORDING");
         let stats = stats?;

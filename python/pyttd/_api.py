@@ -192,6 +192,10 @@ def toggle_on_signal(
     signal.signal(signum, handler)
 
 
+# A forked child does not record (the parent's flush thread is not in the child).
+os.register_at_fork(after_in_child=_native.after_fork_in_child)
+
+
 @atexit.register
 def _finish_at_exit() -> None:
     # A recording still running when the interpreter exits is finished, not left unclosed.

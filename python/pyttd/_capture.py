@@ -10,8 +10,10 @@ and writes to a stream the program installed itself. ``sys.stdout is sys.__stdou
 while recording.
 """
 
+import os
 import sys
 
+from pyttd import _native
 from pyttd._native import record_output
 
 STDOUT = 1
@@ -66,8 +68,22 @@ class _Tee:
         return self._pyttd_stream.__exit__(*exc)
 
 
+_real_exit = os._exit
+
+
+def _exit(status):
+    """``os._exit`` while recording: finish the trace first (no Python cleanup runs after it)."""
+    try:
+        _native.exit_hook(int(status))
+    except Exception:
+        pass
+    _real_exit(status)
+
+
 def install() -> None:
-    """Puts the proxies in place (streams that are ``None`` are left alone)."""
+    """Puts the proxies in place (streams that are ``None`` are left alone), and the ``os._exit``
+    hook."""
+    os._exit = _exit
     if sys.stdout is not None and not isinstance(sys.stdout, _Tee):
         sys.stdout = _Tee(sys.stdout, STDOUT)
     if sys.stderr is not None and not isinstance(sys.stderr, _Tee):
@@ -75,7 +91,9 @@ def install() -> None:
 
 
 def uninstall() -> None:
-    """Restores the original streams, unless the program replaced them since."""
+    """Restores the original streams, unless the program replaced them since, and ``os._exit``."""
+    if os._exit is _exit:
+        os._exit = _real_exit
     if isinstance(sys.stdout, _Tee):
         sys.stdout = sys.stdout._pyttd_stream
     if isinstance(sys.stderr, _Tee):

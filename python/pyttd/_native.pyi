@@ -45,3 +45,9 @@ def stop_recording() -> dict[str, Any] | None:
 
 def is_recording() -> bool:
     """Whether an API recording is running."""
+
+def exit_hook(code: int) -> None:
+    """Finish the running recording with exit status ``code`` (``os._exit`` while recording)."""
+
+def after_fork_in_child() -> None:
+    """Stop recording in a forked child (registered with ``os.register_at_fork``)."""

@@ -36,4 +36,6 @@ pub use error::RecorderError;
 pub use hooks::code_kind;
 pub use pyttd_format::FORMAT_VERSION;
 pub use redact::Redactor;
-pub use session::{RecordOptions, Recorder, RecordingStats, record_output};
+pub use session::{
+    RecordOptions, Recorder, RecordingStats, abandon_in_forked_child, record_output,
+};

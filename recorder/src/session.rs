@@ -386,6 +386,19 @@ fn settings_json(options: &RecordOptions) -> String {
     )
 }
 
+/// In the child of a `fork()`: stops recording there without touching the parent's session
+/// (its flush thread does not exist in the child; its rings would fill and block the child).
+/// The child runs on unrecorded; the parent's recording is unaffected.
+pub fn abandon_in_forked_child(py: Python<'_>) {
+    let session = ACTIVE.swap(std::ptr::null_mut(), Ordering::AcqRel);
+    if session.is_null() {
+        return;
+    }
+    // SAFETY: the session is leaked in the child (never freed here), so the pointer stays valid.
+    let session = unsafe { &*session };
+    hooks::uninstall(py, session);
+}
+
 /// Stores text the program wrote to `sys.stdout` (`stream` 1) or `sys.stderr` (2) as an `output`
 /// row: seq of the latest event recorded before the write, the writing thread. Does nothing when
 /// not recording.

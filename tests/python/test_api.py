@@ -228,7 +228,7 @@ def test_the_api_refuses_to_start_inside_pyttd_record(tmp_path):
         [str(PYTTD_SCRIPT), "record", str(script)], capture_output=True, text=True, timeout=60, cwd=tmp_path
     )
     assert result.returncode == 0, result.stderr
-    assert result.stdout == "RuntimeError recording is already running in this process\n"
+    assert result.stdout == "RuntimeError pyttd is already recording (call pyttd.stop_recording() first)\n"
 
 
 def test_stop_from_another_thread_while_a_repr_releases_the_gil(tmp_path):

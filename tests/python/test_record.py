@@ -766,3 +766,67 @@ def test_floor_runs_the_program_under_no_op_callbacks_and_writes_nothing(tmp_pat
     assert result.stdout == "332833500\n"
     assert result.stderr.startswith("pyttd: floor run (no-op callbacks, nothing recorded) in ")
     assert list(tmp_path.iterdir()) == [script]
+
+
+def test_os_exit_finishes_the_trace_with_its_status(tmp_path):
+    script = write(
+        tmp_path,
+        """\
+        import os
+        def f(n):
+            total = n * 2
+            return total
+        x = f(20)
+        print("before", x, flush=True)
+        os._exit(7)
+        print("never")
+        """,
+    )
+    out = tmp_path / "exit.pyttd"
+    result = subprocess.run(
+        [str(PYTTD_SCRIPT), "record", "-o", str(out), str(script)],
+        capture_output=True, text=True, timeout=60, cwd=tmp_path,
+    )
+    assert result.returncode == 7
+    assert result.stdout == "before 40\n"
+    assert result.stderr.startswith("pyttd: recorded ") and result.stderr.endswith("(os._exit)\n")
+    trace = _native.read_trace(out)
+    assert trace["state"] == "complete"
+    check_invariants(trace)
+    assert trace["run"][:2] == ("finished", 7)
+    # Everything up to the os._exit line is there.
+    assert [(e[2], e[4]) for e in trace["events"] if e[3] == "<module>"][-1] == ("line", 7)
+    assert [r[7] for r in trace["values"] if r[2] == "x"] == [40]
+
+
+def test_a_forked_child_runs_unrecorded_and_the_parent_records_on(tmp_path):
+    script = write(
+        tmp_path,
+        """\
+        import os
+        def work(n):
+            s = 0
+            for i in range(n):
+                s += i
+            return s
+        pid = os.fork()
+        if pid == 0:
+            print("child", work(100_000), flush=True)  # more events than a ring holds
+            os._exit(0)
+        _, status = os.waitpid(pid, 0)
+        print("parent", work(3), os.waitstatus_to_exitcode(status), flush=True)
+        """,
+    )
+    out = tmp_path / "fork.pyttd"
+    result = subprocess.run(
+        [str(PYTTD_SCRIPT), "record", "-o", str(out), str(script)],
+        capture_output=True, text=True, timeout=60, cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "child 4999950000\nparent 3 0\n"
+    trace = _native.read_trace(out)
+    assert trace["state"] == "complete"
+    check_invariants(trace)
+    # Only the parent's calls of work.
+    assert [r[7] for r in trace["values"] if r[3] == "return" and r[7] is not None][-1:] == [3]
+    assert sum(1 for e in trace["events"] if e[2] == "call" and e[3] == "work") == 1
