@@ -96,7 +96,7 @@ enum Command {
         floor: bool,
         /// Levels of children recorded below a container or object (elements, entries,
         /// attributes) for expanding it in a debugger; 0 records none
-        #[arg(long, value_name = "N", default_value_t = 2)]
+        #[arg(long, value_name = "N", default_value_t = 1)]
         expand_depth: u32,
         /// Children recorded per container or object
         #[arg(long, value_name = "N", default_value_t = 32)]
@@ -576,7 +576,7 @@ mod tests {
                 include_files: vec![],
                 exclude_files: vec![],
                 floor: false,
-                expand_depth: 2,
+                expand_depth: 1,
                 expand_width: 32,
             }
         );
@@ -627,7 +627,7 @@ mod tests {
                 include_files: vec!["lib".into()],
                 exclude_files: vec!["lib/gen/*".into(), "vendor".into()],
                 floor: true,
-                expand_depth: 2,
+                expand_depth: 1,
                 expand_width: 32,
             }
         );

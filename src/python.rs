@@ -85,7 +85,7 @@ mod native {
     /// `root` (or as the file patterns say), the calling thread's running frames first.
     #[pyfunction]
     #[pyo3(signature = (path, script, root, exclude_dirs, include, exclude, include_files,
-        exclude_files, redact, secret_patterns, max_events, expand_depth=2, expand_width=32))]
+        exclude_files, redact, secret_patterns, max_events, expand_depth=1, expand_width=32))]
     #[allow(clippy::too_many_arguments)]
     fn start_recording(
         py: Python<'_>,

@@ -58,7 +58,7 @@ def start_recording(
     redact: bool = True,
     secret_patterns: tuple[str, ...] | list[str] = (),
     max_events: int | None = None,
-    expand_depth: int = 2,
+    expand_depth: int = 1,
     expand_width: int = 32,
 ) -> Path:
     """Start recording this process into ``path`` (default: ``<main script name>.pyttd`` in the

@@ -35,7 +35,7 @@ def start_recording(
     redact: bool,
     secret_patterns: Sequence[str],
     max_events: int | None,
-    expand_depth: int = 2,
+    expand_depth: int = 1,
     expand_width: int = 32,
 ) -> None:
     """Start recording this process into ``path`` (use ``pyttd.start_recording``)."""

@@ -80,7 +80,7 @@ impl RecordOptions {
             secret_patterns: Vec::new(),
             max_events: None,
             floor: false,
-            expand_depth: 2,
+            expand_depth: 1,
             expand_width: 32,
         }
     }

@@ -375,7 +375,7 @@ def test_children_of_containers_and_objects(tmp_path):
     )
     out = tmp_path / "kids.pyttd"
     result = subprocess.run(
-        [str(PYTTD_SCRIPT), "record", "-o", str(out), "--expand-width", "80", str(script)],
+        [str(PYTTD_SCRIPT), "record", "-o", str(out), "--expand-width", "80", "--expand-depth", "2", str(script)],
         capture_output=True, text=True, timeout=60, cwd=tmp_path,
     )
     assert result.returncode == 0, result.stderr
