@@ -193,7 +193,7 @@ pub(crate) fn register_current_thread(py: Python<'_>, session: &Session) {
 /// recorded frame on the stack, outermost first, gets a `call` event at the line it is executing,
 /// with its locals, as if it had started now (SPEC section 6, `events`). Later events of those
 /// frames then nest as they do in the program.
-pub(crate) fn record_running_stack(py: Python<'_>, session: &Session) -> Result<(), String> {
+pub(crate) fn record_running_stack(session: &Session) -> Result<(), String> {
     let mut frames = Vec::new();
     // SAFETY: GIL held; walking `previous` from the live current frame visits live frames.
     unsafe {
@@ -205,7 +205,6 @@ pub(crate) fn record_running_stack(py: Python<'_>, session: &Session) -> Result<
             f = cpython::frame_previous(f);
         }
     }
-    let _ = py;
     for &frame in frames.iter().rev() {
         // SAFETY: GIL held; the frame is live (it is on the running stack) and not a shim.
         unsafe {
@@ -329,7 +328,10 @@ unsafe fn dispatch(
         // held after unregistering every callback, then waits until `in_callback` is 0; we hold
         // the GIL, and count ourselves in before anything could release it.
         let session = unsafe { &*session };
-        session.in_callback.fetch_add(1, Ordering::AcqRel);
+        // Only GIL holders change the count, so a plain load and store suffice (no atomic
+        // read-modify-write on every event); `stop` reads it with the GIL released.
+        let count = session.in_callback.load(Ordering::Relaxed);
+        session.in_callback.store(count + 1, Ordering::Release);
         let _leave = Leave(&session.in_callback);
         // SAFETY: `nargs >= 2` arguments are valid for the duration of the call.
         let (code, a1, a2) = unsafe {
@@ -380,7 +382,9 @@ struct Leave<'a>(&'a std::sync::atomic::AtomicU32);
 
 impl Drop for Leave<'_> {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::AcqRel);
+        // GIL held (see `dispatch`).
+        let count = self.0.load(Ordering::Relaxed);
+        self.0.store(count - 1, Ordering::Release);
     }
 }
 

@@ -2,7 +2,7 @@
 //! and [`Recorder`], which starts and stops it.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::{JoinHandle, Thread};
@@ -424,10 +424,6 @@ pub fn record_output(py: Python<'_>, stream: u8, text: &str) {
         .push((seq, thread_id, stream, text.to_string()));
 }
 
-fn canonical(path: &Path) -> PathBuf {
-    std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf())
-}
-
 impl Recorder {
     /// Checks the interpreter, creates the trace, hooks `sys.monitoring` and starts the flush
     /// thread. The calling thread is thread 0.
@@ -471,18 +467,18 @@ impl Recorder {
             let mut system = Vec::new();
             for attr in ["prefix", "base_prefix", "exec_prefix", "base_exec_prefix"] {
                 let p: String = sys.getattr(attr)?.extract()?;
-                system.push(canonical(Path::new(&p)));
+                system.push(PathBuf::from(p));
             }
             if let Ok(site) = py.import("site") {
                 if let Ok(dirs) = site.call_method0("getsitepackages") {
                     for d in dirs.try_iter()? {
-                        system.push(canonical(Path::new(&d?.extract::<String>()?)));
+                        system.push(PathBuf::from(d?.extract::<String>()?));
                     }
                 }
                 if let Ok(d) = site.call_method0("getusersitepackages")
                     && let Ok(d) = d.extract::<String>()
                 {
-                    system.push(canonical(Path::new(&d)));
+                    system.push(PathBuf::from(d));
                 }
             }
             let cwd = std::env::current_dir().map_err(|e| RecorderError::Python(e.to_string()))?;
@@ -587,7 +583,7 @@ impl Recorder {
         match hooked {
             Ok(()) => {
                 hooks::register_current_thread(py, session);
-                if let Err(reason) = hooks::record_running_stack(py, session) {
+                if let Err(reason) = hooks::record_running_stack(session) {
                     session.fail(&reason);
                 }
                 Ok(recorder)
