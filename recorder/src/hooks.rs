@@ -805,7 +805,7 @@ fn emit(
             .map_err(|_| "a ring with free space refused a row".to_string())?;
     }
     let seq = session.next_seq.load(Ordering::Acquire);
-    let ts_ns = session.start.elapsed().as_nanos() as i64;
+    let ts_ns = session.clock.now_ns();
     let rec = Rec {
         seq,
         call_id,

@@ -19,6 +19,7 @@
 //! [`repr`] renders floats and strings exactly as Python's `repr()` does, in pure Rust, for
 //! values recorded without calling Python (used from the next slice on).
 
+mod clock;
 mod cpython;
 mod error;
 mod expand;

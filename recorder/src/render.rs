@@ -257,6 +257,53 @@ pub unsafe fn renders_as(obj: *mut ffi::PyObject, cached: &Value) -> bool {
     }
 }
 
+/// A stamp of `obj`'s repr for the objects whose repr can only change along with a version
+/// CPython keeps: `(type, version)`, `None` for everything else. Equal stamps of the same address
+/// mean the same rendering, so such values are not rendered again at every event:
+/// - an exact module: its `__dict__`'s version tag. Every dict mutation takes a new tag from a
+///   global counter, so a tag names one dict in one state; the repr reads the module's
+///   `__name__`, `__spec__`, `__loader__` and `__file__` from that dict. (An attribute of the
+///   `__spec__` object itself changing while the dict does not escapes this; DESIGN.md 5.6.)
+/// - a class whose metaclass is `type`: its type version tag, which CPython clears whenever the
+///   class (its `__qualname__`, `__module__`, any attribute) is modified.
+/// - a function: its `__qualname__` when that string is immortal (top-level functions); the rest
+///   of `<function NAME at 0x...>` is the address itself.
+///
+/// # Safety
+/// GIL held; `obj` is live.
+pub unsafe fn repr_stamp(obj: *mut ffi::PyObject) -> Option<(usize, u64)> {
+    // SAFETY: guaranteed by the caller; each layout read follows its exact-type check.
+    unsafe {
+        let t = ffi::Py_TYPE(obj);
+        if t == &raw mut ffi::PyModule_Type {
+            let d = ffi::PyModule_GetDict(obj);
+            if d.is_null() {
+                ffi::PyErr_Clear();
+                return None;
+            }
+            #[allow(deprecated)]
+            let version = (*d.cast::<ffi::PyDictObject>()).ma_version_tag;
+            return Some((t as usize, version));
+        }
+        if t == &raw mut ffi::PyType_Type {
+            let ty = obj.cast::<ffi::PyTypeObject>();
+            let tag = (*ty).tp_version_tag;
+            if tag == 0 || (*ty).tp_flags & ffi::Py_TPFLAGS_VALID_VERSION_TAG == 0 {
+                return None;
+            }
+            return Some((t as usize, u64::from(tag)));
+        }
+        if t == &raw mut ffi::PyFunction_Type {
+            let qualname = (*obj.cast::<ffi::PyFunctionObject>()).func_qualname;
+            if qualname.is_null() || !is_immortal(qualname) {
+                return None;
+            }
+            return Some((t as usize, qualname as u64));
+        }
+        None
+    }
+}
+
 /// `len()` of an exact builtin container (never calls Python).
 ///
 /// # Safety

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::{JoinHandle, Thread};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use pyo3::prelude::*;
 use pyo3::types::PyList;
@@ -15,6 +15,7 @@ use pyttd_format::{
 };
 use rtrb::Consumer;
 
+use crate::clock::Clock;
 use crate::cpython::{self, CodeExtra, Layout};
 use crate::error::RecorderError;
 use crate::expand::Expander;
@@ -154,7 +155,7 @@ pub(crate) struct Session {
     pub extra: CodeExtra,
     pub generation: u64,
     pub tool: u8,
-    pub start: Instant,
+    pub clock: Clock,
     /// The next seq, and the watermark (DESIGN.md 5.3).
     pub next_seq: AtomicU64,
     pub next_call_id: AtomicU64,
@@ -526,7 +527,7 @@ impl Recorder {
                 extra,
                 generation: GENERATION.fetch_add(1, Ordering::Relaxed) + 1,
                 tool,
-                start: Instant::now(),
+                clock: Clock::start(),
                 next_seq: AtomicU64::new(0),
                 next_call_id: AtomicU64::new(1),
                 next_thread_id: AtomicU32::new(0),

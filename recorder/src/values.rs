@@ -19,6 +19,7 @@
 //! event; dict watchers (DESIGN.md 2.5) are the planned optimization.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
 use pyo3_ffi as ffi;
@@ -40,6 +41,8 @@ struct Cached {
     value: Value,
     /// Fingerprint of the children recorded with `value` (0: none).
     children: u64,
+    /// [`render::repr_stamp`] when `value` was rendered.
+    stamp: Option<(usize, u64)>,
 }
 
 /// What one frame last recorded.
@@ -52,7 +55,10 @@ pub(crate) struct FrameVals {
     by_name: HashMap<Arc<str>, usize>,
     /// Index into `names` (or [`SKIPPED`] for dunder names) by the address of an immortal key
     /// object (interned identifiers are): such an address always means the same string.
-    by_key: HashMap<usize, usize>,
+    by_key: HashMap<usize, usize, BuildHasherDefault<AddressHasher>>,
+    /// The last namespace walk's keys in dict order: `(immortal key address, index)`. Dict
+    /// order rarely changes between two events, so this answers most keys with one compare.
+    by_position: Vec<(usize, usize)>,
     /// Scratch space of `observe_namespace`: (index into `names`, object address).
     items: Vec<(usize, usize)>,
     events: u32,
@@ -160,8 +166,21 @@ impl FrameVals {
             items.clear();
             let mut pos: ffi::Py_ssize_t = 0;
             let (mut k, mut v) = (std::ptr::null_mut(), std::ptr::null_mut());
+            let mut ordinal = 0;
             while ffi::PyDict_Next(d, &mut pos, &mut k, &mut v) != 0 {
-                let index = self.key_index(k, &info.redact);
+                let index = match self.by_position.get(ordinal) {
+                    Some(&(key, index)) if key == k as usize => index,
+                    _ => {
+                        let index = self.key_index(k, &info.redact);
+                        // Entries before `ordinal` matched or were just pushed, so this lands at
+                        // `ordinal`. Address 0 (a mortal key) never matches.
+                        let key = if is_immortal(k) { k as usize } else { 0 };
+                        self.by_position.truncate(ordinal);
+                        self.by_position.push((key, index));
+                        index
+                    }
+                };
+                ordinal += 1;
                 if index == SKIPPED {
                     continue;
                 }
@@ -255,6 +274,29 @@ impl FrameVals {
     }
 }
 
+/// Hashes an object address (the keys of [`FrameVals::by_key`]): Fibonacci hashing, since
+/// addresses are aligned and their low bits carry nothing.
+#[derive(Debug, Default)]
+struct AddressHasher(u64);
+
+impl Hasher for AddressHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        }
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.0 = (n as u64)
+            .wrapping_mul(0x9e37_79b9_7f4a_7c15)
+            .rotate_left(32);
+    }
+}
+
 /// Compares one name's current object `v` (null = unbound) with its cache and appends rows.
 ///
 /// # Safety
@@ -293,14 +335,20 @@ unsafe fn update(
             immortal: false,
             value,
             children: 0,
+            stamp: None,
         });
         return;
     }
     if let Some(c) = slot.as_mut() {
+        let same_object = c.ptr == v as usize;
         // SAFETY: `v` is live (guaranteed by the caller).
-        if (c.immortal && c.ptr == v as usize) || unsafe { render::renders_as(v, &c.value) } {
-            if c.ptr != v as usize {
+        let stamped =
+            same_object && c.stamp.is_some() && c.stamp == unsafe { render::repr_stamp(v) };
+        // SAFETY: as above.
+        if (same_object && c.immortal) || stamped || unsafe { render::renders_as(v, &c.value) } {
+            if !same_object {
                 c.ptr = v as usize;
+                c.stamp = None;
                 // SAFETY: as above.
                 c.immortal = unsafe { is_immortal(v) };
             }
@@ -312,12 +360,15 @@ unsafe fn update(
     }
     // SAFETY: guaranteed by the caller; a reference is held across the render, which may run
     // Python code (and release the GIL).
-    let (rendered, immortal) = unsafe {
+    let (rendered, immortal, stamp) = unsafe {
+        // Taken before rendering: if the repr changes what the stamp covers, the next event
+        // renders again.
+        let stamp = render::repr_stamp(v);
         ffi::Py_IncRef(v);
         let rendered = expand.render(v, redact);
         let immortal = is_immortal(v);
         ffi::Py_DecRef(v);
-        (rendered, immortal)
+        (rendered, immortal, stamp)
     };
     // The children count too: an element past the text cap may change while the text does not.
     let children = rendered.children_fingerprint();
@@ -336,6 +387,7 @@ unsafe fn update(
         immortal,
         value,
         children,
+        stamp,
     });
 }
 

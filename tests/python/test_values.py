@@ -224,6 +224,35 @@ def test_deletion_and_in_place_mutation(tmp_path):
     ]
 
 
+def test_module_class_and_function_reprs_follow_renames(tmp_path):
+    """These reprs are not re-rendered while CPython's version stamps stay the same; a rename
+    changes the stamp, and the new text shows at the very next line."""
+    script = write(
+        tmp_path,
+        """\
+        import types
+        def f():
+            m = types.ModuleType("alpha")
+            class C:
+                pass
+            def g():
+                pass
+            m.__name__ = "beta"
+            C.__qualname__ = "D"
+            g.__qualname__ = "h"
+            return m
+        f()
+        """,
+    )
+    steps = dict(locals_at_lines(record(script), "f"))
+    assert steps[8]["m"] == "<module 'alpha'>"
+    assert steps[9]["m"] == "<module 'beta'>"
+    assert steps[9]["C"] == "<class '__main__.f.<locals>.C'>"
+    assert steps[10]["C"] == "<class '__main__.D'>"
+    assert re.fullmatch(r"<function f\.<locals>\.g at 0x[0-9a-f]+>", steps[10]["g"])
+    assert steps[11]["g"] == steps[10]["g"].replace("f.<locals>.g", "h")
+
+
 def test_values_of_every_kind(tmp_path):
     script = write(
         tmp_path,
