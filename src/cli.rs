@@ -4,6 +4,7 @@
 //! diagnostics to stderr; errors are reported once, here, as a single `error: ...` line.
 
 mod info;
+mod sql;
 
 use std::ffi::OsString;
 use std::io::{self, IsTerminal, Write};
@@ -123,6 +124,58 @@ enum Command {
         /// The trace file (`.pyttd`)
         trace: PathBuf,
     },
+    /// Ask a trace anything in SQL (DataFusion's dialect); with no QUERY, list the tables and
+    /// their columns
+    ///
+    /// Tables: events, calls, variable_changes, exceptions, threads, output, code, run, and the
+    /// stored tables as raw.events, raw.values, ...; `SELECT * FROM locals_at(SEQ)` gives the
+    /// locals of the frame at SEQ. Traces given with --attach are schemas: `b.events`.
+    /// Read-only: statements that write or create are refused. Bad SQL exits with status 2.
+    #[command(arg_required_else_help = true)]
+    Sql {
+        /// The trace file (`.pyttd`)
+        trace: PathBuf,
+        /// One SQL statement
+        query: Option<String>,
+        /// Output format
+        #[arg(long, value_enum, default_value_t = SqlFormat::Table)]
+        format: SqlFormat,
+        /// Write the result to FILE instead of stdout (required for parquet)
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<PathBuf>,
+        /// Attach another trace under NAME (its tables are NAME.events, ...); repeatable
+        #[arg(long, value_name = "NAME=TRACE")]
+        attach: Vec<String>,
+    },
+    /// Export a trace: every table as Parquet (a hive-style `DIR/<table>/run_id=<id>/` dataset),
+    /// or the calls as a Perfetto / Chrome trace-event JSON timeline
+    #[command(arg_required_else_help = true)]
+    Export {
+        /// The trace file (`.pyttd`)
+        trace: PathBuf,
+        /// What to write
+        #[arg(long, value_enum)]
+        format: ExportFormat,
+        /// The directory (parquet) or file (perfetto) to write
+        #[arg(short, long, value_name = "PATH")]
+        output: PathBuf,
+    },
+}
+
+/// `pyttd sql --format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SqlFormat {
+    Table,
+    Csv,
+    Json,
+    Parquet,
+}
+
+/// `pyttd export --format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExportFormat {
+    Parquet,
+    Perfetto,
 }
 
 /// What `pyttd record` runs.
@@ -331,7 +384,11 @@ fn execute_with(
         Err(error) if is_broken_pipe(&error) => 0,
         Err(error) => {
             let _ = writeln!(err, "error: {error:#}");
-            1
+            // A statement that does not parse or would write is a usage error.
+            match error.downcast_ref::<pyttd_query::QueryError>() {
+                Some(pyttd_query::QueryError::Sql(_) | pyttd_query::QueryError::ReadOnly(_)) => 2,
+                _ => 1,
+            }
         }
     }
 }
@@ -340,6 +397,25 @@ fn dispatch(command: Command, env: &RunEnv, out: &mut dyn Write) -> anyhow::Resu
     match command {
         Command::Doctor => doctor(env, out),
         Command::Info { trace } => info::info(&trace, out),
+        Command::Sql {
+            trace,
+            query,
+            format,
+            output,
+            attach,
+        } => sql::sql(
+            &trace,
+            query.as_deref(),
+            format,
+            output.as_deref(),
+            &attach,
+            out,
+        ),
+        Command::Export {
+            trace,
+            format,
+            output,
+        } => sql::export(&trace, format, &output, out),
         Command::Record { .. } => Err(anyhow::anyhow!(
             "`pyttd record` runs inside Python; use the `pyttd` console script or `python -m pyttd`"
         )),

@@ -44,6 +44,114 @@ mod native {
         }
     }
 
+    /// A table's name and its `(column, type)` pairs.
+    type TableColumns = (String, Vec<(String, String)>);
+
+    /// A trace opened for queries (`pyttd.open`).
+    #[pyclass(frozen, name = "Trace", module = "pyttd._native")]
+    struct Trace {
+        session: pyttd_query::TraceSession,
+    }
+
+    /// A query result: an Arrow stream (`__arrow_c_stream__`) that pyarrow, polars and duckdb
+    /// take without copying.
+    #[pyclass(frozen, name = "QueryResult", module = "pyttd._native")]
+    struct QueryResult {
+        schema: arrow_schema::SchemaRef,
+        batches: Vec<arrow_array::RecordBatch>,
+    }
+
+    fn query_error(e: pyttd_query::QueryError) -> PyErr {
+        match e {
+            pyttd_query::QueryError::Sql(_) | pyttd_query::QueryError::ReadOnly(_) => {
+                pyo3::exceptions::PyValueError::new_err(e.to_string())
+            }
+            pyttd_query::QueryError::Format(_) => {
+                pyo3::exceptions::PyOSError::new_err(e.to_string())
+            }
+            _ => pyo3::exceptions::PyRuntimeError::new_err(e.to_string()),
+        }
+    }
+
+    /// Opens the trace at `path` for SQL queries.
+    #[pyfunction]
+    fn open_trace(py: Python<'_>, path: PathBuf) -> PyResult<Trace> {
+        let session = py
+            .detach(|| pyttd_query::TraceSession::open(&path))
+            .map_err(query_error)?;
+        Ok(Trace { session })
+    }
+
+    #[pymethods]
+    impl Trace {
+        /// Runs one read-only SQL statement.
+        fn sql(&self, py: Python<'_>, query: &str) -> PyResult<QueryResult> {
+            let (schema, batches) = py.detach(|| self.session.sql(query)).map_err(query_error)?;
+            Ok(QueryResult { schema, batches })
+        }
+
+        /// `{table: [(column, type), ...]}` of the user-facing tables.
+        fn tables(&self, py: Python<'_>) -> PyResult<Vec<TableColumns>> {
+            let tables = py.detach(|| self.session.tables()).map_err(query_error)?;
+            Ok(tables.into_iter().map(|t| (t.name, t.columns)).collect())
+        }
+
+        /// Attaches another trace as schema `name`.
+        fn attach(&self, _name: &str, _path: PathBuf) -> PyResult<()> {
+            Err(pyo3::exceptions::PyNotImplementedError::new_err(
+                "attach traces with `pyttd sql --attach`; the Python API opens one trace",
+            ))
+        }
+    }
+
+    #[pymethods]
+    impl QueryResult {
+        /// The Arrow PyCapsule stream protocol.
+        #[pyo3(signature = (requested_schema = None))]
+        fn __arrow_c_stream__<'py>(
+            &self,
+            py: Python<'py>,
+            requested_schema: Option<Bound<'py, PyAny>>,
+        ) -> PyResult<Bound<'py, pyo3::types::PyCapsule>> {
+            // A requested schema is a hint (the spec lets producers ignore it).
+            let _ = requested_schema;
+            let reader = arrow_array::RecordBatchIterator::new(
+                self.batches.clone().into_iter().map(Ok),
+                self.schema.clone(),
+            );
+            let stream = arrow_array::ffi_stream::FFI_ArrowArrayStream::new(Box::new(reader));
+            pyo3::types::PyCapsule::new_with_value(py, stream, c"arrow_array_stream")
+        }
+
+        /// Rows in the result.
+        #[getter]
+        fn num_rows(&self) -> usize {
+            self.batches.iter().map(|b| b.num_rows()).sum()
+        }
+
+        /// Column names.
+        #[getter]
+        fn columns(&self) -> Vec<String> {
+            self.schema
+                .fields()
+                .iter()
+                .map(|f| f.name().clone())
+                .collect()
+        }
+
+        fn __len__(&self) -> usize {
+            self.num_rows()
+        }
+
+        fn __repr__(&self) -> String {
+            format!(
+                "<pyttd QueryResult: {} rows, columns {:?}>",
+                self.num_rows(),
+                self.columns()
+            )
+        }
+    }
+
     /// Every row of the trace at `path` that the end-to-end tests check, as plain tuples:
     /// `{"state", "run", "code", "threads", "calls", "events", "values", "exceptions"}` (see `src/trace_rows.rs` for the
     /// tuple layouts). A test helper until `pyttd` has a query API; not a stable interface.

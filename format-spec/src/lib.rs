@@ -20,6 +20,7 @@ mod builder;
 mod error;
 pub mod layout;
 mod reader;
+pub mod repr;
 mod schema;
 mod writer;
 

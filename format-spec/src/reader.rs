@@ -315,7 +315,6 @@ impl TraceReader {
         Ok(TableScan {
             reader: self,
             table,
-            schema,
             segments,
             next: 0,
             seq_range,
@@ -455,7 +454,6 @@ impl TraceReader {
 pub struct TableScan<'a> {
     reader: &'a TraceReader,
     table: Table,
-    schema: SchemaRef,
     segments: Vec<usize>,
     next: usize,
     seq_range: Option<RangeInclusive<u64>>,
@@ -469,18 +467,39 @@ impl TableScan<'_> {
     }
 
     fn next_batch(&mut self, index: usize) -> Result<RecordBatch> {
-        let Some(range) = self.seq_range.clone() else {
-            return self.reader.read_segment(index, self.projection.as_deref());
+        match self.seq_range.clone() {
+            None => self.reader.read_segment(index, self.projection.as_deref()),
+            Some(range) => {
+                self.reader
+                    .read_segment_in(index, self.table, range, self.projection.as_deref())
+            }
+        }
+    }
+}
+
+impl TraceReader {
+    /// Decodes segment `index` of `table` (not cached) keeping the columns at `projection`,
+    /// and only the rows whose seq column lies in `range`.
+    pub fn read_segment_in(
+        &self,
+        index: usize,
+        table: Table,
+        range: RangeInclusive<u64>,
+        projection: Option<&[usize]>,
+    ) -> Result<RecordBatch> {
+        let schema = table.schema();
+        let Some(seq_name) = table.seq_column() else {
+            return Err(FormatError::SchemaMismatch {
+                path: self.path.clone(),
+                table,
+                reason: "the table has no seq column to restrict by seq range".into(),
+            });
         };
-        let seq_col = self
-            .schema
-            .index_of(self.table.seq_column().expect("scanned with a seq range"))
-            .expect("seq column exists");
+        let seq_col = schema.index_of(seq_name).expect("seq column exists");
         // Decode with the seq column as well, slice to the range, then drop it if unwanted.
-        let mut proj = self
-            .projection
-            .clone()
-            .unwrap_or_else(|| (0..self.schema.fields().len()).collect());
+        let mut proj = projection
+            .map(<[usize]>::to_vec)
+            .unwrap_or_else(|| (0..schema.fields().len()).collect());
         let seq_pos = match proj.iter().position(|&c| c == seq_col) {
             Some(p) => p,
             None => {
@@ -488,16 +507,12 @@ impl TableScan<'_> {
                 proj.len() - 1
             }
         };
-        let batch = self.reader.read_segment(index, Some(&proj))?;
+        let batch = self.read_segment(index, Some(&proj))?;
         let seqs = u64_column(&batch, seq_pos).values();
         let lo = seqs.partition_point(|&s| s < *range.start());
         let hi = seqs.partition_point(|&s| s <= *range.end()).max(lo);
         let sliced = batch.slice(lo, hi - lo);
-        if self
-            .projection
-            .as_ref()
-            .is_none_or(|p| p.contains(&seq_col))
-        {
+        if projection.is_none_or(|p| p.contains(&seq_col)) {
             Ok(sliced)
         } else {
             let keep: Vec<usize> = (0..proj.len() - 1).collect();

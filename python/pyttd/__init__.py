@@ -13,6 +13,11 @@ Recording from inside a program::
 
 or ``pyttd.start_recording(path)`` / ``pyttd.stop_recording()``, ``@pyttd.ttdbg``,
 ``pyttd.arm()`` / ``pyttd.disarm()`` and ``pyttd.toggle_on_signal()``.
+
+Querying a trace::
+
+    t = pyttd.open("run.pyttd")
+    df = t.sql("SELECT function, count(*) AS n FROM calls GROUP BY 1").to_pandas()
 """
 
 from pyttd._api import (
@@ -27,13 +32,17 @@ from pyttd._api import (
     ttdbg,
 )
 from pyttd._native import __version__
+from pyttd._query import QueryResult, Trace, open
 
 __all__ = [
+    "QueryResult",
     "RecordingStats",
+    "Trace",
     "__version__",
     "arm",
     "disarm",
     "is_recording",
+    "open",
     "recording",
     "start_recording",
     "stop_recording",

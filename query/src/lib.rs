@@ -1,8 +1,33 @@
-//! The pyttd query layer: DataFusion table providers over traces, `pyttd sql`, and the canned
-//! queries the debugger runs (timeline buckets, execution stats, breakpoint scans).
+//! The pyttd query layer: DataFusion table providers over traces, `pyttd sql`, the canned
+//! queries the debugger runs (timeline buckets, execution stats, breakpoint scans) and export
+//! to Parquet and Perfetto.
 //!
-//! It is the only crate that depends on DataFusion and it builds without Python. Its providers
-//! are tracked by the "Query layer" issue; until it lands the crate exports only the tables it
-//! will serve.
+//! It is the only crate that depends on DataFusion, and it builds without Python.
+//!
+//! ```no_run
+//! # use pyttd_query::TraceSession;
+//! let session = TraceSession::open("app.pyttd")?;
+//! let (_schema, batches) = session.sql("SELECT function, count(*) FROM events GROUP BY 1")?;
+//! # Ok::<(), pyttd_query::QueryError>(())
+//! ```
 
-pub use pyttd_format::Table;
+mod canned;
+mod error;
+mod export;
+mod locals;
+mod output;
+mod provider;
+mod session;
+mod value;
+
+pub use canned::{
+    Bucket, Direction, FunctionStats, LineBreakpoint, breakpoint_scan, breakpoint_scan_where,
+    timeline_direct,
+};
+pub use error::{QueryError, Result};
+pub use export::{Exported, export_parquet, export_perfetto};
+pub use locals::{Local, call_seq, frame_locals, locals_at};
+pub use output::{Format, write_parquet, write_text};
+pub use provider::events_schema;
+pub use session::{Attached, TableInfo, TraceSession, USER_TABLES};
+pub use value::render as render_value;

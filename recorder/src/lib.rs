@@ -16,8 +16,8 @@
 //! # Ok(()) });
 //! ```
 //!
-//! [`repr`] renders floats and strings exactly as Python's `repr()` does, in pure Rust, for
-//! values recorded without calling Python (used from the next slice on).
+//! [`repr`] (from `pyttd-format`) renders floats and strings exactly as Python's `repr()` does,
+//! in pure Rust, for values recorded without calling Python.
 
 mod clock;
 mod cpython;
@@ -28,14 +28,13 @@ mod flush;
 mod hooks;
 mod redact;
 mod render;
-pub mod repr;
 mod ring;
 mod session;
 mod values;
 
 pub use error::RecorderError;
 pub use hooks::code_kind;
-pub use pyttd_format::FORMAT_VERSION;
+pub use pyttd_format::{FORMAT_VERSION, repr};
 pub use redact::Redactor;
 pub use session::{
     RecordOptions, Recorder, RecordingStats, abandon_in_forked_child, record_output,

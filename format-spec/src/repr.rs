@@ -1,6 +1,7 @@
 //! Python's `repr()` of `float` and `str`, byte for byte as CPython 3.12 writes it (and 3.13,
-//! but for 627 characters: see "Unicode version"), in pure Rust so the recorder can render the
-//! commonest values without calling into Python.
+//! but for 627 characters: see "Unicode version"), in pure Rust: the recorder renders the
+//! commonest values with it without calling into Python, and readers show stored floats and
+//! strings as Python would.
 //!
 //! `int` needs nothing here: Rust's `i64` `Display` already writes what `repr(int)` does.
 //!
@@ -51,7 +52,7 @@
 //! the whole string.
 //!
 //! ```
-//! use pyttd_recorder::repr::{float_repr, str_repr};
+//! use pyttd_format::repr::{float_repr, str_repr};
 //! let mut out = String::new();
 //! float_repr(1e16, &mut out);
 //! assert_eq!(out, "1e+16");

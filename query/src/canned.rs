@@ -1,0 +1,554 @@
+//! The questions the debugger asks: timeline buckets, execution stats per function, breakpoint
+//! scans and goto targets. Each runs through DataFusion; the timeline and the breakpoint scan
+//! also have a version that reads the store directly (no SQL planning), and the benchmarks
+//! compare the two.
+
+use std::collections::HashSet;
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::{Int64Type, UInt8Type, UInt32Type, UInt64Type};
+use arrow_array::{Array, RecordBatch};
+use pyttd_format::{EventKind, Table, TraceReader};
+
+use crate::error::{QueryError, Result};
+use crate::locals::{Local, frame_locals};
+use crate::session::TraceSession;
+
+/// A line breakpoint: a file (absolute, as `code.file` stores it) and a line.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct LineBreakpoint {
+    pub file: String,
+    pub line: u32,
+}
+
+/// One bucket of the timeline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Bucket {
+    pub index: u32,
+    pub first_seq: u64,
+    pub last_seq: u64,
+    pub events: u64,
+    pub max_depth: u32,
+    pub exceptions: u64,
+    pub breakpoint_hits: u64,
+}
+
+/// Execution stats of one function.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FunctionStats {
+    pub function: String,
+    pub file: String,
+    pub calls: u64,
+    pub exceptions: u64,
+    pub total_ns: i64,
+    pub self_ns: i64,
+    pub first_call_seq: u64,
+}
+
+/// Which way a scan goes from its start (the start itself is never a hit).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    Forward,
+    Backward,
+}
+
+/// `code_id`s whose file is one of the breakpoints' files, with the breakpoint lines.
+fn breakpoint_codes(
+    reader: &TraceReader,
+    breakpoints: &[LineBreakpoint],
+) -> Result<HashSet<(u32, u32)>> {
+    let mut out = HashSet::new();
+    if breakpoints.is_empty() {
+        return Ok(out);
+    }
+    for batch in reader.scan(Table::Code, None, Some(&["code_id", "file"]))? {
+        let batch = batch?;
+        let ids = batch.column(0).as_primitive::<UInt32Type>();
+        let files = batch.column(1).as_string::<i32>();
+        for i in 0..batch.num_rows() {
+            for bp in breakpoints {
+                if files.value(i) == bp.file {
+                    out.insert((ids.value(i), bp.line));
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// SQL that is true for line events at `codes`; `t` qualifies the columns (`"e."` or `""`).
+fn hits_sql(codes: &HashSet<(u32, u32)>, t: &str) -> String {
+    if codes.is_empty() {
+        return "FALSE".into();
+    }
+    let mut codes: Vec<_> = codes.iter().collect();
+    codes.sort();
+    let terms: Vec<String> = codes
+        .iter()
+        .map(|(c, l)| format!("({t}code_id = {c} AND {t}line = {l})"))
+        .collect();
+    format!("({t}kind = 1 AND ({}))", terms.join(" OR "))
+}
+
+fn u64_at(b: &RecordBatch, col: usize, i: usize) -> Option<u64> {
+    let a = b.column(col);
+    if a.is_null(i) {
+        return None;
+    }
+    Some(match a.data_type() {
+        arrow_schema::DataType::UInt64 => a.as_primitive::<UInt64Type>().value(i),
+        arrow_schema::DataType::Int64 => a.as_primitive::<Int64Type>().value(i) as u64,
+        arrow_schema::DataType::UInt32 => a.as_primitive::<UInt32Type>().value(i) as u64,
+        _ => return None,
+    })
+}
+
+impl TraceSession {
+    /// `n` buckets over `seqs` (inclusive) of the first trace, through DataFusion.
+    pub fn timeline(
+        &self,
+        first: u64,
+        last: u64,
+        n: u32,
+        breakpoints: &[LineBreakpoint],
+    ) -> Result<Vec<Bucket>> {
+        let reader = self.traces()[0].reader.clone();
+        let codes = breakpoint_codes(&reader, breakpoints)?;
+        let span = (last.saturating_sub(first) + 1).max(1);
+        let n = n.max(1);
+        let query = format!(
+            "SELECT CAST((seq - {first}) * {n} / {span} AS BIGINT) AS bucket, min(seq), max(seq), \
+               count(*), max(depth), sum(CASE WHEN kind = 3 THEN 1 ELSE 0 END), \
+               sum(CASE WHEN {hits} THEN 1 ELSE 0 END) \
+             FROM raw.events WHERE seq >= {first} AND seq <= {last} GROUP BY 1 ORDER BY 1",
+            hits = hits_sql(&codes, "")
+        );
+        let (_, batches) = self.sql(&query)?;
+        let mut out = Vec::new();
+        for b in &batches {
+            for i in 0..b.num_rows() {
+                out.push(Bucket {
+                    index: u64_at(b, 0, i).unwrap_or(0) as u32,
+                    first_seq: u64_at(b, 1, i).unwrap_or(0),
+                    last_seq: u64_at(b, 2, i).unwrap_or(0),
+                    events: u64_at(b, 3, i).unwrap_or(0),
+                    max_depth: u64_at(b, 4, i).unwrap_or(0) as u32,
+                    exceptions: u64_at(b, 5, i).unwrap_or(0),
+                    breakpoint_hits: u64_at(b, 6, i).unwrap_or(0),
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// Calls, exceptions, total and self time and first call per function, most total time
+    /// first.
+    pub fn function_stats(&self) -> Result<Vec<FunctionStats>> {
+        let query = "SELECT c.function, c.file, count(*) AS calls, \
+               coalesce(max(x.exceptions), 0) AS exceptions, \
+               coalesce(sum(c.duration_ns), 0) AS total_ns, \
+               coalesce(sum(c.duration_ns - coalesce(k.child_ns, 0)), 0) AS self_ns, \
+               min(c.call_seq) AS first_call_seq \
+             FROM calls c \
+             LEFT JOIN (SELECT parent_call_id, sum(duration_ns) AS child_ns FROM calls \
+               GROUP BY parent_call_id) k ON k.parent_call_id = c.call_id \
+             LEFT JOIN (SELECT function, file, count(*) AS exceptions FROM exceptions \
+               GROUP BY function, file) x ON x.function = c.function AND x.file = c.file \
+             GROUP BY c.function, c.file ORDER BY total_ns DESC, c.function";
+        let (_, batches) = self.sql(query)?;
+        let mut out = Vec::new();
+        for b in &batches {
+            let f = b.column(0).as_string::<i32>();
+            let file = b.column(1).as_string::<i32>();
+            for i in 0..b.num_rows() {
+                out.push(FunctionStats {
+                    function: f.value(i).to_string(),
+                    file: file.value(i).to_string(),
+                    calls: u64_at(b, 2, i).unwrap_or(0),
+                    exceptions: u64_at(b, 3, i).unwrap_or(0),
+                    total_ns: u64_at(b, 4, i).unwrap_or(0) as i64,
+                    self_ns: u64_at(b, 5, i).unwrap_or(0) as i64,
+                    first_call_seq: u64_at(b, 6, i).unwrap_or(0),
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// The next (or previous) line event after (before) `from` at one of `breakpoints`,
+    /// through DataFusion.
+    pub fn breakpoint_scan_sql(
+        &self,
+        from: u64,
+        direction: Direction,
+        breakpoints: &[LineBreakpoint],
+    ) -> Result<Option<u64>> {
+        let reader = self.traces()[0].reader.clone();
+        let codes = breakpoint_codes(&reader, breakpoints)?;
+        if codes.is_empty() {
+            return Ok(None);
+        }
+        let query = match direction {
+            Direction::Forward => format!(
+                "SELECT min(seq) FROM raw.events WHERE seq > {from} AND {}",
+                hits_sql(&codes, "")
+            ),
+            Direction::Backward if from == 0 => return Ok(None),
+            Direction::Backward => format!(
+                "SELECT max(seq) FROM raw.events WHERE seq < {from} AND {}",
+                hits_sql(&codes, "")
+            ),
+        };
+        let (_, batches) = self.sql(&query)?;
+        Ok(batches
+            .iter()
+            .find(|b| b.num_rows() > 0)
+            .and_then(|b| u64_at(b, 0, 0)))
+    }
+
+    /// Every execution of `file:line` (its line events), `offset`/`limit` paginated.
+    pub fn goto_targets(
+        &self,
+        breakpoint: &LineBreakpoint,
+        offset: u64,
+        limit: u64,
+    ) -> Result<Vec<u64>> {
+        let reader = self.traces()[0].reader.clone();
+        let codes = breakpoint_codes(&reader, std::slice::from_ref(breakpoint))?;
+        if codes.is_empty() {
+            return Ok(Vec::new());
+        }
+        let query = format!(
+            "SELECT seq FROM raw.events WHERE {} ORDER BY seq LIMIT {limit} OFFSET {offset}",
+            hits_sql(&codes, "")
+        );
+        let (_, batches) = self.sql(&query)?;
+        Ok(batches
+            .iter()
+            .flat_map(|b| (0..b.num_rows()).filter_map(move |i| u64_at(b, 0, i)))
+            .collect())
+    }
+
+    /// The calls made by `call_id`, in call order: `(call_id, call_seq)`.
+    pub fn call_children(&self, call_id: u64) -> Result<Vec<(u64, u64)>> {
+        let (_, batches) = self.sql(&format!(
+            "SELECT call_id, call_seq FROM raw.calls WHERE parent_call_id = {call_id} \
+             ORDER BY call_seq"
+        ))?;
+        Ok(batches
+            .iter()
+            .flat_map(|b| {
+                (0..b.num_rows()).filter_map(move |i| Some((u64_at(b, 0, i)?, u64_at(b, 1, i)?)))
+            })
+            .collect())
+    }
+}
+
+/// The next (or previous) line event after (before) `from` at one of `breakpoints` for which
+/// `accept(seq, call_id)` holds, read straight from the store: segments in scan order, decoding
+/// only `seq`, `kind`, `code_id`, `line` and `call_id`, skipping segments by seq range.
+pub fn breakpoint_scan(
+    reader: &TraceReader,
+    from: u64,
+    direction: Direction,
+    breakpoints: &[LineBreakpoint],
+    mut accept: impl FnMut(u64, u64) -> Result<bool>,
+) -> Result<Option<u64>> {
+    let codes = breakpoint_codes(reader, breakpoints)?;
+    if codes.is_empty() {
+        return Ok(None);
+    }
+    let max_code = codes.iter().map(|&(c, _)| c).max().unwrap_or(0) as usize;
+    let mut by_code: Vec<Vec<u32>> = vec![Vec::new(); max_code + 1];
+    for &(c, l) in &codes {
+        by_code[c as usize].push(l);
+    }
+    let schema = Table::Events.schema();
+    let projection: Vec<usize> = ["seq", "kind", "code_id", "line", "call_id"]
+        .iter()
+        .map(|n| schema.index_of(n).expect("v1 column"))
+        .collect();
+    let mut segments: Vec<(usize, u64, u64)> = reader
+        .table_segments(Table::Events)
+        .filter_map(|s| {
+            let r = s.seq_range.clone()?;
+            let keep = match direction {
+                Direction::Forward => *r.end() > from,
+                Direction::Backward => *r.start() < from,
+            };
+            keep.then_some((s.index, *r.start(), *r.end()))
+        })
+        .collect();
+    if direction == Direction::Backward {
+        segments.reverse();
+    }
+    let line = EventKind::Line.code();
+    for (index, _, _) in segments {
+        let b = reader.read_segment(index, Some(&projection))?;
+        let seqs = b.column(0).as_primitive::<UInt64Type>();
+        let kinds = b.column(1).as_primitive::<UInt8Type>();
+        let code_ids = b.column(2).as_primitive::<UInt32Type>();
+        let lines = b.column(3).as_primitive::<UInt32Type>();
+        let call_ids = b.column(4).as_primitive::<UInt64Type>();
+        let hit = |i: usize| {
+            kinds.value(i) == line
+                && by_code
+                    .get(code_ids.value(i) as usize)
+                    .is_some_and(|ls| ls.contains(&lines.value(i)))
+        };
+        let n = b.num_rows();
+        let candidates: Box<dyn Iterator<Item = usize>> = match direction {
+            Direction::Forward => Box::new(seqs.values().partition_point(|&s| s <= from)..n),
+            Direction::Backward => {
+                Box::new((0..seqs.values().partition_point(|&s| s < from)).rev())
+            }
+        };
+        for i in candidates {
+            if hit(i) && accept(seqs.value(i), call_ids.value(i))? {
+                return Ok(Some(seqs.value(i)));
+            }
+        }
+    }
+    Ok(None)
+}
+
+/// `n` buckets over `first..=last`, read straight from the store (decoding `seq`, `kind`,
+/// `depth`, `code_id` and `line`).
+pub fn timeline_direct(
+    reader: &TraceReader,
+    first: u64,
+    last: u64,
+    n: u32,
+    breakpoints: &[LineBreakpoint],
+) -> Result<Vec<Bucket>> {
+    let codes = breakpoint_codes(reader, breakpoints)?;
+    let n = n.max(1);
+    let span = (last.saturating_sub(first) + 1).max(1) as u128;
+    let mut buckets: Vec<Bucket> = (0..n)
+        .map(|index| Bucket {
+            index,
+            first_seq: u64::MAX,
+            last_seq: 0,
+            events: 0,
+            max_depth: 0,
+            exceptions: 0,
+            breakpoint_hits: 0,
+        })
+        .collect();
+    let names = ["seq", "kind", "depth", "code_id", "line"];
+    let scan = reader
+        .scan(Table::Events, Some(first..=last), Some(&names))
+        .map_err(QueryError::from)?;
+    let (exception, line) = (EventKind::Exception.code(), EventKind::Line.code());
+    for batch in scan {
+        let b = batch?;
+        let seqs = b.column(0).as_primitive::<UInt64Type>();
+        let kinds = b.column(1).as_primitive::<UInt8Type>();
+        let depths = b.column(2).as_primitive::<UInt32Type>();
+        let code_ids = b.column(3).as_primitive::<UInt32Type>();
+        let lines = b.column(4).as_primitive::<UInt32Type>();
+        for i in 0..b.num_rows() {
+            let s = seqs.value(i);
+            let k = ((s - first) as u128 * n as u128 / span) as usize;
+            let bucket = &mut buckets[k];
+            bucket.first_seq = bucket.first_seq.min(s);
+            bucket.last_seq = bucket.last_seq.max(s);
+            bucket.events += 1;
+            bucket.max_depth = bucket.max_depth.max(depths.value(i));
+            let kind = kinds.value(i);
+            if kind == exception {
+                bucket.exceptions += 1;
+            }
+            if kind == line
+                && !codes.is_empty()
+                && codes.contains(&(code_ids.value(i), lines.value(i)))
+            {
+                bucket.breakpoint_hits += 1;
+            }
+        }
+    }
+    buckets.retain(|b| b.events > 0);
+    Ok(buckets)
+}
+
+/// [`breakpoint_scan`] with a condition on one local of the frame: the hit's frame must hold
+/// `name` with a value for which `predicate` is true at that step. Frames that never held such a
+/// value are ruled out first from the `values` table (one scan of its name and value columns),
+/// so only the breakpoint hits of the remaining frames rebuild their locals.
+pub fn breakpoint_scan_where(
+    reader: &TraceReader,
+    from: u64,
+    direction: Direction,
+    breakpoints: &[LineBreakpoint],
+    name: &str,
+    mut predicate: impl FnMut(&Local) -> bool,
+) -> Result<Option<u64>> {
+    let candidates = calls_ever_holding(reader, name, &mut predicate)?;
+    if candidates.is_empty() {
+        return Ok(None);
+    }
+    breakpoint_scan(reader, from, direction, breakpoints, |seq, call_id| {
+        if !candidates.contains(&call_id) {
+            return Ok(false);
+        }
+        let locals = frame_locals(reader, seq, call_id)?;
+        Ok(locals.iter().any(|l| l.name == name && predicate(l)))
+    })
+}
+
+/// The calls in which `name` (a local) ever had a value satisfying `predicate`.
+fn calls_ever_holding(
+    reader: &TraceReader,
+    name: &str,
+    predicate: &mut impl FnMut(&Local) -> bool,
+) -> Result<HashSet<u64>> {
+    let schema = Table::Values.schema();
+    let cols = [
+        "seq",
+        "call_id",
+        "name",
+        "role",
+        "tag",
+        "int_value",
+        "float_value",
+        "text",
+        "truncated",
+        "type_name",
+    ];
+    let projection: Vec<usize> = cols
+        .iter()
+        .map(|n| schema.index_of(n).expect("v1 column"))
+        .collect();
+    let mut out = HashSet::new();
+    let segments: Vec<usize> = reader
+        .table_segments(Table::Values)
+        .map(|s| s.index)
+        .collect();
+    for index in segments {
+        let b = reader.read_segment(index, Some(&projection))?;
+        let names = b.column(2).as_dictionary::<arrow_array::types::Int32Type>();
+        let values = names.values().as_string::<i32>();
+        let Some(key) = (0..values.len()).find(|&k| values.value(k) == name) else {
+            continue;
+        };
+        let key = key as i32;
+        let keys = names.keys();
+        let seqs = b.column(0).as_primitive::<UInt64Type>();
+        let calls = b.column(1).as_primitive::<UInt64Type>();
+        let roles = b.column(3).as_primitive::<UInt8Type>();
+        let tags = b.column(4).as_primitive::<UInt8Type>();
+        let ints = b.column(5).as_primitive::<Int64Type>();
+        let floats = b
+            .column(6)
+            .as_primitive::<arrow_array::types::Float64Type>();
+        let texts = b.column(7).as_string::<i32>();
+        let cut = b.column(8).as_boolean();
+        let types = b.column(9).as_dictionary::<arrow_array::types::Int32Type>();
+        let type_values = types.values().as_string::<i32>();
+        for i in 0..b.num_rows() {
+            if keys.value(i) != key || roles.value(i) != 0 || out.contains(&calls.value(i)) {
+                continue;
+            }
+            let local = Local {
+                name: name.to_string(),
+                tag: tags.value(i),
+                type_name: type_values
+                    .value(types.keys().value(i) as usize)
+                    .to_string(),
+                int_value: ints.is_valid(i).then(|| ints.value(i)),
+                float_value: floats.is_valid(i).then(|| floats.value(i)),
+                text: texts.is_valid(i).then(|| texts.value(i).to_string()),
+                truncated: cut.value(i),
+                length: None,
+                object_id: None,
+                seq: seqs.value(i),
+            };
+            if predicate(&local) {
+                out.insert(calls.value(i));
+            }
+        }
+    }
+    Ok(out)
+}
+
+impl TraceSession {
+    /// The SQL form of [`breakpoint_scan_where`]: `condition` is SQL over the `raw.values`
+    /// columns of rows of `name` (e.g. `int_value = 3`). Candidate hits come from one query,
+    /// nearest first, and are confirmed against the frame's locals at the hit.
+    pub fn breakpoint_scan_where_sql(
+        &self,
+        from: u64,
+        direction: Direction,
+        breakpoints: &[LineBreakpoint],
+        name: &str,
+        condition: &str,
+    ) -> Result<Option<u64>> {
+        let reader = self.traces()[0].reader.clone();
+        let codes = breakpoint_codes(&reader, breakpoints)?;
+        if codes.is_empty() {
+            return Ok(None);
+        }
+        let quoted = name.replace('\'', "''");
+        let (cmp, order) = match direction {
+            Direction::Forward => (">", "ASC"),
+            Direction::Backward => ("<", "DESC"),
+        };
+        // Candidates nearest first, a page at a time, each confirmed at its step.
+        const PAGE: usize = 64;
+        let mut from = from;
+        loop {
+            let query = format!(
+                "SELECT e.seq, e.call_id FROM raw.events e WHERE e.seq {cmp} {from} AND {hits} \
+                 AND e.call_id IN (SELECT call_id FROM raw.values WHERE role = 0 \
+                 AND name = '{quoted}' AND ({condition})) ORDER BY e.seq {order} LIMIT {PAGE}",
+                hits = hits_sql(&codes, "e.")
+            );
+            let (_, batches) = self.sql(&query)?;
+            let candidates: Vec<(u64, u64)> = batches
+                .iter()
+                .flat_map(|b| {
+                    (0..b.num_rows())
+                        .filter_map(move |i| Some((u64_at(b, 0, i)?, u64_at(b, 1, i)?)))
+                })
+                .collect();
+            for &(seq, call_id) in &candidates {
+                let locals = frame_locals(&reader, seq, call_id)?;
+                // The candidate query proved the frame once held a matching value; confirm
+                // it holds one at this step with the same condition.
+                if let Some(l) = locals.iter().find(|l| l.name == name)
+                    && self.value_matches(l, condition)?
+                {
+                    return Ok(Some(seq));
+                }
+            }
+            match candidates.last() {
+                Some(&(seq, _)) if candidates.len() == PAGE => from = seq,
+                _ => return Ok(None),
+            }
+        }
+    }
+
+    /// Whether one local satisfies a SQL `condition` over the value columns.
+    fn value_matches(&self, l: &Local, condition: &str) -> Result<bool> {
+        let lit = |v: Option<String>| v.unwrap_or_else(|| "NULL".into());
+        let query = format!(
+            "SELECT count(*) FROM (SELECT CAST({tag} AS TINYINT UNSIGNED) AS tag, \
+             CAST({int} AS BIGINT) AS int_value, CAST({float} AS DOUBLE) AS float_value, \
+             CAST({text} AS VARCHAR) AS text) WHERE {condition}",
+            tag = l.tag,
+            int = lit(l.int_value.map(|v| v.to_string())),
+            float = lit(l.float_value.map(|v| format!("{v:?}"))),
+            text = lit(l
+                .text
+                .as_ref()
+                .map(|t| format!("'{}'", t.replace('\'', "''")))),
+        );
+        let (_, batches) = self.sql(&query)?;
+        Ok(batches
+            .iter()
+            .find(|b| b.num_rows() > 0)
+            .and_then(|b| u64_at(b, 0, 0))
+            .unwrap_or(0)
+            > 0)
+    }
+}

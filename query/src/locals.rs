@@ -1,0 +1,276 @@
+//! The locals of one frame at one seq, rebuilt as SPEC section 6 (`values`) says: from the latest
+//! snapshot of the frame at or before the seq, then its changes in order.
+//!
+//! `values` segments are read backwards from the seq until that snapshot (or the frame's call
+//! event) is behind: a frame takes a snapshot at least every 256 of its events, so this touches
+//! the segments covering those events, not the whole trace.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use arrow_array::types::Int32Type;
+use arrow_array::{
+    Array, BooleanArray, DictionaryArray, Float64Array, Int64Array, RecordBatch, StringArray,
+    UInt8Array, UInt64Array,
+};
+use arrow_schema::{DataType, Field, Schema, SchemaRef};
+use pyttd_format::{Table, TraceReader, ValueRole, ValueTag};
+
+use crate::value::render;
+
+/// One local as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Local {
+    pub name: String,
+    pub tag: u8,
+    pub type_name: String,
+    pub int_value: Option<i64>,
+    pub float_value: Option<f64>,
+    pub text: Option<String>,
+    pub truncated: bool,
+    pub length: Option<u64>,
+    pub object_id: Option<u64>,
+    /// The seq of the row the value comes from.
+    pub seq: u64,
+}
+
+impl Local {
+    /// The value as Python's `repr()` shows it.
+    pub fn value(&self) -> String {
+        render(
+            self.tag,
+            self.int_value,
+            self.float_value,
+            self.text.as_deref(),
+            self.truncated,
+        )
+        .unwrap_or_default()
+    }
+}
+
+/// The schema of `locals_at`.
+pub fn locals_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        Field::new("call_id", DataType::UInt64, false),
+        Field::new("name", DataType::Utf8, false),
+        Field::new("value", DataType::Utf8, false),
+        Field::new("type", DataType::Utf8, false),
+        Field::new("int_value", DataType::Int64, true),
+        Field::new("float_value", DataType::Float64, true),
+        Field::new("text", DataType::Utf8, true),
+        Field::new("truncated", DataType::Boolean, false),
+        Field::new("length", DataType::UInt64, true),
+        Field::new("object_id", DataType::UInt64, true),
+        Field::new("since_seq", DataType::UInt64, false),
+    ]))
+}
+
+/// The frame of event `seq` (or frame `call_id`) at `seq`, as rows of [`locals_schema`], in
+/// name order. Empty when the trace has no event `seq`.
+pub fn locals_at(
+    reader: &TraceReader,
+    seq: u64,
+    call_id: Option<u64>,
+) -> pyttd_format::Result<RecordBatch> {
+    let call_id = match call_id {
+        Some(c) => Some(c),
+        None => reader.event_at(seq)?.map(|e| e.call_id),
+    };
+    let locals = match call_id {
+        Some(c) => frame_locals(reader, seq, c)?,
+        None => Vec::new(),
+    };
+    let c = call_id.unwrap_or(0);
+    let batch = RecordBatch::try_new(
+        locals_schema(),
+        vec![
+            Arc::new(UInt64Array::from(vec![c; locals.len()])),
+            Arc::new(StringArray::from_iter_values(
+                locals.iter().map(|l| &l.name),
+            )),
+            Arc::new(StringArray::from_iter_values(
+                locals.iter().map(Local::value),
+            )),
+            Arc::new(StringArray::from_iter_values(
+                locals.iter().map(|l| &l.type_name),
+            )),
+            Arc::new(Int64Array::from_iter(locals.iter().map(|l| l.int_value))),
+            Arc::new(Float64Array::from_iter(
+                locals.iter().map(|l| l.float_value),
+            )),
+            Arc::new(StringArray::from_iter(
+                locals.iter().map(|l| l.text.as_deref()),
+            )),
+            Arc::new(BooleanArray::from_iter(
+                locals.iter().map(|l| Some(l.truncated)),
+            )),
+            Arc::new(UInt64Array::from_iter(locals.iter().map(|l| l.length))),
+            Arc::new(UInt64Array::from_iter(locals.iter().map(|l| l.object_id))),
+            Arc::new(UInt64Array::from_iter_values(locals.iter().map(|l| l.seq))),
+        ],
+    )
+    .expect("columns match the schema");
+    Ok(batch)
+}
+
+/// The locals of frame `call_id` at `seq`, in name order.
+pub fn frame_locals(
+    reader: &TraceReader,
+    seq: u64,
+    call_id: u64,
+) -> pyttd_format::Result<Vec<Local>> {
+    let segments: Vec<usize> = reader
+        .table_segments(Table::Values)
+        .filter(|s| s.seq_range.as_ref().is_none_or(|r| *r.start() <= seq))
+        .map(|s| s.index)
+        .collect();
+    // Rows of the frame at or before `seq`, newest segment first, each segment's rows in order.
+    let mut found: Vec<Vec<Local>> = Vec::new();
+    let mut snapshot: Option<u64> = None;
+    // Nothing of the frame is older than its call event.
+    let floor = call_seq(reader, seq, call_id)?.unwrap_or(0);
+    for &index in segments.iter().rev() {
+        let info = &reader.segments()[index];
+        let stop = snapshot.unwrap_or(floor);
+        if let Some(range) = &info.seq_range
+            && *range.end() < stop
+        {
+            break;
+        }
+        let batch = reader.segment(index)?;
+        let rows = frame_rows(&batch, seq, call_id);
+        if snapshot.is_none() {
+            snapshot = rows
+                .iter()
+                .rev()
+                .find(|(_, snap)| *snap)
+                .map(|(l, _)| l.seq);
+        }
+        found.push(rows.into_iter().map(|(l, _)| l).collect());
+    }
+    let mut state: BTreeMap<String, Local> = BTreeMap::new();
+    let from = snapshot.unwrap_or(0);
+    for rows in found.into_iter().rev() {
+        for l in rows {
+            if l.seq < from {
+                continue;
+            }
+            if l.tag == ValueTag::Deleted.code() {
+                state.remove(&l.name);
+            } else {
+                state.insert(l.name.clone(), l);
+            }
+        }
+    }
+    Ok(state.into_values().collect())
+}
+
+/// The seq of the `call` event of `call_id`, looked up backwards from `seq` in `calls`.
+pub fn call_seq(reader: &TraceReader, seq: u64, call_id: u64) -> pyttd_format::Result<Option<u64>> {
+    let segments: Vec<usize> = reader
+        .table_segments(Table::Calls)
+        .filter(|s| s.seq_range.as_ref().is_none_or(|r| *r.start() <= seq))
+        .map(|s| s.index)
+        .collect();
+    for &index in segments.iter().rev() {
+        let batch = reader.segment(index)?;
+        let ids = batch
+            .column(0)
+            .as_any()
+            .downcast_ref::<UInt64Array>()
+            .expect("call_id");
+        let seqs = batch
+            .column(batch.schema().index_of("call_seq").expect("v1 column"))
+            .as_any()
+            .downcast_ref::<UInt64Array>()
+            .expect("call_seq")
+            .clone();
+        if let Some(i) = (0..ids.len()).rev().find(|&i| ids.value(i) == call_id) {
+            return Ok(Some(seqs.value(i)));
+        }
+    }
+    Ok(None)
+}
+
+/// The `local` rows of `call_id` with seq ≤ `seq` in one `values` segment, with their snapshot
+/// flag.
+fn frame_rows(batch: &RecordBatch, seq: u64, call_id: u64) -> Vec<(Local, bool)> {
+    let col = |name: &str| {
+        batch
+            .column(batch.schema().index_of(name).expect("v1 column"))
+            .clone()
+    };
+    let seqs = col("seq");
+    let seqs = seqs.as_any().downcast_ref::<UInt64Array>().expect("u64");
+    let calls = col("call_id");
+    let calls = calls.as_any().downcast_ref::<UInt64Array>().expect("u64");
+    let roles = col("role");
+    let roles = roles.as_any().downcast_ref::<UInt8Array>().expect("u8");
+    let end = seqs.values().partition_point(|&s| s <= seq);
+    let picked: Vec<usize> = (0..end)
+        .filter(|&i| calls.value(i) == call_id && roles.value(i) == ValueRole::Local.code())
+        .collect();
+    if picked.is_empty() {
+        return Vec::new();
+    }
+    let names = col("name");
+    let names = names
+        .as_any()
+        .downcast_ref::<DictionaryArray<Int32Type>>()
+        .expect("dictionary");
+    let name_values = names
+        .values()
+        .as_any()
+        .downcast_ref::<StringArray>()
+        .expect("utf8")
+        .clone();
+    let types = col("type_name");
+    let types = types
+        .as_any()
+        .downcast_ref::<DictionaryArray<Int32Type>>()
+        .expect("dictionary");
+    let type_values = types
+        .values()
+        .as_any()
+        .downcast_ref::<StringArray>()
+        .expect("utf8")
+        .clone();
+    let snaps = col("snapshot");
+    let snaps = snaps.as_any().downcast_ref::<BooleanArray>().expect("bool");
+    let tags = col("tag");
+    let tags = tags.as_any().downcast_ref::<UInt8Array>().expect("u8");
+    let ints = col("int_value");
+    let ints = ints.as_any().downcast_ref::<Int64Array>().expect("i64");
+    let floats = col("float_value");
+    let floats = floats.as_any().downcast_ref::<Float64Array>().expect("f64");
+    let texts = col("text");
+    let texts = texts.as_any().downcast_ref::<StringArray>().expect("utf8");
+    let cut = col("truncated");
+    let cut = cut.as_any().downcast_ref::<BooleanArray>().expect("bool");
+    let lengths = col("length");
+    let lengths = lengths.as_any().downcast_ref::<UInt64Array>().expect("u64");
+    let objects = col("object_id");
+    let objects = objects.as_any().downcast_ref::<UInt64Array>().expect("u64");
+    picked
+        .into_iter()
+        .map(|i| {
+            let local = Local {
+                name: name_values
+                    .value(names.keys().value(i) as usize)
+                    .to_string(),
+                tag: tags.value(i),
+                type_name: type_values
+                    .value(types.keys().value(i) as usize)
+                    .to_string(),
+                int_value: ints.is_valid(i).then(|| ints.value(i)),
+                float_value: floats.is_valid(i).then(|| floats.value(i)),
+                text: texts.is_valid(i).then(|| texts.value(i).to_string()),
+                truncated: cut.value(i),
+                length: lengths.is_valid(i).then(|| lengths.value(i)),
+                object_id: objects.is_valid(i).then(|| objects.value(i)),
+                seq: seqs.value(i),
+            };
+            (local, snaps.value(i))
+        })
+        .collect()
+}

@@ -1,0 +1,460 @@
+//! DataFusion table providers over one trace: every format table as stored (`raw.*`), and the
+//! user-facing `events` table, whose `kind`, `file` and `function` are decoded from codes.
+//!
+//! Scans stream one segment at a time (memory stays bounded whatever the trace size), decode only
+//! the projected columns, and skip segments by seq: a filter on the seq column (`seq > N`,
+//! `seq BETWEEN a AND b`, `seq = N`) is compared with each segment header's seq range before
+//! anything is decoded. Segments are split into contiguous runs, one per partition, so a scan
+//! uses every core and each partition stays in seq order.
+
+use std::ops::RangeInclusive;
+use std::sync::Arc;
+
+use arrow_array::types::Int32Type;
+use arrow_array::{
+    Array, ArrayRef, DictionaryArray, Int32Array, RecordBatch, RecordBatchOptions, StringArray,
+    UInt8Array, UInt32Array,
+};
+use arrow_schema::{DataType, Field, Schema, SchemaRef};
+use async_trait::async_trait;
+use datafusion::catalog::{Session, TableProvider};
+use datafusion::common::stats::Precision;
+use datafusion::common::{ScalarValue, Statistics};
+use datafusion::datasource::TableType;
+use datafusion::error::{DataFusionError, Result};
+use datafusion::execution::{SendableRecordBatchStream, TaskContext};
+use datafusion::logical_expr::{Between, BinaryExpr, Expr, Operator, TableProviderFilterPushDown};
+use datafusion::physical_plan::ExecutionPlan;
+use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
+use datafusion::physical_plan::streaming::{PartitionStream, StreamingTableExec};
+use pyttd_format::{EventKind, Table, TraceReader};
+
+/// How batches of the stored table become rows of the provided one.
+#[derive(Debug, Clone)]
+enum Shape {
+    /// The stored columns as they are.
+    Raw,
+    /// `events` with codes decoded (see [`events_schema`]).
+    Events(Arc<CodeNames>),
+}
+
+/// `code_id` → position in `files`/`functions`, for the dictionary-encoded `file` and
+/// `function` columns of `events`.
+#[derive(Debug)]
+pub(crate) struct CodeNames {
+    index: Vec<Option<i32>>,
+    files: ArrayRef,
+    functions: ArrayRef,
+}
+
+impl CodeNames {
+    /// Reads the `code` table.
+    pub fn load(reader: &TraceReader) -> pyttd_format::Result<CodeNames> {
+        let (mut files, mut functions, mut index) = (Vec::new(), Vec::new(), Vec::new());
+        for batch in reader.scan(Table::Code, None, Some(&["code_id", "file", "qualname"]))? {
+            let batch = batch?;
+            let ids = column::<UInt32Array>(&batch, 0);
+            let f = column::<StringArray>(&batch, 1);
+            let q = column::<StringArray>(&batch, 2);
+            for i in 0..batch.num_rows() {
+                let id = ids.value(i) as usize;
+                if index.len() <= id {
+                    index.resize(id + 1, None);
+                }
+                index[id] = Some(files.len() as i32);
+                files.push(f.value(i).to_string());
+                functions.push(q.value(i).to_string());
+            }
+        }
+        Ok(CodeNames {
+            index,
+            files: Arc::new(StringArray::from(files)),
+            functions: Arc::new(StringArray::from(functions)),
+        })
+    }
+
+    fn keys(&self, code_ids: &UInt32Array) -> Int32Array {
+        code_ids
+            .iter()
+            .map(|id| id.and_then(|id| self.index.get(id as usize).copied().flatten()))
+            .collect()
+    }
+}
+
+fn column<T: 'static>(batch: &RecordBatch, i: usize) -> &T {
+    batch
+        .column(i)
+        .as_any()
+        .downcast_ref::<T>()
+        .expect("the format crate checked the schema")
+}
+
+fn dictionary() -> DataType {
+    DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8))
+}
+
+/// The user-facing `events` schema.
+pub fn events_schema() -> SchemaRef {
+    Arc::new(Schema::new(vec![
+        Field::new("seq", DataType::UInt64, false),
+        Field::new("thread_id", DataType::UInt32, false),
+        Field::new("kind", dictionary(), false),
+        Field::new("file", dictionary(), true),
+        Field::new("function", dictionary(), true),
+        Field::new("line", DataType::UInt32, false),
+        Field::new("depth", DataType::UInt32, false),
+        Field::new("call_id", DataType::UInt64, false),
+        Field::new("ts_ns", DataType::Int64, false),
+        Field::new("code_id", DataType::UInt32, false),
+    ]))
+}
+
+/// The stored `events` column each `events` column is computed from.
+const EVENTS_SOURCE: [&str; 10] = [
+    "seq",
+    "thread_id",
+    "kind",
+    "code_id",
+    "code_id",
+    "line",
+    "depth",
+    "call_id",
+    "ts_ns",
+    "code_id",
+];
+
+/// A table of one trace.
+#[derive(Debug)]
+pub struct SegmentTable {
+    reader: Arc<TraceReader>,
+    table: Table,
+    schema: SchemaRef,
+    shape: Shape,
+}
+
+impl SegmentTable {
+    /// The stored table `table`, columns as the spec lists them.
+    pub fn raw(reader: Arc<TraceReader>, table: Table) -> SegmentTable {
+        SegmentTable {
+            reader,
+            table,
+            schema: table.schema(),
+            shape: Shape::Raw,
+        }
+    }
+
+    /// The user-facing `events` table.
+    pub fn events(reader: Arc<TraceReader>, names: Arc<CodeNames>) -> SegmentTable {
+        SegmentTable {
+            reader,
+            table: Table::Events,
+            schema: events_schema(),
+            shape: Shape::Events(names),
+        }
+    }
+
+    fn seq_column(&self) -> Option<&'static str> {
+        self.table.seq_column()
+    }
+}
+
+#[async_trait]
+impl TableProvider for SegmentTable {
+    fn schema(&self) -> SchemaRef {
+        self.schema.clone()
+    }
+
+    fn table_type(&self) -> TableType {
+        TableType::Base
+    }
+
+    fn supports_filters_pushdown(
+        &self,
+        filters: &[&Expr],
+    ) -> Result<Vec<TableProviderFilterPushDown>> {
+        // Seq filters prune segments; DataFusion still applies them to the rows.
+        Ok(filters
+            .iter()
+            .map(|f| match self.seq_column() {
+                Some(col) if seq_bounds(f, col).is_some() => TableProviderFilterPushDown::Inexact,
+                _ => TableProviderFilterPushDown::Unsupported,
+            })
+            .collect())
+    }
+
+    fn statistics(&self) -> Option<Statistics> {
+        let mut stats = Statistics::new_unknown(&self.schema);
+        stats.num_rows = Precision::Exact(self.reader.row_count(self.table) as usize);
+        Some(stats)
+    }
+
+    async fn scan(
+        &self,
+        state: &dyn Session,
+        projection: Option<&Vec<usize>>,
+        filters: &[Expr],
+        limit: Option<usize>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        let mut range = 0..=u64::MAX;
+        if let Some(col) = self.seq_column() {
+            for f in filters {
+                if let Some(b) = seq_bounds(f, col) {
+                    range = *range.start().max(b.start())..=*range.end().min(b.end());
+                }
+            }
+        }
+        let columns: Vec<usize> = match projection {
+            Some(p) => p.clone(),
+            None => (0..self.schema.fields().len()).collect(),
+        };
+        let schema = Arc::new(self.schema.project(&columns)?);
+        let segments: Vec<usize> = self
+            .reader
+            .table_segments(self.table)
+            .filter(|s| {
+                s.seq_range
+                    .as_ref()
+                    .is_none_or(|have| have.start() <= range.end() && range.start() <= have.end())
+            })
+            .filter(|_| range.start() <= range.end())
+            .map(|s| s.index)
+            .collect();
+        let parts = state
+            .config()
+            .target_partitions()
+            .clamp(1, segments.len().max(1));
+        let per = segments.len().div_ceil(parts).max(1);
+        let partitions: Vec<Arc<dyn PartitionStream>> = segments
+            .chunks(per)
+            .map(|chunk| {
+                Arc::new(SegmentStream {
+                    reader: self.reader.clone(),
+                    table: self.table,
+                    schema: schema.clone(),
+                    columns: columns.clone(),
+                    shape: self.shape.clone(),
+                    segments: chunk.to_vec(),
+                    range: range.clone(),
+                }) as Arc<dyn PartitionStream>
+            })
+            .collect();
+        let partitions = if partitions.is_empty() {
+            vec![Arc::new(SegmentStream {
+                reader: self.reader.clone(),
+                table: self.table,
+                schema: schema.clone(),
+                columns,
+                shape: self.shape.clone(),
+                segments: Vec::new(),
+                range,
+            }) as Arc<dyn PartitionStream>]
+        } else {
+            partitions
+        };
+        Ok(Arc::new(StreamingTableExec::try_new(
+            schema,
+            partitions,
+            None,
+            Vec::new(),
+            false,
+            limit,
+        )?))
+    }
+}
+
+/// A seq range no row is in.
+#[allow(clippy::reversed_empty_ranges)]
+const EMPTY: RangeInclusive<u64> = 1..=0;
+
+/// The range of seq values a filter allows, when it is a comparison of the seq column with a
+/// literal (or a BETWEEN, or an AND of such).
+fn seq_bounds(expr: &Expr, col: &str) -> Option<RangeInclusive<u64>> {
+    match expr {
+        Expr::BinaryExpr(BinaryExpr { left, op, right }) => {
+            if *op == Operator::And {
+                let (a, b) = (seq_bounds(left, col), seq_bounds(right, col));
+                return match (a, b) {
+                    (Some(a), Some(b)) => Some(*a.start().max(b.start())..=*a.end().min(b.end())),
+                    (Some(r), None) | (None, Some(r)) => Some(r),
+                    (None, None) => None,
+                };
+            }
+            let (op, value) = match (left.as_ref(), right.as_ref()) {
+                (Expr::Column(c), Expr::Literal(v, _)) if c.name == col => (*op, v),
+                (Expr::Literal(v, _), Expr::Column(c)) if c.name == col => (op.swap()?, v),
+                _ => return None,
+            };
+            let v = literal_i128(value)?;
+            let clamp = |x: i128| x.clamp(0, u64::MAX as i128) as u64;
+            match op {
+                Operator::Eq => Some(clamp(v)..=clamp(v)),
+                Operator::Gt => Some(clamp(v + 1)..=u64::MAX),
+                Operator::GtEq => Some(clamp(v)..=u64::MAX),
+                Operator::Lt if v <= 0 => Some(EMPTY),
+                Operator::Lt => Some(0..=clamp(v - 1)),
+                Operator::LtEq if v < 0 => Some(EMPTY),
+                Operator::LtEq => Some(0..=clamp(v)),
+                _ => None,
+            }
+        }
+        Expr::Between(Between {
+            expr,
+            negated: false,
+            low,
+            high,
+        }) => match (expr.as_ref(), low.as_ref(), high.as_ref()) {
+            (Expr::Column(c), Expr::Literal(lo, _), Expr::Literal(hi, _)) if c.name == col => {
+                let (lo, hi) = (literal_i128(lo)?, literal_i128(hi)?);
+                if hi < lo.max(0) {
+                    return Some(EMPTY);
+                }
+                Some(lo.clamp(0, u64::MAX as i128) as u64..=hi.min(u64::MAX as i128) as u64)
+            }
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+fn literal_i128(v: &ScalarValue) -> Option<i128> {
+    Some(match v {
+        ScalarValue::Int8(Some(x)) => *x as i128,
+        ScalarValue::Int16(Some(x)) => *x as i128,
+        ScalarValue::Int32(Some(x)) => *x as i128,
+        ScalarValue::Int64(Some(x)) => *x as i128,
+        ScalarValue::UInt8(Some(x)) => *x as i128,
+        ScalarValue::UInt16(Some(x)) => *x as i128,
+        ScalarValue::UInt32(Some(x)) => *x as i128,
+        ScalarValue::UInt64(Some(x)) => *x as i128,
+        _ => return None,
+    })
+}
+
+/// One partition: a contiguous run of segments, decoded one at a time.
+#[derive(Debug)]
+struct SegmentStream {
+    reader: Arc<TraceReader>,
+    table: Table,
+    schema: SchemaRef,
+    /// Indices into the provided schema.
+    columns: Vec<usize>,
+    shape: Shape,
+    segments: Vec<usize>,
+    range: RangeInclusive<u64>,
+}
+
+impl PartitionStream for SegmentStream {
+    fn schema(&self) -> &SchemaRef {
+        &self.schema
+    }
+
+    fn execute(&self, _ctx: Arc<TaskContext>) -> SendableRecordBatchStream {
+        let reader = self.reader.clone();
+        let (table, schema, shape) = (self.table, self.schema.clone(), self.shape.clone());
+        let columns = self.columns.clone();
+        let range = self.range.clone();
+        let full_range = *range.start() == 0 && *range.end() == u64::MAX;
+        // The stored columns to decode, in order of first use.
+        let stored = table.schema();
+        let sources: Vec<&str> = match shape {
+            Shape::Raw => columns
+                .iter()
+                .map(|&c| stored.field(c).name().as_str())
+                .collect(),
+            Shape::Events(_) => columns.iter().map(|&c| EVENTS_SOURCE[c]).collect(),
+        };
+        let mut wanted: Vec<&str> = Vec::new();
+        for s in &sources {
+            if !wanted.contains(s) {
+                wanted.push(s);
+            }
+        }
+        if wanted.is_empty() {
+            // `count(*)`: no column is needed, only row counts; decode the cheapest one.
+            wanted.push(
+                table
+                    .seq_column()
+                    .unwrap_or(stored.field(0).name().as_str()),
+            );
+        }
+        let wanted: Vec<String> = wanted.into_iter().map(String::from).collect();
+        let sources: Vec<String> = sources.into_iter().map(String::from).collect();
+        let batches = self.segments.clone().into_iter().map(move |seg| {
+            let names: Vec<&str> = wanted.iter().map(String::as_str).collect();
+            let seq_range = (!full_range).then(|| range.clone());
+            let batch = scan_one(&reader, table, seg, seq_range, &names)
+                .map_err(|e| DataFusionError::External(Box::new(e)))?;
+            let arrays: Vec<ArrayRef> = columns
+                .iter()
+                .zip(&sources)
+                .map(|(&c, source)| {
+                    let raw =
+                        batch.column(wanted.iter().position(|w| w == source).expect("decoded"));
+                    match &shape {
+                        Shape::Raw => raw.clone(),
+                        Shape::Events(names) => events_column(c, raw, names),
+                    }
+                })
+                .collect();
+            let options = RecordBatchOptions::new().with_row_count(Some(batch.num_rows()));
+            Ok(RecordBatch::try_new_with_options(
+                schema.clone(),
+                arrays,
+                &options,
+            )?)
+        });
+        Box::pin(RecordBatchStreamAdapter::new(
+            self.schema.clone(),
+            futures::stream::iter(batches),
+        ))
+    }
+}
+
+/// Decodes one segment's `names` columns, restricted to `seq_range`.
+fn scan_one(
+    reader: &TraceReader,
+    table: Table,
+    segment: usize,
+    seq_range: Option<RangeInclusive<u64>>,
+    names: &[&str],
+) -> pyttd_format::Result<RecordBatch> {
+    let schema = table.schema();
+    let projection: Vec<usize> = names
+        .iter()
+        .map(|n| schema.index_of(n).expect("a stored column"))
+        .collect();
+    match seq_range {
+        None => reader.read_segment(segment, Some(&projection)),
+        Some(range) => reader.read_segment_in(segment, table, range, Some(&projection)),
+    }
+}
+
+/// Column `c` of `events` from its stored column.
+fn events_column(c: usize, raw: &ArrayRef, names: &CodeNames) -> ArrayRef {
+    match c {
+        2 => {
+            let codes = raw.as_any().downcast_ref::<UInt8Array>().expect("kind");
+            let keys: Int32Array = codes.iter().map(|k| k.map(i32::from)).collect();
+            let values: StringArray = (0..=7u8)
+                .map(|k| EventKind::from_code(k).map(EventKind::as_str))
+                .collect();
+            Arc::new(
+                DictionaryArray::<Int32Type>::try_new(keys, Arc::new(values))
+                    .expect("keys in range"),
+            )
+        }
+        3 | 4 => {
+            let ids = raw.as_any().downcast_ref::<UInt32Array>().expect("code_id");
+            let values = if c == 3 {
+                &names.files
+            } else {
+                &names.functions
+            };
+            Arc::new(
+                DictionaryArray::<Int32Type>::try_new(names.keys(ids), values.clone())
+                    .expect("keys in range"),
+            )
+        }
+        _ => raw.clone(),
+    }
+}

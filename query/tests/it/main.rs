@@ -1,0 +1,444 @@
+//! The query layer over synthetic traces written through the real writer: exact rows of every
+//! user-facing table, `locals_at`, the canned queries (DataFusion and direct agree), errors.
+
+use arrow_array::RecordBatch;
+use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
+use pyttd_format::{CodeKind, OutputStream, TraceBuilder, Value, WriterOptions};
+use pyttd_query::{Direction, LineBreakpoint, QueryError, TraceSession};
+
+const APP: &str = "/src/app.py";
+
+/// `<module>` calls f(a=1): x = 1, x = 2.5, returns 'done'; then g() raises ValueError and
+/// unwinds; prints "hi". Seqs:
+/// 0 call <module>, 1 line 1, 2 call f, 3 line 2, 4 line 3 (x=1), 5 return 'done' (x=2.5),
+/// 6 line 4, 7 call g, 8 line 7, 9 exception, 10 unwind, 11 line 5, 12 return None: 6 lines.
+fn demo(options: WriterOptions) -> (tempfile::TempDir, std::path::PathBuf) {
+    demo_split(options, false)
+}
+
+/// One event (and its rows) added to a builder.
+type Step = Box<dyn Fn(&mut TraceBuilder)>;
+
+/// As [`demo`]; with `split`, every event is appended on its own, so with a small
+/// `segment_rows` the tables span many segments.
+fn demo_split(options: WriterOptions, split: bool) -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("demo.pyttd");
+    let mut w = pyttd_format::TraceWriter::create(&path, options).unwrap();
+    let mut b = TraceBuilder::new();
+    let module = b.code(APP, "<module>", 1, CodeKind::Module);
+    let f = b.code(APP, "f", 2, CodeKind::Function);
+    let g = b.code(APP, "g", 6, CodeKind::Function);
+    let done = Value::Str {
+        text: "done".into(),
+        truncated: false,
+    };
+    let steps: Vec<Step> = vec![
+        Box::new(move |b| {
+            let _ = b.call(0, module, 1, &[]);
+        }),
+        Box::new(|b| {
+            let _ = b.line(0, 1, &[]);
+        }),
+        Box::new(move |b| {
+            let _ = b.call(0, f, 2, &[("a", Value::Int(1))]);
+        }),
+        Box::new(|b| {
+            let _ = b.line(0, 2, &[]);
+        }),
+        Box::new(|b| {
+            let _ = b.line(0, 3, &[("x", Value::Int(1))]);
+        }),
+        Box::new(move |b| {
+            let _ = b.ret(0, 3, done.clone());
+        }),
+        Box::new(|b| {
+            let _ = b.line(0, 4, &[]);
+        }),
+        Box::new(move |b| {
+            let _ = b.call(0, g, 6, &[]);
+        }),
+        Box::new(|b| {
+            let _ = b.line(0, 7, &[]);
+        }),
+        Box::new(|b| {
+            let _ = b.exception(0, 7, "ValueError", "('bad',)");
+        }),
+        Box::new(|b| {
+            let _ = b.unwind(0, 7);
+        }),
+        Box::new(|b| {
+            b.line(0, 5, &[]);
+            b.output(0, OutputStream::Stdout, "hi\n");
+        }),
+        Box::new(|b| {
+            let _ = b.ret(0, 5, Value::None);
+        }),
+    ];
+    for step in steps {
+        step(&mut b);
+        if split {
+            b.flush_into(&mut w).unwrap();
+        }
+    }
+    b.finish_into(w, 0).unwrap();
+    (dir, path)
+}
+
+/// Every row of a result as text cells.
+fn rows(session: &TraceSession, sql: &str) -> Vec<Vec<String>> {
+    let (_, batches) = session.sql(sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
+    cells(&batches)
+}
+
+fn cells(batches: &[RecordBatch]) -> Vec<Vec<String>> {
+    let options = FormatOptions::default().with_null("NULL");
+    let mut out = Vec::new();
+    for b in batches {
+        let f: Vec<ArrayFormatter> = b
+            .columns()
+            .iter()
+            .map(|c| ArrayFormatter::try_new(c.as_ref(), &options).unwrap())
+            .collect();
+        for i in 0..b.num_rows() {
+            out.push(f.iter().map(|f| f.value(i).to_string()).collect());
+        }
+    }
+    out
+}
+
+fn row(cells: &[&str]) -> Vec<String> {
+    cells.iter().map(|s| s.to_string()).collect()
+}
+
+#[test]
+fn events_have_kinds_files_and_functions() {
+    let (_d, path) = demo(WriterOptions::default());
+    let s = TraceSession::open(&path).unwrap();
+    let got = rows(
+        &s,
+        "SELECT seq, kind, file, function, line, depth, call_id FROM events WHERE seq BETWEEN 2 AND 5 ORDER BY seq",
+    );
+    assert_eq!(
+        got,
+        vec![
+            row(&["2", "call", APP, "f", "2", "1", "2"]),
+            row(&["3", "line", APP, "f", "2", "1", "2"]),
+            row(&["4", "line", APP, "f", "3", "1", "2"]),
+            row(&["5", "return", APP, "f", "3", "1", "2"]),
+        ]
+    );
+    let counts = rows(
+        &s,
+        "SELECT kind, count(*) FROM events GROUP BY kind ORDER BY kind",
+    );
+    assert_eq!(
+        counts,
+        vec![
+            row(&["call", "3"]),
+            row(&["exception", "1"]),
+            row(&["line", "6"]),
+            row(&["return", "2"]),
+            row(&["unwind", "1"]),
+        ]
+    );
+}
+
+#[test]
+fn calls_have_args_results_and_exceptions() {
+    let (_d, path) = demo(WriterOptions::default());
+    let s = TraceSession::open(&path).unwrap();
+    let got = rows(
+        &s,
+        "SELECT call_id, parent_call_id, function, first_line, depth, call_seq, end_seq, args, return_value, exception FROM calls ORDER BY call_id",
+    );
+    assert_eq!(
+        got,
+        vec![
+            row(&[
+                "1", "NULL", "<module>", "1", "0", "0", "12", "NULL", "None", "NULL"
+            ]),
+            row(&["2", "1", "f", "2", "1", "2", "5", "a=1", "'done'", "NULL"]),
+            row(&[
+                "3",
+                "1",
+                "g",
+                "6",
+                "1",
+                "7",
+                "10",
+                "NULL",
+                "NULL",
+                "ValueError: ('bad',)"
+            ]),
+        ]
+    );
+    assert_eq!(rows(&s, "SELECT count(*) FROM events"), vec![row(&["13"])]);
+    assert_eq!(
+        rows(&s, "SELECT count(*) FROM raw.values"),
+        vec![row(&["4"])]
+    );
+    let durations = rows(&s, "SELECT count(*) FROM calls WHERE duration_ns > 0");
+    assert_eq!(durations, vec![row(&["3"])]);
+}
+
+#[test]
+fn variable_changes_and_locals_at() {
+    let (_d, path) = demo(WriterOptions::default());
+    let s = TraceSession::open(&path).unwrap();
+    assert_eq!(
+        rows(
+            &s,
+            "SELECT seq, call_id, name, value, type FROM variable_changes ORDER BY seq, name"
+        ),
+        vec![
+            row(&["2", "2", "a", "1", "int"]),
+            row(&["4", "2", "x", "1", "int"]),
+        ]
+    );
+    assert_eq!(
+        rows(&s, "SELECT name, value FROM locals_at(4)"),
+        vec![row(&["a", "1"]), row(&["x", "1"])]
+    );
+    assert_eq!(
+        rows(&s, "SELECT name, value FROM locals_at(3)"),
+        vec![row(&["a", "1"])]
+    );
+    // The frame of call 2 seen from a later event of another frame.
+    assert_eq!(
+        rows(&s, "SELECT name FROM locals_at(5, 2)"),
+        vec![row(&["a"]), row(&["x"])]
+    );
+    assert_eq!(
+        rows(&s, "SELECT name FROM locals_at(999)"),
+        Vec::<Vec<String>>::new()
+    );
+}
+
+#[test]
+fn small_tables() {
+    let (_d, path) = demo(WriterOptions::default());
+    let s = TraceSession::open(&path).unwrap();
+    assert_eq!(
+        rows(&s, "SELECT thread_id, name FROM threads"),
+        vec![row(&["0", "MainThread"])]
+    );
+    assert_eq!(
+        rows(&s, "SELECT seq, stream, text FROM output"),
+        vec![row(&["11", "stdout", "hi\n"])]
+    );
+    assert_eq!(
+        rows(&s, "SELECT code_id, name, kind FROM code ORDER BY code_id"),
+        vec![
+            row(&["1", "<module>", "module"]),
+            row(&["2", "f", "function"]),
+            row(&["3", "g", "function"]),
+        ]
+    );
+    assert_eq!(
+        rows(&s, "SELECT state, event_count FROM run"),
+        vec![row(&["finished", "13"])]
+    );
+    assert_eq!(
+        rows(
+            &s,
+            "SELECT seq, function, type_name, message FROM exceptions"
+        ),
+        vec![row(&["9", "g", "ValueError", "('bad',)"])]
+    );
+}
+
+#[test]
+fn seq_filters_prune_segments_and_stay_exact() {
+    // Segments of 3 rows: the seq bounds cut across them.
+    let (_d, path) = demo_split(
+        WriterOptions {
+            segment_rows: 3,
+            ..WriterOptions::default()
+        },
+        true,
+    );
+    let s = TraceSession::open(&path).unwrap();
+    for (sql, want) in [
+        (
+            "SELECT seq FROM events WHERE seq > 9 ORDER BY seq",
+            vec!["10", "11", "12"],
+        ),
+        (
+            "SELECT seq FROM events WHERE seq >= 4 AND seq < 6 ORDER BY seq",
+            vec!["4", "5"],
+        ),
+        ("SELECT seq FROM events WHERE 7 = seq", vec!["7"]),
+        (
+            "SELECT seq FROM raw.events WHERE seq BETWEEN 1 AND 2 ORDER BY seq",
+            vec!["1", "2"],
+        ),
+        ("SELECT seq FROM events WHERE seq < 0", vec![]),
+        ("SELECT seq FROM events WHERE seq > 100", vec![]),
+    ] {
+        let got: Vec<String> = rows(&s, sql).into_iter().map(|r| r[0].clone()).collect();
+        assert_eq!(got, want, "{sql}");
+    }
+    drop(s);
+    // Pruning is observable: damage the first `events` segment (seqs 0..=2 or fewer) and a query on
+    // later seqs still answers, because that segment is never decoded; a full scan reports it.
+    let first = pyttd_format::TraceReader::open(&path)
+        .unwrap()
+        .table_segments(pyttd_format::Table::Events)
+        .next()
+        .cloned()
+        .unwrap();
+    let mut bytes = std::fs::read(&path).unwrap();
+    let at = (first.offset + 64 + first.body_len / 2) as usize;
+    bytes[at] ^= 0xff;
+    std::fs::write(&path, &bytes).unwrap();
+    let s = TraceSession::open(&path).unwrap();
+    let got: Vec<String> = rows(&s, "SELECT seq FROM events WHERE seq >= 9 ORDER BY seq")
+        .into_iter()
+        .map(|r| r[0].clone())
+        .collect();
+    assert_eq!(got, ["9", "10", "11", "12"]);
+    let e = s.sql("SELECT count(*) FROM events").unwrap_err();
+    assert!(e.to_string().contains("demo.pyttd"), "{e}");
+    assert!(!e.to_string().contains('\n'), "{e}");
+}
+
+#[test]
+fn canned_queries_agree_with_the_store() {
+    let (_d, path) = demo_split(
+        WriterOptions {
+            segment_rows: 4,
+            ..WriterOptions::default()
+        },
+        true,
+    );
+    let s = TraceSession::open(&path).unwrap();
+    let reader = s.traces()[0].reader.clone();
+    let bp = vec![
+        LineBreakpoint {
+            file: APP.into(),
+            line: 3,
+        },
+        LineBreakpoint {
+            file: APP.into(),
+            line: 5,
+        },
+    ];
+    let sql = s.timeline(0, 12, 4, &bp).unwrap();
+    let direct = pyttd_query::timeline_direct(&reader, 0, 12, 4, &bp).unwrap();
+    assert_eq!(sql, direct);
+    assert_eq!(sql.iter().map(|b| b.events).sum::<u64>(), 13);
+    assert_eq!(sql.iter().map(|b| b.breakpoint_hits).sum::<u64>(), 2);
+    assert_eq!(sql.iter().map(|b| b.exceptions).sum::<u64>(), 1);
+    for (from, dir, want) in [
+        (0, Direction::Forward, Some(4)),
+        (4, Direction::Forward, Some(11)),
+        (11, Direction::Forward, None),
+        (12, Direction::Backward, Some(11)),
+        (11, Direction::Backward, Some(4)),
+        (4, Direction::Backward, None),
+    ] {
+        assert_eq!(
+            s.breakpoint_scan_sql(from, dir, &bp).unwrap(),
+            want,
+            "sql {from} {dir:?}"
+        );
+        let direct =
+            pyttd_query::breakpoint_scan(&reader, from, dir, &bp, |_, _| Ok(true)).unwrap();
+        assert_eq!(direct, want, "direct {from} {dir:?}");
+    }
+    // A predicate over the frame's values: line 3 with x == 1 is at seq 4 only.
+    let with_value =
+        pyttd_query::breakpoint_scan_where(&reader, 12, Direction::Backward, &bp, "x", |l| {
+            l.value() == "1"
+        })
+        .unwrap();
+    assert_eq!(with_value, Some(4));
+    let none =
+        pyttd_query::breakpoint_scan_where(&reader, 12, Direction::Backward, &bp, "x", |l| {
+            l.value() == "2"
+        })
+        .unwrap();
+    assert_eq!(none, None);
+    assert_eq!(
+        s.breakpoint_scan_where_sql(12, Direction::Backward, &bp, "x", "int_value = 1")
+            .unwrap(),
+        Some(4)
+    );
+    assert_eq!(
+        s.breakpoint_scan_where_sql(12, Direction::Backward, &bp, "x", "int_value = 2")
+            .unwrap(),
+        None
+    );
+    assert_eq!(s.goto_targets(&bp[1], 0, 10).unwrap(), vec![11]);
+    assert_eq!(s.call_children(1).unwrap(), vec![(2, 2), (3, 7)]);
+    let stats = s.function_stats().unwrap();
+    let g = stats.iter().find(|f| f.function == "g").unwrap();
+    assert_eq!((g.calls, g.exceptions, g.first_call_seq), (1, 1, 7));
+    let m = stats.iter().find(|f| f.function == "<module>").unwrap();
+    assert!(m.self_ns < m.total_ns && m.self_ns > 0);
+}
+
+#[test]
+fn errors_are_one_line_and_classified() {
+    let (_d, path) = demo(WriterOptions::default());
+    let s = TraceSession::open(&path).unwrap();
+    let bad = s.sql("SELEC 1").unwrap_err();
+    assert!(matches!(bad, QueryError::Sql(_)), "{bad}");
+    assert!(!bad.to_string().contains('\n'));
+    let missing = s.sql("SELECT nope FROM events").unwrap_err();
+    assert!(matches!(missing, QueryError::Sql(_)), "{missing}");
+    for write in [
+        "CREATE TABLE t AS SELECT 1",
+        "INSERT INTO raw.events SELECT * FROM raw.events",
+        "DROP VIEW calls",
+        "SET datafusion.execution.batch_size = 1",
+    ] {
+        let e = s.sql(write).unwrap_err();
+        assert!(matches!(e, QueryError::ReadOnly(_)), "{write}: {e}");
+    }
+    let e = TraceSession::open("/nonexistent/x.pyttd").unwrap_err();
+    assert!(e.to_string().contains("/nonexistent/x.pyttd"), "{e}");
+}
+
+#[test]
+fn attached_traces_are_schemas() {
+    let (_d, path) = demo(WriterOptions::default());
+    let (_d2, other) = demo(WriterOptions::default());
+    let mut s = TraceSession::open(&path).unwrap();
+    s.attach("b", &other).unwrap();
+    assert_eq!(
+        rows(
+            &s,
+            "SELECT count(*) FROM events e JOIN b.events f ON e.seq = f.seq AND e.line = f.line"
+        ),
+        vec![row(&["13"])]
+    );
+    assert!(matches!(
+        s.attach("b", &other),
+        Err(QueryError::Attach { .. })
+    ));
+    assert!(matches!(
+        s.attach("Bad-Name", &other),
+        Err(QueryError::Attach { .. })
+    ));
+    let tables = s.tables().unwrap();
+    assert!(tables.iter().any(|t| t.name == "b.calls"));
+    let events = tables.iter().find(|t| t.name == "events").unwrap();
+    let names: Vec<&str> = events.columns.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "seq",
+            "thread_id",
+            "kind",
+            "file",
+            "function",
+            "line",
+            "depth",
+            "call_id",
+            "ts_ns",
+            "code_id"
+        ]
+    );
+}
