@@ -14,7 +14,7 @@ use datafusion::catalog::{MemorySchemaProvider, TableFunctionImpl, TableProvider
 use datafusion::datasource::MemTable;
 use datafusion::error::DataFusionError;
 use datafusion::logical_expr::Expr;
-use datafusion::prelude::{SQLOptions, SessionConfig, SessionContext};
+use datafusion::prelude::{DataFrame, SQLOptions, SessionConfig, SessionContext};
 use datafusion::scalar::ScalarValue;
 use pyttd_format::{Table, TraceReader};
 
@@ -259,25 +259,31 @@ impl TraceSession {
         Ok(())
     }
 
-    /// Runs one read-only statement and collects its result.
-    pub fn sql(&self, query: &str) -> Result<(SchemaRef, Vec<RecordBatch>)> {
+    /// Plans one statement, refusing anything that would write or create.
+    async fn read_only(&self, query: &str) -> Result<(DataFrame, SchemaRef)> {
         let options = SQLOptions::new()
             .with_allow_ddl(false)
             .with_allow_dml(false)
             .with_allow_statements(false);
-        self.runtime.block_on(async {
-            let df = self
-                .ctx
-                .sql_with_options(query, options)
-                .await
-                .map_err(classify)?;
-            let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
-            let batches = df
-                .collect()
-                .await
-                .map_err(|e| QueryError::Execution(one_line(&e.to_string())))?;
-            Ok((schema, batches))
-        })
+        let df = self
+            .ctx
+            .sql_with_options(query, options)
+            .await
+            .map_err(classify)?;
+        let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
+        Ok((df, schema))
+    }
+
+    /// Runs one read-only statement and collects its result.
+    pub fn sql(&self, query: &str) -> Result<(SchemaRef, Vec<RecordBatch>)> {
+        let mut batches = Vec::new();
+        let mut schema = None;
+        self.stream(query, |s, batch| {
+            schema.get_or_insert(s);
+            batches.extend(batch);
+            Ok(())
+        })?;
+        Ok((schema.expect("stream reports the schema first"), batches))
     }
 
     /// Runs one read-only statement and hands `each` the result schema (with `None`) and then
@@ -288,25 +294,13 @@ impl TraceSession {
         mut each: impl FnMut(SchemaRef, Option<RecordBatch>) -> Result<()>,
     ) -> Result<()> {
         use futures::StreamExt;
-        let options = SQLOptions::new()
-            .with_allow_ddl(false)
-            .with_allow_dml(false)
-            .with_allow_statements(false);
+        let failed = |e: DataFusionError| QueryError::Execution(one_line(&e.to_string()));
         self.runtime.block_on(async {
-            let df = self
-                .ctx
-                .sql_with_options(query, options)
-                .await
-                .map_err(classify)?;
-            let schema: SchemaRef = Arc::new(df.schema().as_arrow().clone());
+            let (df, schema) = self.read_only(query).await?;
             each(schema.clone(), None)?;
-            let mut stream = df
-                .execute_stream()
-                .await
-                .map_err(|e| QueryError::Execution(one_line(&e.to_string())))?;
+            let mut stream = df.execute_stream().await.map_err(failed)?;
             while let Some(batch) = stream.next().await {
-                let batch = batch.map_err(|e| QueryError::Execution(one_line(&e.to_string())))?;
-                each(schema.clone(), Some(batch))?;
+                each(schema.clone(), Some(batch.map_err(failed)?))?;
             }
             Ok(())
         })
