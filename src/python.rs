@@ -50,7 +50,8 @@ mod native {
     /// A trace opened for queries (`pyttd.open`).
     #[pyclass(frozen, name = "Trace", module = "pyttd._native")]
     struct Trace {
-        session: pyttd_query::TraceSession,
+        /// Locked for `attach`, which adds schemas; queries take it too.
+        session: std::sync::Mutex<pyttd_query::TraceSession>,
     }
 
     /// A query result: an Arrow stream (`__arrow_c_stream__`) that pyarrow, polars and duckdb
@@ -63,7 +64,9 @@ mod native {
 
     fn query_error(e: pyttd_query::QueryError) -> PyErr {
         match e {
-            pyttd_query::QueryError::Sql(_) | pyttd_query::QueryError::ReadOnly(_) => {
+            pyttd_query::QueryError::Sql(_)
+            | pyttd_query::QueryError::ReadOnly(_)
+            | pyttd_query::QueryError::Attach { .. } => {
                 pyo3::exceptions::PyValueError::new_err(e.to_string())
             }
             pyttd_query::QueryError::Format(_) => {
@@ -79,28 +82,40 @@ mod native {
         let session = py
             .detach(|| pyttd_query::TraceSession::open(&path))
             .map_err(query_error)?;
-        Ok(Trace { session })
+        Ok(Trace {
+            session: std::sync::Mutex::new(session),
+        })
     }
 
     #[pymethods]
     impl Trace {
         /// Runs one read-only SQL statement.
         fn sql(&self, py: Python<'_>, query: &str) -> PyResult<QueryResult> {
-            let (schema, batches) = py.detach(|| self.session.sql(query)).map_err(query_error)?;
+            let (schema, batches) = py
+                .detach(|| self.session().sql(query))
+                .map_err(query_error)?;
             Ok(QueryResult { schema, batches })
         }
 
         /// `{table: [(column, type), ...]}` of the user-facing tables.
         fn tables(&self, py: Python<'_>) -> PyResult<Vec<TableColumns>> {
-            let tables = py.detach(|| self.session.tables()).map_err(query_error)?;
+            let tables = py.detach(|| self.session().tables()).map_err(query_error)?;
             Ok(tables.into_iter().map(|t| (t.name, t.columns)).collect())
         }
 
-        /// Attaches another trace as schema `name`.
-        fn attach(&self, _name: &str, _path: PathBuf) -> PyResult<()> {
-            Err(pyo3::exceptions::PyNotImplementedError::new_err(
-                "attach traces with `pyttd sql --attach`; the Python API opens one trace",
-            ))
+        /// Attaches the trace at `path` as schema `name` (`name.events`, ...).
+        fn attach(&self, py: Python<'_>, name: &str, path: PathBuf) -> PyResult<()> {
+            py.detach(|| self.session().attach(name, &path))
+                .map_err(query_error)
+        }
+    }
+
+    impl Trace {
+        fn session(&self) -> std::sync::MutexGuard<'_, pyttd_query::TraceSession> {
+            // A panic while locked leaves the session as it was: queries do not mutate it.
+            self.session
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
         }
     }
 

@@ -65,6 +65,12 @@ class Trace:
         """Runs one read-only statement. Raises ``ValueError`` for bad or writing SQL."""
         return QueryResult(self._native.sql(query))
 
+    def attach(self, name: str, path: str | os.PathLike[str]) -> None:
+        """Attaches another trace as schema ``name`` (``name.events``, ...) for cross-run
+        queries. Raises ``ValueError`` for a bad or taken name, ``OSError`` for a missing
+        trace."""
+        self._native.attach(name, Path(path))
+
     def tables(self) -> dict[str, list[tuple[str, str]]]:
         """``{table: [(column, type), ...]}`` of the user-facing tables."""
         return dict(self._native.tables())

@@ -8,10 +8,10 @@ use std::collections::HashSet;
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Int64Type, UInt8Type, UInt32Type, UInt64Type};
 use arrow_array::{Array, RecordBatch};
-use pyttd_format::{EventKind, Table, TraceReader};
+use pyttd_format::{EventKind, Table, TraceReader, ValueRole};
 
 use crate::error::{QueryError, Result};
-use crate::locals::{Local, frame_locals};
+use crate::locals::{Local, ValueRows, frame_locals};
 use crate::session::TraceSession;
 
 /// A line breakpoint: a file (absolute, as `code.file` stores it) and a line.
@@ -426,45 +426,21 @@ fn calls_ever_holding(
         .collect();
     for index in segments {
         let b = reader.read_segment(index, Some(&projection))?;
-        let names = b.column(2).as_dictionary::<arrow_array::types::Int32Type>();
-        let values = names.values().as_string::<i32>();
-        let Some(key) = (0..values.len()).find(|&k| values.value(k) == name) else {
+        let rows = ValueRows::new(&b);
+        let Some(key) = (0..rows.name_values.len()).find(|&k| rows.name_values.value(k) == name)
+        else {
             continue;
         };
         let key = key as i32;
-        let keys = names.keys();
-        let seqs = b.column(0).as_primitive::<UInt64Type>();
-        let calls = b.column(1).as_primitive::<UInt64Type>();
-        let roles = b.column(3).as_primitive::<UInt8Type>();
-        let tags = b.column(4).as_primitive::<UInt8Type>();
-        let ints = b.column(5).as_primitive::<Int64Type>();
-        let floats = b
-            .column(6)
-            .as_primitive::<arrow_array::types::Float64Type>();
-        let texts = b.column(7).as_string::<i32>();
-        let cut = b.column(8).as_boolean();
-        let types = b.column(9).as_dictionary::<arrow_array::types::Int32Type>();
-        let type_values = types.values().as_string::<i32>();
         for i in 0..b.num_rows() {
-            if keys.value(i) != key || roles.value(i) != 0 || out.contains(&calls.value(i)) {
+            if rows.names.keys().value(i) != key
+                || rows.roles.value(i) != ValueRole::Local.code()
+                || out.contains(&rows.calls.value(i))
+            {
                 continue;
             }
-            let local = Local {
-                name: name.to_string(),
-                tag: tags.value(i),
-                type_name: type_values
-                    .value(types.keys().value(i) as usize)
-                    .to_string(),
-                int_value: ints.is_valid(i).then(|| ints.value(i)),
-                float_value: floats.is_valid(i).then(|| floats.value(i)),
-                text: texts.is_valid(i).then(|| texts.value(i).to_string()),
-                truncated: cut.value(i),
-                length: None,
-                object_id: None,
-                seq: seqs.value(i),
-            };
-            if predicate(&local) {
-                out.insert(calls.value(i));
+            if predicate(&rows.local(i)) {
+                out.insert(rows.calls.value(i));
             }
         }
     }

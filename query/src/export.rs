@@ -131,7 +131,6 @@ pub fn export_perfetto(session: &TraceSession, path: &Path) -> Result<u64> {
     )?;
     let query = "SELECT c.call_id, c.thread_id, c.function, c.file, c.call_seq, c.end_seq, \
                  c.start_ns, c.duration_ns FROM calls c ORDER BY c.call_seq";
-    let mut failure = None;
     session.stream(query, |_, batch| {
         let Some(b) = batch else { return Ok(()) };
         let call_id = b.column(0).as_primitive::<UInt64Type>();
@@ -161,16 +160,10 @@ pub fn export_perfetto(session: &TraceSession, path: &Path) -> Result<u64> {
                     "file": file.is_valid(i).then(|| file.value(i)),
                 }
             });
-            if let Err(e) = put(&mut out, v) {
-                failure = Some(e);
-                break;
-            }
+            put(&mut out, v)?;
         }
         Ok(())
     })?;
-    if let Some(e) = failure {
-        return Err(e);
-    }
     out.write_all(b"\n]}\n")
         .and_then(|()| out.flush())
         .map_err(|e| write_err(e.to_string()))?;

@@ -8,6 +8,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use arrow_array::cast::AsArray;
 use arrow_array::types::Int32Type;
 use arrow_array::{
     Array, BooleanArray, DictionaryArray, Float64Array, Int64Array, RecordBatch, StringArray,
@@ -192,85 +193,93 @@ pub fn call_seq(reader: &TraceReader, seq: u64, call_id: u64) -> pyttd_format::R
     Ok(None)
 }
 
+/// The columns of a decoded `values` batch, read by name: the whole table or a projection
+/// holding at least `seq`, `call_id`, `name`, `role`, `tag`, `type_name`, `int_value`,
+/// `float_value`, `text` and `truncated` (the others read as null / false when absent).
+pub(crate) struct ValueRows<'a> {
+    pub seqs: &'a UInt64Array,
+    pub calls: &'a UInt64Array,
+    pub roles: &'a UInt8Array,
+    pub names: &'a DictionaryArray<Int32Type>,
+    pub name_values: &'a StringArray,
+    snaps: Option<&'a BooleanArray>,
+    tags: &'a UInt8Array,
+    types: &'a DictionaryArray<Int32Type>,
+    type_values: &'a StringArray,
+    ints: &'a Int64Array,
+    floats: &'a Float64Array,
+    texts: &'a StringArray,
+    cut: &'a BooleanArray,
+    lengths: Option<&'a UInt64Array>,
+    objects: Option<&'a UInt64Array>,
+}
+
+impl<'a> ValueRows<'a> {
+    pub fn new(batch: &'a RecordBatch) -> ValueRows<'a> {
+        let col = |name: &str| batch.column_by_name(name);
+        let need = |name: &str| col(name).expect("a values column the scan decoded");
+        let names = need("name").as_dictionary::<Int32Type>();
+        let types = need("type_name").as_dictionary::<Int32Type>();
+        ValueRows {
+            seqs: need("seq").as_primitive(),
+            calls: need("call_id").as_primitive(),
+            roles: need("role").as_primitive(),
+            names,
+            name_values: names.values().as_string(),
+            snaps: col("snapshot").map(|c| c.as_boolean()),
+            tags: need("tag").as_primitive(),
+            types,
+            type_values: types.values().as_string(),
+            ints: need("int_value").as_primitive(),
+            floats: need("float_value").as_primitive(),
+            texts: need("text").as_string(),
+            cut: need("truncated").as_boolean(),
+            lengths: col("length").map(|c| c.as_primitive()),
+            objects: col("object_id").map(|c| c.as_primitive()),
+        }
+    }
+
+    /// Whether row `i` is a snapshot row.
+    pub fn snapshot(&self, i: usize) -> bool {
+        self.snaps.is_some_and(|s| s.value(i))
+    }
+
+    /// Row `i` as a [`Local`].
+    pub fn local(&self, i: usize) -> Local {
+        let opt = |a: Option<&UInt64Array>| a.filter(|a| a.is_valid(i)).map(|a| a.value(i));
+        Local {
+            name: self
+                .name_values
+                .value(self.names.keys().value(i) as usize)
+                .to_string(),
+            tag: self.tags.value(i),
+            type_name: self
+                .type_values
+                .value(self.types.keys().value(i) as usize)
+                .to_string(),
+            int_value: self.ints.is_valid(i).then(|| self.ints.value(i)),
+            float_value: self.floats.is_valid(i).then(|| self.floats.value(i)),
+            text: self
+                .texts
+                .is_valid(i)
+                .then(|| self.texts.value(i).to_string()),
+            truncated: self.cut.value(i),
+            length: opt(self.lengths),
+            object_id: opt(self.objects),
+            seq: self.seqs.value(i),
+        }
+    }
+}
+
 /// The `local` rows of `call_id` with seq ≤ `seq` in one `values` segment, with their snapshot
 /// flag.
 fn frame_rows(batch: &RecordBatch, seq: u64, call_id: u64) -> Vec<(Local, bool)> {
-    let col = |name: &str| {
-        batch
-            .column(batch.schema().index_of(name).expect("v1 column"))
-            .clone()
-    };
-    let seqs = col("seq");
-    let seqs = seqs.as_any().downcast_ref::<UInt64Array>().expect("u64");
-    let calls = col("call_id");
-    let calls = calls.as_any().downcast_ref::<UInt64Array>().expect("u64");
-    let roles = col("role");
-    let roles = roles.as_any().downcast_ref::<UInt8Array>().expect("u8");
-    let end = seqs.values().partition_point(|&s| s <= seq);
-    let picked: Vec<usize> = (0..end)
-        .filter(|&i| calls.value(i) == call_id && roles.value(i) == ValueRole::Local.code())
-        .collect();
-    if picked.is_empty() {
-        return Vec::new();
-    }
-    let names = col("name");
-    let names = names
-        .as_any()
-        .downcast_ref::<DictionaryArray<Int32Type>>()
-        .expect("dictionary");
-    let name_values = names
-        .values()
-        .as_any()
-        .downcast_ref::<StringArray>()
-        .expect("utf8")
-        .clone();
-    let types = col("type_name");
-    let types = types
-        .as_any()
-        .downcast_ref::<DictionaryArray<Int32Type>>()
-        .expect("dictionary");
-    let type_values = types
-        .values()
-        .as_any()
-        .downcast_ref::<StringArray>()
-        .expect("utf8")
-        .clone();
-    let snaps = col("snapshot");
-    let snaps = snaps.as_any().downcast_ref::<BooleanArray>().expect("bool");
-    let tags = col("tag");
-    let tags = tags.as_any().downcast_ref::<UInt8Array>().expect("u8");
-    let ints = col("int_value");
-    let ints = ints.as_any().downcast_ref::<Int64Array>().expect("i64");
-    let floats = col("float_value");
-    let floats = floats.as_any().downcast_ref::<Float64Array>().expect("f64");
-    let texts = col("text");
-    let texts = texts.as_any().downcast_ref::<StringArray>().expect("utf8");
-    let cut = col("truncated");
-    let cut = cut.as_any().downcast_ref::<BooleanArray>().expect("bool");
-    let lengths = col("length");
-    let lengths = lengths.as_any().downcast_ref::<UInt64Array>().expect("u64");
-    let objects = col("object_id");
-    let objects = objects.as_any().downcast_ref::<UInt64Array>().expect("u64");
-    picked
-        .into_iter()
-        .map(|i| {
-            let local = Local {
-                name: name_values
-                    .value(names.keys().value(i) as usize)
-                    .to_string(),
-                tag: tags.value(i),
-                type_name: type_values
-                    .value(types.keys().value(i) as usize)
-                    .to_string(),
-                int_value: ints.is_valid(i).then(|| ints.value(i)),
-                float_value: floats.is_valid(i).then(|| floats.value(i)),
-                text: texts.is_valid(i).then(|| texts.value(i).to_string()),
-                truncated: cut.value(i),
-                length: lengths.is_valid(i).then(|| lengths.value(i)),
-                object_id: objects.is_valid(i).then(|| objects.value(i)),
-                seq: seqs.value(i),
-            };
-            (local, snaps.value(i))
+    let rows = ValueRows::new(batch);
+    let end = rows.seqs.values().partition_point(|&s| s <= seq);
+    (0..end)
+        .filter(|&i| {
+            rows.calls.value(i) == call_id && rows.roles.value(i) == ValueRole::Local.code()
         })
+        .map(|i| (rows.local(i), rows.snapshot(i)))
         .collect()
 }

@@ -224,8 +224,14 @@ impl TableProvider for SegmentTable {
             .target_partitions()
             .clamp(1, segments.len().max(1));
         let per = segments.len().div_ceil(parts).max(1);
-        let partitions: Vec<Arc<dyn PartitionStream>> = segments
-            .chunks(per)
+        // An empty scan is still one (empty) partition.
+        let chunks: Vec<&[usize]> = if segments.is_empty() {
+            vec![&[]]
+        } else {
+            segments.chunks(per).collect()
+        };
+        let partitions: Vec<Arc<dyn PartitionStream>> = chunks
+            .into_iter()
             .map(|chunk| {
                 Arc::new(SegmentStream {
                     reader: self.reader.clone(),
@@ -238,19 +244,6 @@ impl TableProvider for SegmentTable {
                 }) as Arc<dyn PartitionStream>
             })
             .collect();
-        let partitions = if partitions.is_empty() {
-            vec![Arc::new(SegmentStream {
-                reader: self.reader.clone(),
-                table: self.table,
-                schema: schema.clone(),
-                columns,
-                shape: self.shape.clone(),
-                segments: Vec::new(),
-                range,
-            }) as Arc<dyn PartitionStream>]
-        } else {
-            partitions
-        };
         Ok(Arc::new(StreamingTableExec::try_new(
             schema,
             partitions,

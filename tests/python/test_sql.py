@@ -193,3 +193,17 @@ def test_python_api_speaks_arrow(trace):
         t.sql("SELECT FROM WHERE")
     with pytest.raises(OSError, match="nope.pyttd"):
         pyttd.open(trace.parent / "nope.pyttd")
+
+
+def test_python_api_attaches_traces(trace):
+    t = pyttd.open(trace)
+    t.attach("again", trace)
+    rows = t.sql(
+        "SELECT count(*) AS n FROM calls a JOIN again.calls b ON a.call_id = b.call_id AND a.args = b.args"
+    ).to_pylist()
+    assert rows == [{"n": 3}]
+    assert "again.events" in t.tables()
+    with pytest.raises(ValueError, match="taken"):
+        t.attach("again", trace)
+    with pytest.raises(OSError, match="nope.pyttd"):
+        t.attach("other", trace.parent / "nope.pyttd")
