@@ -22,7 +22,9 @@ pub mod layout;
 mod reader;
 pub mod repr;
 mod schema;
+mod summary;
 mod writer;
+mod zone;
 
 use std::ops::RangeInclusive;
 
@@ -34,11 +36,15 @@ pub use builder::{
 pub use error::{FormatError, Result};
 pub use reader::{Event, TableScan, TraceReader, TraceState};
 pub use schema::{CodeKind, EventKind, OutputStream, Table, ValueRole, ValueTag, spec_type_name};
+pub use summary::{BLOCK_ROWS, summarize_events};
 pub use writer::{Compression, TraceWriter, WriterOptions};
+pub use zone::{
+    INT_RANGE_KEY_PREFIX, INT_RANGES_COMPLETE_KEY, MAX_INT_RANGE_NAMES, ZONE_KEY_PREFIX, ZoneMap,
+};
 
 /// The format version this crate writes, `(major, minor)`. Readers accept any minor of the
 /// same major (SPEC.md, "Versioning").
-pub const FORMAT_VERSION: (u16, u16) = (1, 0);
+pub const FORMAT_VERSION: (u16, u16) = (1, 1);
 
 /// What the index knows about one segment, without decoding it.
 #[derive(Debug, Clone, PartialEq, Eq)]

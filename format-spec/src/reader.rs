@@ -10,7 +10,7 @@ use std::ops::RangeInclusive;
 use std::path::{Path, PathBuf};
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicU8, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use arrow_array::{Array, RecordBatch, UInt32Array, UInt64Array};
 use arrow_buffer::Buffer;
@@ -21,6 +21,7 @@ use memmap2::Mmap;
 use crate::error::{FormatError, Result};
 use crate::layout::{BLOCK, BlockError, FOOTER_MAGIC, FileHeader, FooterEntry, SegmentHeader};
 use crate::schema::{EventKind, Table};
+use crate::zone::ZoneMap;
 use crate::{FORMAT_VERSION, SegmentInfo};
 
 /// Whether the trace was closed cleanly.
@@ -66,6 +67,7 @@ pub struct TraceReader {
     /// `(min_seq, max_seq, segment)` of every `events` segment, ascending.
     events_index: Vec<(u64, u64, usize)>,
     verified: Vec<AtomicU8>,
+    zones: Vec<OnceLock<Arc<ZoneMap>>>,
     cache: SegmentCache,
 }
 
@@ -157,6 +159,7 @@ impl TraceReader {
             })
             .collect();
         let verified = segments.iter().map(|_| AtomicU8::new(verified)).collect();
+        let zones = segments.iter().map(|_| OnceLock::new()).collect();
         Ok(TraceReader {
             path,
             data,
@@ -165,6 +168,7 @@ impl TraceReader {
             segments,
             by_table,
             events_index,
+            zones,
             verified,
             cache: SegmentCache::new(DEFAULT_CACHE_BYTES),
         })
@@ -222,6 +226,13 @@ impl TraceReader {
     /// table's v1 schema). Not cached: for scans.
     pub fn read_segment(&self, index: usize, projection: Option<&[usize]>) -> Result<RecordBatch> {
         self.decode(index, projection)
+    }
+
+    /// The `events` segment whose seq range holds `seq`, if any.
+    pub fn events_segment_of(&self, seq: u64) -> Option<usize> {
+        let i = self.events_index.partition_point(|&(_, max, _)| max < seq);
+        let &(min, _, seg) = self.events_index.get(i)?;
+        (min <= seq).then_some(seg)
     }
 
     /// The event with sequence number `seq`, if the trace has it.
@@ -322,18 +333,24 @@ impl TraceReader {
         })
     }
 
-    fn decode(&self, index: usize, projection: Option<&[usize]>) -> Result<RecordBatch> {
+    /// The zone map of segment `index` (SPEC.md, "Zone maps"): empty when the writer recorded
+    /// none. Read from the body's Arrow footer once, after the body's checksum is verified (a
+    /// damaged zone must never hide rows), and cached.
+    pub fn zone_map(&self, index: usize) -> Result<Arc<ZoneMap>> {
+        if let Some(z) = self.zones[index].get() {
+            return Ok(z.clone());
+        }
         let seg = &self.segments[index];
-        let table = seg.table.ok_or_else(|| {
-            FormatError::corrupt(
-                &self.path,
-                seg.offset,
-                format!(
-                    "segment of unknown table id {} cannot be decoded",
-                    seg.table_id
-                ),
-            )
-        })?;
+        let body = self.verified_body(index)?;
+        let zones = ipc_schema_metadata(&body)
+            .map(|m| ZoneMap::from_metadata(&m))
+            .map_err(|reason| FormatError::corrupt(&self.path, seg.offset, reason))?;
+        Ok(self.zones[index].get_or_init(|| Arc::new(zones)).clone())
+    }
+
+    /// The body of segment `index`, its checksum verified (once per segment).
+    fn verified_body(&self, index: usize) -> Result<Buffer> {
+        let seg = &self.segments[index];
         let body_start = seg.offset as usize + BLOCK;
         let body = self
             .data
@@ -349,6 +366,22 @@ impl TraceReader {
                 self.verified[index].store(VERIFIED, Ordering::Release);
             }
         }
+        Ok(body)
+    }
+
+    fn decode(&self, index: usize, projection: Option<&[usize]>) -> Result<RecordBatch> {
+        let seg = &self.segments[index];
+        let table = seg.table.ok_or_else(|| {
+            FormatError::corrupt(
+                &self.path,
+                seg.offset,
+                format!(
+                    "segment of unknown table id {} cannot be decoded",
+                    seg.table_id
+                ),
+            )
+        })?;
+        let body = self.verified_body(index)?;
         let expected = table.schema();
         let all: Vec<usize>;
         let wanted = match projection {
@@ -595,11 +628,8 @@ fn recover(data: &[u8]) -> (Vec<FooterEntry>, u64, String) {
 }
 
 /// Decodes one segment body (an Arrow IPC file holding one record batch).
-fn decode_ipc_file(
-    body: &Buffer,
-    expected: &SchemaRef,
-    projection: Option<&[usize]>,
-) -> std::result::Result<RecordBatch, String> {
+/// The Arrow IPC footer of a segment body.
+fn ipc_footer(body: &[u8]) -> std::result::Result<(arrow_ipc::Footer<'_>, usize), String> {
     let n = body.len();
     if n < 10 {
         return Err("segment body too short for an Arrow IPC file".into());
@@ -611,6 +641,22 @@ fn decode_ipc_file(
         .ok_or("Arrow IPC footer length exceeds the body")?;
     let footer = arrow_ipc::root_as_footer(&body[footer_start..n - 10])
         .map_err(|e| format!("invalid Arrow IPC footer: {e}"))?;
+    Ok((footer, footer_start))
+}
+
+/// The schema-level metadata of a segment body.
+fn ipc_schema_metadata(body: &[u8]) -> std::result::Result<HashMap<String, String>, String> {
+    let (footer, _) = ipc_footer(body)?;
+    let schema = footer.schema().ok_or("Arrow IPC footer has no schema")?;
+    Ok(arrow_ipc::convert::fb_to_schema(schema).metadata().clone())
+}
+
+fn decode_ipc_file(
+    body: &Buffer,
+    expected: &SchemaRef,
+    projection: Option<&[usize]>,
+) -> std::result::Result<RecordBatch, String> {
+    let (footer, footer_start) = ipc_footer(body)?;
     let schema =
         arrow_ipc::convert::fb_to_schema(footer.schema().ok_or("Arrow IPC footer has no schema")?);
     // Minor versions may append columns; the v1 columns must come first, unchanged.

@@ -22,11 +22,15 @@ pub enum Table {
     Output = 8,
     Io = 9,
     Exceptions = 10,
+    /// Since 1.1: a summary of each block of `events` rows (SPEC.md, `blocks`).
+    Blocks = 11,
+    /// Since 1.1: the lines executed in each block, with their hit counts.
+    BlockLines = 12,
 }
 
 impl Table {
     /// Every v1 table, in id order.
-    pub const ALL: [Table; 10] = [
+    pub const ALL: [Table; 12] = [
         Table::Run,
         Table::Code,
         Table::Threads,
@@ -37,6 +41,8 @@ impl Table {
         Table::Output,
         Table::Io,
         Table::Exceptions,
+        Table::Blocks,
+        Table::BlockLines,
     ];
 
     pub fn id(self) -> u16 {
@@ -60,6 +66,8 @@ impl Table {
             Table::Output => "output",
             Table::Io => "io",
             Table::Exceptions => "exceptions",
+            Table::Blocks => "blocks",
+            Table::BlockLines => "block_lines",
         }
     }
 
@@ -79,6 +87,7 @@ impl Table {
             | Table::Output
             | Table::Io
             | Table::Exceptions => Some("seq"),
+            Table::Blocks | Table::BlockLines => Some("first_seq"),
         }
     }
 
@@ -212,6 +221,20 @@ fn build(table: Table) -> Schema {
             col("call_id", UInt64, false),
             col("type_name", Utf8, false),
             col("message", Utf8, true),
+        ],
+        Table::Blocks => vec![
+            col("first_seq", UInt64, false),
+            col("last_seq", UInt64, false),
+            col("events", UInt32, false),
+            col("min_depth", UInt32, false),
+            col("max_depth", UInt32, false),
+            col("exceptions", UInt32, false),
+        ],
+        Table::BlockLines => vec![
+            col("first_seq", UInt64, false),
+            col("code_id", UInt32, false),
+            col("line", UInt32, false),
+            col("hits", UInt32, false),
         ],
     };
     Schema::new(fields)

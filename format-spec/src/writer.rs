@@ -10,6 +10,7 @@
 use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use arrow_array::{Array, RecordBatch, UInt64Array};
 use arrow_ipc::writer::{FileWriter, IpcWriteOptions};
@@ -20,6 +21,8 @@ use crate::layout::{
     BLOCK, FLAG_HAS_SEQ_RANGE, FileHeader, FooterEntry, SegmentHeader, encode_footer, pad_to_block,
 };
 use crate::schema::Table;
+use crate::summary::summarize_events;
+use crate::zone::ZoneMap;
 use crate::{FORMAT_VERSION, SegmentInfo};
 
 /// Compression of the Arrow buffers inside each segment body (Arrow IPC body compression).
@@ -124,6 +127,11 @@ impl TraceWriter {
         self.offset
     }
 
+    /// Rows per segment: a table's buffered rows are written once they reach this.
+    pub fn segment_rows(&self) -> usize {
+        self.options.segment_rows
+    }
+
     /// Segments written so far.
     pub fn segments(&self) -> impl Iterator<Item = SegmentInfo> + '_ {
         self.entries
@@ -138,6 +146,10 @@ impl TraceWriter {
     /// rows must continue the table's non-decreasing seq order (strictly increasing for
     /// `events`). Empty batches are ignored.
     pub fn append(&mut self, table: Table, batch: RecordBatch) -> Result<()> {
+        if matches!(table, Table::Blocks | Table::BlockLines) {
+            let reason = "the writer derives this table from `events` itself".to_string();
+            return Err(self.mismatch(table, reason));
+        }
         self.check(table, &batch)?;
         if batch.num_rows() == 0 {
             return Ok(());
@@ -272,7 +284,28 @@ impl TraceWriter {
                 }
             })?
         };
-        self.write_segment(table, &batch)
+        self.write_segment(table, &batch)?;
+        if table == Table::Events {
+            // The block summaries follow their events into the file (SPEC.md, `blocks`).
+            let (blocks, lines) = summarize_events(&batch);
+            self.buffer_summary(Table::Blocks, blocks)?;
+            self.buffer_summary(Table::BlockLines, lines)?;
+        }
+        Ok(())
+    }
+
+    /// Buffers rows the writer derived itself, writing them once they fill a segment.
+    fn buffer_summary(&mut self, table: Table, batch: RecordBatch) -> Result<()> {
+        if batch.num_rows() == 0 {
+            return Ok(());
+        }
+        let t = table as usize - 1;
+        self.pending_rows[t] += batch.num_rows();
+        self.pending[t].push(batch);
+        if self.pending_rows[t] >= self.options.segment_rows {
+            self.write_pending(table)?;
+        }
+        Ok(())
     }
 
     fn write_segment(&mut self, table: Table, batch: &RecordBatch) -> Result<()> {
@@ -284,10 +317,22 @@ impl TraceWriter {
         let mut out = std::mem::take(&mut self.scratch);
         out.clear();
         out.resize(BLOCK, 0);
+        // The segment's zones ride in its schema metadata (SPEC.md, "Zone maps").
+        let zones = ZoneMap::of(table, batch);
+        let schema = if zones.is_empty() {
+            table.schema()
+        } else {
+            Arc::new(
+                table
+                    .schema()
+                    .as_ref()
+                    .clone()
+                    .with_metadata(zones.to_metadata()),
+            )
+        };
         {
-            let mut w =
-                FileWriter::try_new_with_options(&mut out, &table.schema(), self.ipc.clone())
-                    .map_err(encode_err)?;
+            let mut w = FileWriter::try_new_with_options(&mut out, &schema, self.ipc.clone())
+                .map_err(encode_err)?;
             w.write(batch).map_err(encode_err)?;
             w.finish().map_err(encode_err)?;
         }

@@ -40,6 +40,8 @@ const FIXTURES: &[(&str, WriteFixture)] = &[
     ("uncompressed", |p| write_basic(p, Compression::None)),
     ("two_threads", write_two_threads),
     ("crashed", write_crashed),
+    // Format 1.1: zone maps, with `events` split into segments of 8 rows so they differ.
+    ("zones", write_zones),
 ];
 
 /// `format-spec/fixtures/v1/`.
@@ -408,8 +410,28 @@ pub fn render(path: &Path) -> String {
                 Some(range) => format!("[{}, {}]", range.start(), range.end()),
                 None => "null".into(),
             };
+            // Zone maps (format 1.1) appear only where the segment has them.
+            let zones = r.zone_map(s.index).unwrap_or_else(|e| panic!("{e}"));
+            let zones: Vec<String> = zones
+                .iter()
+                .map(|(c, z)| format!("{}: [{}, {}]", Json::from(c), z.start(), z.end()))
+                .collect();
+            let mut zones = match zones.is_empty() {
+                true => String::new(),
+                false => format!(", \"zones\": {{{}}}", zones.join(", ")),
+            };
+            let map = r.zone_map(s.index).unwrap();
+            if let Some(ints) = map.int_ranges() {
+                let ints: Vec<String> = ints
+                    .iter()
+                    .map(|(n, z)| {
+                        format!("{}: [{}, {}]", Json::from(n.as_str()), z.start(), z.end())
+                    })
+                    .collect();
+                zones += &format!(", \"int_ranges\": {{{}}}", ints.join(", "));
+            }
             format!(
-                "{{\"table\": {}, \"offset\": {}, \"rows\": {}, \"seq\": {seq}}}",
+                "{{\"table\": {}, \"offset\": {}, \"rows\": {}, \"seq\": {seq}{zones}}}",
                 Json::from(s.table_name()),
                 s.offset,
                 s.row_count
@@ -423,8 +445,12 @@ pub fn render(path: &Path) -> String {
     )
     .unwrap();
     writeln!(out, "  \"tables\": {{").unwrap();
+    // Tables a later minor version added are listed only where the file has them, so the
+    // fixtures of 1.0 keep reading as they were frozen.
+    let added_in_1_1 = [Table::Blocks, Table::BlockLines];
     let tables: Vec<String> = Table::ALL
         .iter()
+        .filter(|t| !added_in_1_1.contains(t) || r.row_count(**t) > 0)
         .map(|&table| {
             let mut rows = Vec::new();
             for batch in r.scan(table, None, None).unwrap() {
@@ -542,4 +568,51 @@ fn first_difference(path: &str, expected: &Json, actual: &Json) -> Option<String
         }
         _ => (expected != actual).then(|| format!("{path}: expected {expected}, found {actual}")),
     }
+}
+
+/// `zones.py`, written by format 1.1: the main thread calls `work(2)`, then a worker thread
+/// calls `work(3)`. Every call is flushed to its own `events` segment, so the segments' zone
+/// maps (thread, code, line, call) differ.
+///
+/// ```text
+/// 1 def work(k):
+/// 2     total = 0
+/// 3     for i in range(k):
+/// 4         total += i
+/// 5     return total
+/// 6 work(2)
+/// 7 t = threading.Thread(target=work, args=(3,)); t.start(); t.join()
+/// ```
+fn write_zones(path: &Path) {
+    const FILE: &str = "/src/zones.py";
+    let mut w = TraceWriter::create(path, WriterOptions::default()).unwrap();
+    let mut b = TraceBuilder::new();
+    let module = b.code(FILE, "<module>", 1, CodeKind::Module);
+    let work = b.code(FILE, "work", 1, CodeKind::Function);
+    let main = 0;
+    b.call(main, module, 0, &[]);
+    b.line(main, 1, &[]);
+    b.line(main, 6, &[("work", function("work", 0x7f3a_0000_2000))]);
+    b.flush_into(&mut w).unwrap();
+    w.flush().unwrap();
+    let worker = b.thread("worker");
+    for (thread, k) in [(main, 2i64), (worker, 3)] {
+        if thread == worker {
+            b.line(main, 7, &[]);
+        }
+        b.call(thread, work, 1, &[("k", k.into())]);
+        b.line(thread, 2, &[]);
+        let mut total = 0;
+        for i in 0..k {
+            b.line(thread, 3, &[("total", total.into())]);
+            b.line(thread, 4, &[("i", i.into())]);
+            total += i;
+        }
+        b.line(thread, 5, &[("total", total.into())]);
+        b.ret(thread, 5, total.into());
+        b.flush_into(&mut w).unwrap();
+        w.flush().unwrap();
+    }
+    b.ret(main, 7, Value::None);
+    b.finish_into(w, 0).unwrap();
 }

@@ -157,7 +157,11 @@ fn table_heading(heading: &str) -> Option<Result<(String, u16), String>> {
     let parsed = rest
         .strip_prefix('`')
         .and_then(|r| r.split_once("` (table id "))
-        .and_then(|(name, id)| Some((name.to_string(), id.strip_suffix(')')?.parse().ok()?)));
+        .and_then(|(name, id)| {
+            // `(table id N)`, or `(table id N, since 1.M)` for tables a minor version added.
+            let id = id.strip_suffix(')')?.split(',').next()?.trim();
+            Some((name.to_string(), id.parse().ok()?))
+        });
     Some(
         parsed
             .ok_or_else(|| format!("heading `{heading}` does not read `### `NAME` (table id N)`")),
@@ -730,6 +734,62 @@ fn spec_quotes_constants_and_version() {
         errors.push(format!(
             "SPEC.md should open with `This is version **{major}.{minor}** of the format`"
         ));
+    }
+    check(errors);
+}
+
+/// The zone-map table of SPEC.md lists, per table, exactly the columns the writer records.
+#[test]
+fn spec_zone_columns_match_writer() {
+    let sections = read_spec();
+    let section = find(&sections, "### Zone maps (since 1.1)").unwrap_or_else(|e| panic!("{e}"));
+    let md = section
+        .table(&["table", "zone columns"])
+        .unwrap_or_else(|e| panic!("{e}"));
+    let spans = |cell: &str| -> Vec<String> {
+        cell.split(',')
+            .map(|c| {
+                code_span(c.trim())
+                    .unwrap_or_else(|| panic!("SPEC.md: `{c}` is not a code span"))
+                    .to_string()
+            })
+            .collect()
+    };
+    let mut stated: Vec<(Table, Vec<String>)> = Vec::new();
+    for (line, row) in &md.rows {
+        for name in spans(&row[0]) {
+            let table = Table::from_name(&name)
+                .unwrap_or_else(|| panic!("SPEC.md:{line}: no table `{name}`"));
+            stated.push((table, spans(&row[1])));
+        }
+    }
+    let mut errors = Vec::new();
+    for table in Table::ALL {
+        let code: Vec<String> = table.zone_columns().iter().map(|c| c.to_string()).collect();
+        let spec = stated
+            .iter()
+            .find(|(t, _)| *t == table)
+            .map(|(_, c)| c.clone())
+            .unwrap_or_default();
+        if spec != code {
+            errors.push(format!(
+                "`{table}`: SPEC.md lists zone columns {spec:?}, the writer records {code:?}"
+            ));
+        }
+        for column in &code {
+            let field = table.schema().field_with_name(column).cloned();
+            let integer = field.is_ok_and(|f| {
+                matches!(
+                    f.data_type(),
+                    arrow_schema::DataType::UInt32 | arrow_schema::DataType::UInt64
+                )
+            });
+            if !integer {
+                errors.push(format!(
+                    "`{table}.{column}` is not an unsigned integer column"
+                ));
+            }
+        }
     }
     check(errors);
 }
