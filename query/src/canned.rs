@@ -1,7 +1,9 @@
 //! The questions the debugger asks: timeline buckets, execution stats per function, breakpoint
-//! scans and goto targets. Each runs through DataFusion; the timeline and the breakpoint scan
-//! also have a version that reads the store directly (no SQL planning), and the benchmarks
-//! compare the two.
+//! scans and goto targets, through DataFusion. The timeline and the breakpoint scans are also
+//! answered straight from the store ([`timeline_direct`], and [`EventIndex`] from the block
+//! summaries); the benchmarks compare them.
+//!
+//! [`EventIndex`]: crate::EventIndex
 
 use std::collections::HashSet;
 
@@ -45,6 +47,16 @@ pub struct FunctionStats {
     pub first_call_seq: u64,
 }
 
+/// What a value predicate is known to require, so that `values` segments that cannot hold a
+/// match are skipped (SPEC.md, "Zone maps": int ranges).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ValueHint {
+    /// Nothing is known: every segment holding the name is read.
+    Any,
+    /// The predicate is false unless the value is an `int` in this range.
+    IntIn(std::ops::RangeInclusive<i64>),
+}
+
 /// Which way a scan goes from its start (the start itself is never a hit).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Direction {
@@ -53,7 +65,7 @@ pub enum Direction {
 }
 
 /// `code_id`s whose file is one of the breakpoints' files, with the breakpoint lines.
-fn breakpoint_codes(
+pub(crate) fn breakpoint_codes(
     reader: &TraceReader,
     breakpoints: &[LineBreakpoint],
 ) -> Result<HashSet<(u32, u32)>> {
@@ -244,76 +256,11 @@ impl TraceSession {
     }
 }
 
-/// The next (or previous) line event after (before) `from` at one of `breakpoints` for which
-/// `accept(seq, call_id)` holds, read straight from the store: segments in scan order, decoding
-/// only `seq`, `kind`, `code_id`, `line` and `call_id`, skipping segments by seq range.
-pub fn breakpoint_scan(
-    reader: &TraceReader,
-    from: u64,
-    direction: Direction,
-    breakpoints: &[LineBreakpoint],
-    mut accept: impl FnMut(u64, u64) -> Result<bool>,
-) -> Result<Option<u64>> {
-    let codes = breakpoint_codes(reader, breakpoints)?;
-    if codes.is_empty() {
-        return Ok(None);
-    }
-    let max_code = codes.iter().map(|&(c, _)| c).max().unwrap_or(0) as usize;
-    let mut by_code: Vec<Vec<u32>> = vec![Vec::new(); max_code + 1];
-    for &(c, l) in &codes {
-        by_code[c as usize].push(l);
-    }
-    let schema = Table::Events.schema();
-    let projection: Vec<usize> = ["seq", "kind", "code_id", "line", "call_id"]
-        .iter()
-        .map(|n| schema.index_of(n).expect("v1 column"))
-        .collect();
-    let mut segments: Vec<(usize, u64, u64)> = reader
-        .table_segments(Table::Events)
-        .filter_map(|s| {
-            let r = s.seq_range.clone()?;
-            let keep = match direction {
-                Direction::Forward => *r.end() > from,
-                Direction::Backward => *r.start() < from,
-            };
-            keep.then_some((s.index, *r.start(), *r.end()))
-        })
-        .collect();
-    if direction == Direction::Backward {
-        segments.reverse();
-    }
-    let line = EventKind::Line.code();
-    for (index, _, _) in segments {
-        let b = reader.read_segment(index, Some(&projection))?;
-        let seqs = b.column(0).as_primitive::<UInt64Type>();
-        let kinds = b.column(1).as_primitive::<UInt8Type>();
-        let code_ids = b.column(2).as_primitive::<UInt32Type>();
-        let lines = b.column(3).as_primitive::<UInt32Type>();
-        let call_ids = b.column(4).as_primitive::<UInt64Type>();
-        let hit = |i: usize| {
-            kinds.value(i) == line
-                && by_code
-                    .get(code_ids.value(i) as usize)
-                    .is_some_and(|ls| ls.contains(&lines.value(i)))
-        };
-        let n = b.num_rows();
-        let candidates: Box<dyn Iterator<Item = usize>> = match direction {
-            Direction::Forward => Box::new(seqs.values().partition_point(|&s| s <= from)..n),
-            Direction::Backward => {
-                Box::new((0..seqs.values().partition_point(|&s| s < from)).rev())
-            }
-        };
-        for i in candidates {
-            if hit(i) && accept(seqs.value(i), call_ids.value(i))? {
-                return Ok(Some(seqs.value(i)));
-            }
-        }
-    }
-    Ok(None)
-}
-
 /// `n` buckets over `first..=last`, read straight from the store (decoding `seq`, `kind`,
-/// `depth`, `code_id` and `line`).
+/// `depth`, `code_id` and `line` of every event in range). [`EventIndex::timeline`] answers
+/// the same from block summaries and uses this only for short ranges.
+///
+/// [`EventIndex::timeline`]: crate::EventIndex::timeline
 pub fn timeline_direct(
     reader: &TraceReader,
     first: u64,
@@ -322,84 +269,100 @@ pub fn timeline_direct(
     breakpoints: &[LineBreakpoint],
 ) -> Result<Vec<Bucket>> {
     let codes = breakpoint_codes(reader, breakpoints)?;
-    let n = n.max(1);
-    let span = (last.saturating_sub(first) + 1).max(1) as u128;
-    let mut buckets: Vec<Bucket> = (0..n)
-        .map(|index| Bucket {
-            index,
-            first_seq: u64::MAX,
-            last_seq: 0,
-            events: 0,
-            max_depth: 0,
-            exceptions: 0,
-            breakpoint_hits: 0,
-        })
-        .collect();
-    let names = ["seq", "kind", "depth", "code_id", "line"];
-    let scan = reader
-        .scan(Table::Events, Some(first..=last), Some(&names))
-        .map_err(QueryError::from)?;
-    let (exception, line) = (EventKind::Exception.code(), EventKind::Line.code());
-    for batch in scan {
-        let b = batch?;
-        let seqs = b.column(0).as_primitive::<UInt64Type>();
-        let kinds = b.column(1).as_primitive::<UInt8Type>();
-        let depths = b.column(2).as_primitive::<UInt32Type>();
-        let code_ids = b.column(3).as_primitive::<UInt32Type>();
-        let lines = b.column(4).as_primitive::<UInt32Type>();
-        for i in 0..b.num_rows() {
-            let s = seqs.value(i);
-            let k = ((s - first) as u128 * n as u128 / span) as usize;
-            let bucket = &mut buckets[k];
-            bucket.first_seq = bucket.first_seq.min(s);
-            bucket.last_seq = bucket.last_seq.max(s);
-            bucket.events += 1;
-            bucket.max_depth = bucket.max_depth.max(depths.value(i));
-            let kind = kinds.value(i);
-            if kind == exception {
-                bucket.exceptions += 1;
-            }
-            if kind == line
-                && !codes.is_empty()
-                && codes.contains(&(code_ids.value(i), lines.value(i)))
-            {
-                bucket.breakpoint_hits += 1;
-            }
-        }
-    }
-    buckets.retain(|b| b.events > 0);
-    Ok(buckets)
+    let mut buckets = Buckets::new(first, last, n);
+    buckets.add_events(reader, first..=last, &codes)?;
+    Ok(buckets.finish())
 }
 
-/// [`breakpoint_scan`] with a condition on one local of the frame: the hit's frame must hold
-/// `name` with a value for which `predicate` is true at that step. Frames that never held such a
-/// value are ruled out first from the `values` table (one scan of its name and value columns),
-/// so only the breakpoint hits of the remaining frames rebuild their locals.
-pub fn breakpoint_scan_where(
-    reader: &TraceReader,
-    from: u64,
-    direction: Direction,
-    breakpoints: &[LineBreakpoint],
-    name: &str,
-    mut predicate: impl FnMut(&Local) -> bool,
-) -> Result<Option<u64>> {
-    let candidates = calls_ever_holding(reader, name, &mut predicate)?;
-    if candidates.is_empty() {
-        return Ok(None);
-    }
-    breakpoint_scan(reader, from, direction, breakpoints, |seq, call_id| {
-        if !candidates.contains(&call_id) {
-            return Ok(false);
+/// Timeline buckets being filled: bucket `k` holds the seqs `s` with
+/// `(s - first) * n / span == k`.
+pub(crate) struct Buckets {
+    first: u64,
+    span: u128,
+    n: u32,
+    buckets: Vec<Bucket>,
+}
+
+impl Buckets {
+    pub(crate) fn new(first: u64, last: u64, n: u32) -> Buckets {
+        let n = n.max(1);
+        Buckets {
+            first,
+            span: (last.saturating_sub(first) + 1).max(1) as u128,
+            n,
+            buckets: (0..n)
+                .map(|index| Bucket {
+                    index,
+                    first_seq: u64::MAX,
+                    last_seq: 0,
+                    events: 0,
+                    max_depth: 0,
+                    exceptions: 0,
+                    breakpoint_hits: 0,
+                })
+                .collect(),
         }
-        let locals = frame_locals(reader, seq, call_id)?;
-        Ok(locals.iter().any(|l| l.name == name && predicate(l)))
-    })
+    }
+
+    /// The bucket of `seq`.
+    pub(crate) fn at(&mut self, seq: u64) -> &mut Bucket {
+        let k = ((seq - self.first) as u128 * self.n as u128 / self.span) as usize;
+        &mut self.buckets[k]
+    }
+
+    /// Adds every event of `range`, read from the store.
+    pub(crate) fn add_events(
+        &mut self,
+        reader: &TraceReader,
+        range: std::ops::RangeInclusive<u64>,
+        codes: &HashSet<(u32, u32)>,
+    ) -> Result<()> {
+        let names = ["seq", "kind", "depth", "code_id", "line"];
+        let scan = reader
+            .scan(Table::Events, Some(range), Some(&names))
+            .map_err(QueryError::from)?;
+        let (exception, line) = (EventKind::Exception.code(), EventKind::Line.code());
+        for batch in scan {
+            let b = batch?;
+            let seqs = b.column(0).as_primitive::<UInt64Type>();
+            let kinds = b.column(1).as_primitive::<UInt8Type>();
+            let depths = b.column(2).as_primitive::<UInt32Type>();
+            let code_ids = b.column(3).as_primitive::<UInt32Type>();
+            let lines = b.column(4).as_primitive::<UInt32Type>();
+            for i in 0..b.num_rows() {
+                let s = seqs.value(i);
+                let bucket = self.at(s);
+                bucket.first_seq = bucket.first_seq.min(s);
+                bucket.last_seq = bucket.last_seq.max(s);
+                bucket.events += 1;
+                bucket.max_depth = bucket.max_depth.max(depths.value(i));
+                let kind = kinds.value(i);
+                if kind == exception {
+                    bucket.exceptions += 1;
+                }
+                if kind == line
+                    && !codes.is_empty()
+                    && codes.contains(&(code_ids.value(i), lines.value(i)))
+                {
+                    bucket.breakpoint_hits += 1;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The buckets that hold events.
+    pub(crate) fn finish(mut self) -> Vec<Bucket> {
+        self.buckets.retain(|b| b.events > 0);
+        self.buckets
+    }
 }
 
 /// The calls in which `name` (a local) ever had a value satisfying `predicate`.
-fn calls_ever_holding(
+pub(crate) fn calls_ever_holding(
     reader: &TraceReader,
     name: &str,
+    hint: &ValueHint,
     predicate: &mut impl FnMut(&Local) -> bool,
 ) -> Result<HashSet<u64>> {
     let schema = Table::Values.schema();
@@ -425,15 +388,23 @@ fn calls_ever_holding(
         .map(|s| s.index)
         .collect();
     for index in segments {
+        if let ValueHint::IntIn(range) = hint
+            && !reader.zone_map(index)?.may_hold_int(name, range)
+        {
+            continue;
+        }
         let b = reader.read_segment(index, Some(&projection))?;
         let rows = ValueRows::new(&b);
-        let Some(key) = (0..rows.name_values.len()).find(|&k| rows.name_values.value(k) == name)
-        else {
+        // A dictionary may hold `name` more than once (batches concatenated into a segment
+        // keep each one's dictionary entries): every key of it counts.
+        let keys: Vec<bool> = (0..rows.name_values.len())
+            .map(|k| rows.name_values.value(k) == name)
+            .collect();
+        if !keys.contains(&true) {
             continue;
-        };
-        let key = key as i32;
+        }
         for i in 0..b.num_rows() {
-            if rows.names.keys().value(i) != key
+            if !keys[rows.names.keys().value(i) as usize]
                 || rows.roles.value(i) != ValueRole::Local.code()
                 || out.contains(&rows.calls.value(i))
             {

@@ -14,18 +14,17 @@
 mod canned;
 mod error;
 mod export;
+mod index;
 mod locals;
 mod output;
 mod provider;
 mod session;
 mod value;
 
-pub use canned::{
-    Bucket, Direction, FunctionStats, LineBreakpoint, breakpoint_scan, breakpoint_scan_where,
-    timeline_direct,
-};
+pub use canned::{Bucket, Direction, FunctionStats, LineBreakpoint, ValueHint, timeline_direct};
 pub use error::{QueryError, Result};
 pub use export::{Exported, export_parquet, export_perfetto};
+pub use index::{Block, EventIndex};
 pub use locals::{Local, call_seq, frame_locals, locals_at};
 pub use output::{Format, write_parquet, write_text};
 pub use provider::events_schema;

@@ -2,10 +2,13 @@
 //! user-facing `events` table, whose `kind`, `file` and `function` are decoded from codes.
 //!
 //! Scans stream one segment at a time (memory stays bounded whatever the trace size), decode only
-//! the projected columns, and skip segments by seq: a filter on the seq column (`seq > N`,
-//! `seq BETWEEN a AND b`, `seq = N`) is compared with each segment header's seq range before
-//! anything is decoded. Segments are split into contiguous runs, one per partition, so a scan
-//! uses every core and each partition stays in seq order.
+//! the projected columns, and skip segments a filter excludes before anything is decoded: a
+//! comparison of the seq column with a literal (`seq > N`, `seq BETWEEN a AND b`, `seq = N`) is
+//! checked against each segment header's seq range, one of `thread_id`, `call_id`, `code_id` or
+//! `line` against the segment's zone map (SPEC.md, "Zone maps"), and `file = '...'` or
+//! `function = '...'` of `events` as the set of code ids with that name. Segments are split
+//! into contiguous runs, one per partition, so a scan uses every core and each partition stays
+//! in seq order.
 
 use std::ops::RangeInclusive;
 use std::sync::Arc;
@@ -71,6 +74,26 @@ impl CodeNames {
             files: Arc::new(StringArray::from(files)),
             functions: Arc::new(StringArray::from(functions)),
         })
+    }
+
+    /// The code ids whose `file` (or `function`, the qualified name) is `text`.
+    fn code_ids_where(&self, column: &str, text: &str) -> Vec<u64> {
+        let names = match column {
+            "file" => &self.files,
+            _ => &self.functions,
+        };
+        let names = names
+            .as_any()
+            .downcast_ref::<StringArray>()
+            .expect("strings");
+        self.index
+            .iter()
+            .enumerate()
+            .filter_map(|(id, at)| {
+                at.filter(|&at| names.value(at as usize) == text)
+                    .map(|_| id as u64)
+            })
+            .collect()
     }
 
     fn keys(&self, code_ids: &UInt32Array) -> Int32Array {
@@ -153,8 +176,156 @@ impl SegmentTable {
         }
     }
 
-    fn seq_column(&self) -> Option<&'static str> {
-        self.table.seq_column()
+    /// What `filters` (ANDed) say about the rows a scan needs: a seq range, and ranges or
+    /// value sets of zone-mapped columns (`file = '...'` and `function = '...'` of `events`
+    /// become sets of code ids).
+    fn pruning(&self, filters: &[Expr]) -> Pruning {
+        let mut p = Pruning::default();
+        let zone_columns = self.table.zone_columns();
+        for f in filters {
+            for conjunct in conjuncts(f) {
+                if let Some(col) = self.table.seq_column()
+                    && let Some(b) = column_bounds(conjunct, col)
+                {
+                    p.seq = intersect(&p.seq, &b);
+                    continue;
+                }
+                if let Some(&col) = zone_columns
+                    .iter()
+                    .find(|c| column_bounds(conjunct, c).is_some())
+                {
+                    let b = column_bounds(conjunct, col).expect("found");
+                    p.narrow(col, b);
+                    continue;
+                }
+                if let Shape::Events(names) = &self.shape
+                    && let Some((col, text)) = string_equality(conjunct)
+                {
+                    let ids = names.code_ids_where(col, &text);
+                    p.narrow_set("code_id", ids);
+                }
+            }
+        }
+        p
+    }
+}
+
+/// What a scan's filters allow, for skipping segments.
+#[derive(Debug, Clone)]
+struct Pruning {
+    seq: RangeInclusive<u64>,
+    ranges: Vec<(&'static str, RangeInclusive<u64>)>,
+    sets: Vec<(&'static str, Vec<u64>)>,
+}
+
+impl Default for Pruning {
+    fn default() -> Self {
+        Pruning {
+            seq: 0..=u64::MAX,
+            ranges: Vec::new(),
+            sets: Vec::new(),
+        }
+    }
+}
+
+impl Pruning {
+    fn is_unconstrained(&self) -> bool {
+        self.seq == (0..=u64::MAX) && self.ranges.is_empty() && self.sets.is_empty()
+    }
+
+    fn narrow(&mut self, column: &'static str, bounds: RangeInclusive<u64>) {
+        match self.ranges.iter_mut().find(|(c, _)| *c == column) {
+            Some((_, r)) => *r = intersect(r, &bounds),
+            None => self.ranges.push((column, bounds)),
+        }
+    }
+
+    fn narrow_set(&mut self, column: &'static str, mut values: Vec<u64>) {
+        match self.sets.iter_mut().find(|(c, _)| *c == column) {
+            Some((_, v)) => v.retain(|x| values.contains(x)),
+            None => {
+                values.sort_unstable();
+                self.sets.push((column, values));
+            }
+        }
+    }
+
+    /// False when segment `index`'s zone map excludes every row the filters allow. A segment
+    /// whose zones cannot be read is kept: decoding it reports the damage.
+    fn zones_allow(&self, reader: &TraceReader, index: usize) -> bool {
+        if self.ranges.is_empty() && self.sets.is_empty() {
+            return true;
+        }
+        if self.ranges.iter().any(|(_, r)| r.is_empty())
+            || self.sets.iter().any(|(_, v)| v.is_empty())
+        {
+            return false;
+        }
+        let Ok(zones) = reader.zone_map(index) else {
+            return true;
+        };
+        self.ranges.iter().all(|(c, r)| zones.may_overlap(c, r))
+            && self.sets.iter().all(|(c, v)| zones.may_contain_any(c, v))
+    }
+}
+
+fn intersect(a: &RangeInclusive<u64>, b: &RangeInclusive<u64>) -> RangeInclusive<u64> {
+    *a.start().max(b.start())..=*a.end().min(b.end())
+}
+
+/// The terms of an AND chain.
+fn conjuncts(expr: &Expr) -> Vec<&Expr> {
+    match expr {
+        Expr::BinaryExpr(BinaryExpr {
+            left,
+            op: Operator::And,
+            right,
+        }) => {
+            let mut v = conjuncts(left);
+            v.extend(conjuncts(right));
+            v
+        }
+        e => vec![e],
+    }
+}
+
+/// `file = 'text'` or `function = 'text'` (either side, through casts of the literal).
+fn string_equality(expr: &Expr) -> Option<(&'static str, String)> {
+    let Expr::BinaryExpr(BinaryExpr {
+        left,
+        op: Operator::Eq,
+        right,
+    }) = expr
+    else {
+        return None;
+    };
+    let ((Expr::Column(c), lit) | (lit, Expr::Column(c))) = (left.as_ref(), right.as_ref()) else {
+        return None;
+    };
+    let col = match c.name.as_str() {
+        "file" => "file",
+        "function" => "function",
+        _ => return None,
+    };
+    string_literal(lit).map(|s| (col, s))
+}
+
+fn string_literal(expr: &Expr) -> Option<String> {
+    match expr {
+        Expr::Literal(v, _) => scalar_string(v),
+        Expr::Cast(c) => string_literal(&c.expr),
+        Expr::TryCast(c) => string_literal(&c.expr),
+        _ => None,
+    }
+}
+
+fn scalar_string(v: &ScalarValue) -> Option<String> {
+    match v {
+        ScalarValue::Utf8(Some(s))
+        | ScalarValue::LargeUtf8(Some(s))
+        | ScalarValue::Utf8View(Some(s)) => Some(s.clone()),
+        ScalarValue::Dictionary(_, inner) => scalar_string(inner),
+        _ => None,
     }
 }
 
@@ -172,13 +343,16 @@ impl TableProvider for SegmentTable {
         &self,
         filters: &[&Expr],
     ) -> Result<Vec<TableProviderFilterPushDown>> {
-        // Seq filters prune segments; DataFusion still applies them to the rows.
+        // Filters on seq and zone-mapped columns prune segments; DataFusion still applies
+        // them to the rows.
         Ok(filters
             .iter()
-            .map(|f| match self.seq_column() {
-                Some(col) if seq_bounds(f, col).is_some() => TableProviderFilterPushDown::Inexact,
-                _ => TableProviderFilterPushDown::Unsupported,
-            })
+            .map(
+                |f| match self.pruning(std::slice::from_ref(*f)).is_unconstrained() {
+                    true => TableProviderFilterPushDown::Unsupported,
+                    false => TableProviderFilterPushDown::Inexact,
+                },
+            )
             .collect())
     }
 
@@ -195,14 +369,8 @@ impl TableProvider for SegmentTable {
         filters: &[Expr],
         limit: Option<usize>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        let mut range = 0..=u64::MAX;
-        if let Some(col) = self.seq_column() {
-            for f in filters {
-                if let Some(b) = seq_bounds(f, col) {
-                    range = *range.start().max(b.start())..=*range.end().min(b.end());
-                }
-            }
-        }
+        let pruning = self.pruning(filters);
+        let range = pruning.seq.clone();
         let columns: Vec<usize> = match projection {
             Some(p) => p.clone(),
             None => (0..self.schema.fields().len()).collect(),
@@ -217,6 +385,7 @@ impl TableProvider for SegmentTable {
                     .is_none_or(|have| have.start() <= range.end() && range.start() <= have.end())
             })
             .filter(|_| range.start() <= range.end())
+            .filter(|s| pruning.zones_allow(&self.reader, s.index))
             .map(|s| s.index)
             .collect();
         let parts = state
@@ -259,13 +428,13 @@ impl TableProvider for SegmentTable {
 #[allow(clippy::reversed_empty_ranges)]
 const EMPTY: RangeInclusive<u64> = 1..=0;
 
-/// The range of seq values a filter allows, when it is a comparison of the seq column with a
-/// literal (or a BETWEEN, or an AND of such).
-fn seq_bounds(expr: &Expr, col: &str) -> Option<RangeInclusive<u64>> {
+/// The range of values of the integer column `col` a filter allows, when it is a comparison of
+/// the column with a literal (or a BETWEEN, or an AND of such).
+fn column_bounds(expr: &Expr, col: &str) -> Option<RangeInclusive<u64>> {
     match expr {
         Expr::BinaryExpr(BinaryExpr { left, op, right }) => {
             if *op == Operator::And {
-                let (a, b) = (seq_bounds(left, col), seq_bounds(right, col));
+                let (a, b) = (column_bounds(left, col), column_bounds(right, col));
                 return match (a, b) {
                     (Some(a), Some(b)) => Some(*a.start().max(b.start())..=*a.end().min(b.end())),
                     (Some(r), None) | (None, Some(r)) => Some(r),
@@ -449,5 +618,81 @@ fn events_column(c: usize, raw: &ArrayRef, names: &CodeNames) -> ArrayRef {
             )
         }
         _ => raw.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use datafusion::prelude::{col, lit};
+    use pyttd_format::{CodeKind, TraceBuilder, Value, WriterOptions};
+
+    /// Segment indices of `events` a scan with `filters` reads.
+    fn scanned(table: &SegmentTable, filters: &[Expr]) -> Vec<usize> {
+        let p = table.pruning(filters);
+        table
+            .reader
+            .table_segments(Table::Events)
+            .filter(|s| p.zones_allow(&table.reader, s.index))
+            .map(|s| s.index)
+            .collect()
+    }
+
+    #[test]
+    fn zone_maps_skip_segments_by_thread_call_code_and_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.pyttd");
+        let mut w = pyttd_format::TraceWriter::create(&path, WriterOptions::default()).unwrap();
+        let mut b = TraceBuilder::new();
+        let module = b.code("/a.py", "<module>", 1, CodeKind::Module);
+        let f = b.code("/b.py", "f", 10, CodeKind::Function);
+        // Segment 1: thread 0, the module, lines 1..=2. Segment 2: thread 1 in f, lines 10..=11.
+        b.call(0, module, 1, &[]);
+        b.line(0, 2, &[]);
+        b.flush_into(&mut w).unwrap();
+        w.flush().unwrap();
+        let t = b.thread("worker");
+        b.call(t, f, 10, &[]);
+        b.line(t, 11, &[]);
+        b.ret(t, 11, Value::None);
+        b.finish_into(w, 0).unwrap();
+        let reader = Arc::new(TraceReader::open(&path).unwrap());
+        let names = Arc::new(CodeNames::load(&reader).unwrap());
+        let events = SegmentTable::events(reader.clone(), names);
+        let all: Vec<usize> = reader
+            .table_segments(Table::Events)
+            .map(|s| s.index)
+            .collect();
+        assert_eq!(all.len(), 2);
+        let (first, second) = (vec![all[0]], vec![all[1]]);
+        assert_eq!(scanned(&events, &[col("thread_id").eq(lit(1u32))]), second);
+        assert_eq!(scanned(&events, &[col("line").lt_eq(lit(2u32))]), first);
+        assert_eq!(scanned(&events, &[col("call_id").eq(lit(2u64))]), second);
+        assert_eq!(scanned(&events, &[col("call_id").eq(lit(1u64))]), first);
+        assert_eq!(scanned(&events, &[col("file").eq(lit("/a.py"))]), first);
+        assert_eq!(scanned(&events, &[col("function").eq(lit("f"))]), second);
+        let none: Vec<usize> = Vec::new();
+        assert_eq!(
+            scanned(&events, &[col("file").eq(lit("/nowhere.py"))]),
+            none
+        );
+        assert_eq!(
+            scanned(
+                &events,
+                &[col("thread_id")
+                    .eq(lit(0u32))
+                    .and(col("line").gt(lit(5u32)))]
+            ),
+            none
+        );
+        // Filters the zones cannot judge keep every segment.
+        assert_eq!(scanned(&events, &[col("depth").eq(lit(0u32))]), all);
+        assert_eq!(
+            scanned(
+                &events,
+                &[col("line").eq(lit(2u32)).or(col("line").eq(lit(11u32)))]
+            ),
+            all
+        );
     }
 }

@@ -4,7 +4,7 @@
 use arrow_array::RecordBatch;
 use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
 use pyttd_format::{CodeKind, OutputStream, TraceBuilder, Value, WriterOptions};
-use pyttd_query::{Direction, LineBreakpoint, QueryError, TraceSession};
+use pyttd_query::{Direction, LineBreakpoint, QueryError, TraceSession, ValueHint};
 
 const APP: &str = "/src/app.py";
 
@@ -275,6 +275,28 @@ fn seq_filters_prune_segments_and_stay_exact() {
         ),
         ("SELECT seq FROM events WHERE seq < 0", vec![]),
         ("SELECT seq FROM events WHERE seq > 100", vec![]),
+        // Zone-mapped columns prune too, and stay exact.
+        (
+            "SELECT seq FROM events WHERE call_id = 3 ORDER BY seq",
+            vec!["7", "8", "9", "10"],
+        ),
+        (
+            "SELECT seq FROM events WHERE line = 7 AND thread_id = 0 ORDER BY seq",
+            vec!["8", "9", "10"],
+        ),
+        (
+            "SELECT seq FROM events WHERE function = 'g' AND file = '/src/app.py' ORDER BY seq",
+            vec!["7", "8", "9", "10"],
+        ),
+        (
+            "SELECT seq FROM events WHERE file = '/src/other.py'",
+            vec![],
+        ),
+        ("SELECT seq FROM events WHERE thread_id = 1", vec![]),
+        (
+            "SELECT seq FROM raw.values WHERE call_id = 2 ORDER BY seq",
+            vec!["2", "4", "5"],
+        ),
     ] {
         let got: Vec<String> = rows(&s, sql).into_iter().map(|r| r[0].clone()).collect();
         assert_eq!(got, want, "{sql}");
@@ -327,6 +349,8 @@ fn canned_queries_agree_with_the_store() {
     let sql = s.timeline(0, 12, 4, &bp).unwrap();
     let direct = pyttd_query::timeline_direct(&reader, 0, 12, 4, &bp).unwrap();
     assert_eq!(sql, direct);
+    let index = pyttd_query::EventIndex::build(reader.clone()).unwrap();
+    assert_eq!(index.timeline(0, 12, 4, &bp).unwrap(), direct);
     assert_eq!(sql.iter().map(|b| b.events).sum::<u64>(), 13);
     assert_eq!(sql.iter().map(|b| b.breakpoint_hits).sum::<u64>(), 2);
     assert_eq!(sql.iter().map(|b| b.exceptions).sum::<u64>(), 1);
@@ -343,19 +367,20 @@ fn canned_queries_agree_with_the_store() {
             want,
             "sql {from} {dir:?}"
         );
-        let direct =
-            pyttd_query::breakpoint_scan(&reader, from, dir, &bp, |_, _| Ok(true)).unwrap();
+        let direct = index
+            .breakpoint_scan(from, dir, &bp, |_, _| Ok(true))
+            .unwrap();
         assert_eq!(direct, want, "direct {from} {dir:?}");
     }
     // A predicate over the frame's values: line 3 with x == 1 is at seq 4 only.
-    let with_value =
-        pyttd_query::breakpoint_scan_where(&reader, 12, Direction::Backward, &bp, "x", |l| {
+    let with_value = index
+        .breakpoint_scan_where(12, Direction::Backward, &bp, "x", &ValueHint::Any, |l| {
             l.value() == "1"
         })
         .unwrap();
     assert_eq!(with_value, Some(4));
-    let none =
-        pyttd_query::breakpoint_scan_where(&reader, 12, Direction::Backward, &bp, "x", |l| {
+    let none = index
+        .breakpoint_scan_where(12, Direction::Backward, &bp, "x", &ValueHint::Any, |l| {
             l.value() == "2"
         })
         .unwrap();
@@ -440,5 +465,155 @@ fn attached_traces_are_schemas() {
             "ts_ns",
             "code_id"
         ]
+    );
+}
+
+/// A loop of `n` iterations of `step(i)` (lines 10, 11 with `x = i`, an exception every 100),
+/// written in segments of 3000 rows so blocks are cut by segment ends.
+fn long_loop(n: i64) -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("loop.pyttd");
+    let options = WriterOptions {
+        segment_rows: 3000,
+        ..WriterOptions::default()
+    };
+    let mut w = pyttd_format::TraceWriter::create(&path, options).unwrap();
+    let mut b = TraceBuilder::new();
+    let module = b.code(APP, "<module>", 1, CodeKind::Module);
+    let step = b.code(APP, "step", 10, CodeKind::Function);
+    b.call(0, module, 1, &[]);
+    for i in 0..n {
+        b.line(0, 2, &[("i", Value::Int(i))]);
+        b.call(0, step, 10, &[]);
+        b.line(0, 10, &[]);
+        b.line(0, 11, &[("x", Value::Int(i))]);
+        if i % 100 == 0 {
+            b.exception(0, 11, "ValueError", "('bad',)");
+            b.unwind(0, 11);
+        } else {
+            b.ret(0, 11, Value::None);
+        }
+        if i % 500 == 0 {
+            b.flush_into(&mut w).unwrap();
+        }
+    }
+    b.ret(0, 2, Value::None);
+    b.finish_into(w, 0).unwrap();
+    (dir, path)
+}
+
+#[test]
+fn block_summaries_answer_timeline_and_breakpoint_scans() {
+    let (_d, path) = long_loop(5000);
+    let reader = std::sync::Arc::new(pyttd_format::TraceReader::open(&path).unwrap());
+    let events = reader.row_count(pyttd_format::Table::Events);
+    // Five events per iteration, one more (`unwind`) every 100th.
+    assert_eq!(events, 1 + 5000 * 5 + 50 + 1);
+    let index = pyttd_query::EventIndex::build(reader.clone()).unwrap();
+    let blocks = index.blocks();
+    assert_eq!(
+        blocks.iter().map(|b| u64::from(b.events)).sum::<u64>(),
+        events
+    );
+    assert!(
+        blocks
+            .windows(2)
+            .all(|w| w[0].last_seq + 1 == w[1].first_seq)
+    );
+    let bp = vec![LineBreakpoint {
+        file: APP.into(),
+        line: 11,
+    }];
+    // Four buckets of ~6000 events: read from the blocks. Totals match a read of every event.
+    let last = events - 1;
+    let from_blocks = index.timeline(0, last, 4, &bp).unwrap();
+    let from_events = pyttd_query::timeline_direct(&reader, 0, last, 4, &bp).unwrap();
+    let total = |v: &[pyttd_query::Bucket], f: fn(&pyttd_query::Bucket) -> u64| -> u64 {
+        v.iter().map(f).sum()
+    };
+    assert_eq!(from_blocks.len(), 4);
+    assert_eq!(total(&from_blocks, |b| b.events), events);
+    assert_eq!(total(&from_blocks, |b| b.exceptions), 50);
+    assert_eq!(total(&from_blocks, |b| b.breakpoint_hits), 5000);
+    assert_eq!(total(&from_events, |b| b.breakpoint_hits), 5000);
+    assert!(
+        from_blocks
+            .windows(2)
+            .all(|w| w[0].last_seq + 1 == w[1].first_seq)
+    );
+    assert_eq!(from_blocks.iter().map(|b| b.max_depth).max(), Some(1));
+    // A range that cuts blocks at both ends counts exactly the events in it.
+    let cut = index.timeline(1500, 16_499, 2, &bp).unwrap();
+    assert_eq!(total(&cut, |b| b.events), 15_000);
+    assert_eq!(cut[0].first_seq, 1500);
+    assert_eq!(cut.last().unwrap().last_seq, 16_499);
+    // Line 11 of iteration i, after the iterations before it and their unwinds.
+    let at = |i: u64| 1 + 5 * i + i.div_ceil(100) + 3;
+    let scan = |from, dir| {
+        index
+            .breakpoint_scan(from, dir, &bp, |_, _| Ok(true))
+            .unwrap()
+    };
+    assert_eq!(scan(0, Direction::Forward), Some(at(0)));
+    assert_eq!(scan(at(2_500), Direction::Forward), Some(at(2_501)));
+    assert_eq!(scan(at(2_500), Direction::Backward), Some(at(2_499)));
+    assert_eq!(scan(last, Direction::Backward), Some(at(4_999)));
+    assert_eq!(scan(at(4_999), Direction::Forward), None);
+    // With a value predicate, from the end back to iteration 1234.
+    let hit = index
+        .breakpoint_scan_where(last, Direction::Backward, &bp, "x", &ValueHint::Any, |l| {
+            l.int_value == Some(1234)
+        })
+        .unwrap();
+    // The same with the int-range hint, which skips `values` segments by their int ranges.
+    let hinted = index
+        .breakpoint_scan_where(
+            last,
+            Direction::Backward,
+            &bp,
+            "x",
+            &ValueHint::IntIn(1234..=1234),
+            |l| l.int_value == Some(1234),
+        )
+        .unwrap();
+    assert_eq!(hinted, Some(at(1234)));
+    let s = TraceSession::open(&path).unwrap();
+    let sql = s
+        .breakpoint_scan_where_sql(last, Direction::Backward, &bp, "x", "int_value = 1234")
+        .unwrap();
+    assert_eq!(sql, Some(at(1234)));
+    assert_eq!(hit, Some(at(1234)));
+}
+
+#[test]
+fn traces_without_summaries_are_summarized_from_their_events() {
+    // Written by format 1.0 (no `blocks`), cut off mid-run.
+    let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../format-spec/fixtures/v1/crashed.pyttd");
+    let reader = std::sync::Arc::new(pyttd_format::TraceReader::open(&fixture).unwrap());
+    assert_eq!(reader.row_count(pyttd_format::Table::Blocks), 0);
+    let index = pyttd_query::EventIndex::build(reader.clone()).unwrap();
+    let events = reader.row_count(pyttd_format::Table::Events);
+    let summed: u64 = index.blocks().iter().map(|b| u64::from(b.events)).sum();
+    assert_eq!(summed, events);
+    let bp = vec![LineBreakpoint {
+        file: "/src/crashed.py".into(),
+        line: 2,
+    }];
+    let hits: Vec<u64> = std::iter::successors(
+        index
+            .breakpoint_scan(0, Direction::Forward, &bp, |_, _| Ok(true))
+            .unwrap(),
+        |&s| {
+            index
+                .breakpoint_scan(s, Direction::Forward, &bp, |_, _| Ok(true))
+                .unwrap()
+        },
+    )
+    .collect();
+    assert_eq!(
+        hits.len(),
+        3,
+        "square() ran three times before the crash: {hits:?}"
     );
 }
