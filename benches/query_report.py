@@ -42,7 +42,11 @@ QUESTIONS = [
     (
         "execution stats per function",
         {},
-        [("DataFusion", "function_stats_datafusion"), ("SQLite", "function_stats_sqlite")],
+        [
+            ("DataFusion", "function_stats_datafusion"),
+            ("every event", "function_stats_direct"),
+            ("SQLite", "function_stats_sqlite"),
+        ],
     ),
     (
         "opening the block index (once per trace)",

@@ -112,6 +112,9 @@ fn bench_size(c: &mut Criterion, events: u64) {
     g.bench_function("function_stats_datafusion", |b| {
         b.iter(|| session.function_stats().expect("stats"))
     });
+    g.bench_function("function_stats_direct", |b| {
+        b.iter(|| pyttd_query::function_stats_direct(&reader).expect("stats"))
+    });
     let with_sqlite =
         events <= 20_000_000 || std::env::var("PYTTD_QUERY_BENCH_SQLITE").is_ok_and(|v| v == "1");
     if with_sqlite {

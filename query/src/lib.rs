@@ -19,6 +19,7 @@ mod locals;
 mod output;
 mod provider;
 mod session;
+mod stats;
 mod value;
 
 pub use canned::{Bucket, Direction, FunctionStats, LineBreakpoint, ValueHint, timeline_direct};
@@ -29,4 +30,5 @@ pub use locals::{Local, call_seq, frame_locals, locals_at};
 pub use output::{Format, write_parquet, write_text};
 pub use provider::events_schema;
 pub use session::{Attached, TableInfo, TraceSession, USER_TABLES};
+pub use stats::function_stats_direct;
 pub use value::render as render_value;

@@ -351,6 +351,9 @@ fn canned_queries_agree_with_the_store() {
     assert_eq!(sql, direct);
     let index = pyttd_query::EventIndex::build(reader.clone()).unwrap();
     assert_eq!(index.timeline(0, 12, 4, &bp).unwrap(), direct);
+    let stats = s.function_stats().unwrap();
+    assert_eq!(stats.len(), 3);
+    assert_eq!(pyttd_query::function_stats_direct(&reader).unwrap(), stats);
     assert_eq!(sql.iter().map(|b| b.events).sum::<u64>(), 13);
     assert_eq!(sql.iter().map(|b| b.breakpoint_hits).sum::<u64>(), 2);
     assert_eq!(sql.iter().map(|b| b.exceptions).sum::<u64>(), 1);
@@ -578,6 +581,10 @@ fn block_summaries_answer_timeline_and_breakpoint_scans() {
         .unwrap();
     assert_eq!(hinted, Some(at(1234)));
     let s = TraceSession::open(&path).unwrap();
+    let stats = pyttd_query::function_stats_direct(&reader).unwrap();
+    assert_eq!(stats, s.function_stats().unwrap());
+    let step = stats.iter().find(|f| f.function == "step").unwrap();
+    assert_eq!((step.calls, step.exceptions), (5000, 50));
     let sql = s
         .breakpoint_scan_where_sql(last, Direction::Backward, &bp, "x", "int_value = 1234")
         .unwrap();
