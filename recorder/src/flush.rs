@@ -43,6 +43,8 @@ pub(crate) struct Flusher {
     values: ValuesBuilder,
     children: ChildrenBuilder,
     exceptions: Vec<(u64, u32, u64, String, Option<String>)>,
+    /// Output rows not yet appended (they follow the events they name).
+    output: Vec<(u64, u32, pyttd_format::OutputStream, String)>,
     calls: Vec<CallRow>,
     threads: Vec<ThreadRow>,
     thread_descs: Vec<Option<ThreadRow>>,
@@ -64,6 +66,7 @@ impl Flusher {
             values: ValuesBuilder::default(),
             children: ChildrenBuilder::default(),
             exceptions: Vec::new(),
+            output: Vec::new(),
             calls: Vec::new(),
             threads: Vec::new(),
             thread_descs: Vec::new(),
@@ -96,11 +99,12 @@ impl Flusher {
         let mut last_flush = Instant::now();
         loop {
             let stopping = self.session.stopping.load(Ordering::Acquire);
-            self.round()?;
+            let flush_due = stopping || last_flush.elapsed() >= FLUSH_INTERVAL;
+            self.round(flush_due)?;
             if stopping {
                 return Ok(());
             }
-            if last_flush.elapsed() >= FLUSH_INTERVAL {
+            if flush_due {
                 self.writer.flush()?;
                 self.flushes += 1;
                 last_flush = Instant::now();
@@ -110,8 +114,11 @@ impl Flusher {
         }
     }
 
-    /// One round: watermark, drain, merge, append.
-    fn round(&mut self) -> Result<(), RecorderError> {
+    /// One round: watermark, drain, merge, append. The `events`, `values` and `children` rows
+    /// stay in their builders across rounds until they fill a segment or `flush_due`, so each
+    /// segment is encoded from one batch (no per-round batches to concatenate, no dictionaries
+    /// to merge).
+    fn round(&mut self, flush_due: bool) -> Result<(), RecorderError> {
         // Output rows before the watermark: each names an event below the watermark.
         let output = self.session.take_output();
         // The watermark first: every record below it is in a ring registered by now.
@@ -237,25 +244,33 @@ impl Flusher {
             self.writer
                 .append(Table::Calls, calls_batch(&std::mem::take(&mut self.calls)))?;
         }
-        if !self.events.is_empty() {
+        self.output.extend(output);
+        // Rows that name an event by seq (values, children, output, exceptions) are appended
+        // with or after that event's batch, and the writer writes tables in id order, so none
+        // reaches the file before its event.
+        let full = self.writer.segment_rows();
+        let spill = flush_due || self.values.len() >= full || self.children.len() >= full;
+        if !self.events.is_empty() && (spill || self.events.len() >= full) {
             self.writer.append(Table::Events, self.events.finish())?;
+            if !self.exceptions.is_empty() {
+                self.writer.append(
+                    Table::Exceptions,
+                    exceptions_batch(&std::mem::take(&mut self.exceptions)),
+                )?;
+            }
+            if !self.output.is_empty() {
+                self.writer.append(
+                    Table::Output,
+                    output_batch(&std::mem::take(&mut self.output)),
+                )?;
+            }
         }
-        if !self.values.is_empty() {
+        if spill && !self.values.is_empty() {
             self.writer.append(Table::Values, self.values.finish())?;
         }
-        if !self.children.is_empty() {
+        if spill && !self.children.is_empty() {
             self.writer
                 .append(Table::Children, self.children.finish())?;
-        }
-        if !self.exceptions.is_empty() {
-            self.writer.append(
-                Table::Exceptions,
-                exceptions_batch(&std::mem::take(&mut self.exceptions)),
-            )?;
-        }
-
-        if !output.is_empty() {
-            self.writer.append(Table::Output, output_batch(&output))?;
         }
 
         // Rings of threads that exited are dropped once empty.
