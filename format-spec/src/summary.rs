@@ -129,6 +129,16 @@ mod tests {
     use crate::{Event, EventsBuilder};
 
     #[test]
+    fn callers_cannot_append_summaries() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut w =
+            crate::TraceWriter::create(dir.path().join("t.pyttd"), Default::default()).unwrap();
+        let (blocks, _) = summarize_events(&EventsBuilder::with_capacity(0).finish());
+        let e = w.append(Table::Blocks, blocks).unwrap_err();
+        assert!(e.to_string().contains("derives this table"), "{e}");
+    }
+
+    #[test]
     fn blocks_summarize_depths_exceptions_and_lines() {
         let mut b = EventsBuilder::with_capacity(BLOCK_ROWS + 3);
         let event = |seq: u64, kind: EventKind, line: u32, depth: u32| Event {

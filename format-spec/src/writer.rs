@@ -151,13 +151,7 @@ impl TraceWriter {
             return Err(self.mismatch(table, reason));
         }
         self.check(table, &batch)?;
-        if batch.num_rows() == 0 {
-            return Ok(());
-        }
-        let t = table as usize - 1;
-        self.pending_rows[t] += batch.num_rows();
-        self.pending[t].push(batch);
-        if self.pending_rows[t] >= self.options.segment_rows {
+        if self.buffer(table, batch) {
             // Tables with lower ids (code, threads, calls) describe what later tables refer to:
             // write theirs first so a crash never leaves events pointing at unwritten rows.
             for earlier in Table::ALL.into_iter().take_while(|&e| e != table) {
@@ -296,16 +290,21 @@ impl TraceWriter {
 
     /// Buffers rows the writer derived itself, writing them once they fill a segment.
     fn buffer_summary(&mut self, table: Table, batch: RecordBatch) -> Result<()> {
+        if self.buffer(table, batch) {
+            self.write_pending(table)?;
+        }
+        Ok(())
+    }
+
+    /// Adds `batch` (if it has rows) to `table`'s buffered rows; true when they fill a segment.
+    fn buffer(&mut self, table: Table, batch: RecordBatch) -> bool {
         if batch.num_rows() == 0 {
-            return Ok(());
+            return false;
         }
         let t = table as usize - 1;
         self.pending_rows[t] += batch.num_rows();
         self.pending[t].push(batch);
-        if self.pending_rows[t] >= self.options.segment_rows {
-            self.write_pending(table)?;
-        }
-        Ok(())
+        self.pending_rows[t] >= self.options.segment_rows
     }
 
     fn write_segment(&mut self, table: Table, batch: &RecordBatch) -> Result<()> {
