@@ -79,53 +79,20 @@ impl ZoneMap {
     /// values that do not parse as `min,max` with `min <= max`, are ignored: a missing zone only
     /// means the segment cannot be skipped.
     pub fn from_metadata(metadata: &HashMap<String, String>) -> ZoneMap {
-        let mut ranges: Vec<(String, RangeInclusive<u64>)> = metadata
-            .iter()
-            .filter_map(|(key, value)| {
-                let column = key.strip_prefix(ZONE_KEY_PREFIX)?;
-                let (lo, hi) = value.split_once(',')?;
-                let (lo, hi) = (lo.parse::<u64>().ok()?, hi.parse::<u64>().ok()?);
-                (lo <= hi).then(|| (column.to_string(), lo..=hi))
-            })
-            .collect();
-        ranges.sort_by(|a, b| a.0.cmp(&b.0));
-        let int_ranges = (metadata.get(INT_RANGES_COMPLETE_KEY).map(String::as_str) == Some("all"))
-            .then(|| {
-                let mut r: Vec<(String, RangeInclusive<i64>)> = metadata
-                    .iter()
-                    .filter_map(|(key, value)| {
-                        let name = key.strip_prefix(INT_RANGE_KEY_PREFIX)?;
-                        let (lo, hi) = value.split_once(',')?;
-                        let (lo, hi) = (lo.parse::<i64>().ok()?, hi.parse::<i64>().ok()?);
-                        (lo <= hi).then(|| (name.to_string(), lo..=hi))
-                    })
-                    .collect();
-                r.sort_by(|a, b| a.0.cmp(&b.0));
-                r
-            });
-        ZoneMap { ranges, int_ranges }
+        let complete = metadata.get(INT_RANGES_COMPLETE_KEY).map(String::as_str) == Some("all");
+        ZoneMap {
+            ranges: ranges_under(metadata, ZONE_KEY_PREFIX),
+            int_ranges: complete.then(|| ranges_under(metadata, INT_RANGE_KEY_PREFIX)),
+        }
     }
 
     /// The schema metadata that stores these zones.
     pub fn to_metadata(&self) -> HashMap<String, String> {
-        let mut out: HashMap<String, String> = self
-            .ranges
-            .iter()
-            .map(|(column, r)| {
-                (
-                    format!("{ZONE_KEY_PREFIX}{column}"),
-                    format!("{},{}", r.start(), r.end()),
-                )
-            })
-            .collect();
+        let mut out = HashMap::new();
+        write_ranges(&mut out, ZONE_KEY_PREFIX, &self.ranges);
         if let Some(ints) = &self.int_ranges {
             out.insert(INT_RANGES_COMPLETE_KEY.into(), "all".into());
-            for (name, r) in ints {
-                out.insert(
-                    format!("{INT_RANGE_KEY_PREFIX}{name}"),
-                    format!("{},{}", r.start(), r.end()),
-                );
-            }
+            write_ranges(&mut out, INT_RANGE_KEY_PREFIX, ints);
         }
         out
     }
@@ -215,6 +182,38 @@ fn int_ranges_of(batch: &RecordBatch) -> Option<Vec<(String, RangeInclusive<i64>
     }
     out.sort_by(|a, b| a.0.cmp(&b.0));
     Some(out)
+}
+
+/// The `"min,max"` values of the keys under `prefix`, by the rest of the key, sorted; values
+/// that do not parse or have `min > max` are left out.
+fn ranges_under<T: std::str::FromStr + PartialOrd>(
+    metadata: &HashMap<String, String>,
+    prefix: &str,
+) -> Vec<(String, RangeInclusive<T>)> {
+    let mut out: Vec<(String, RangeInclusive<T>)> = metadata
+        .iter()
+        .filter_map(|(key, value)| {
+            let name = key.strip_prefix(prefix)?;
+            let (lo, hi) = value.split_once(',')?;
+            let (lo, hi) = (lo.parse::<T>().ok()?, hi.parse::<T>().ok()?);
+            (lo <= hi).then(|| (name.to_string(), lo..=hi))
+        })
+        .collect();
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out
+}
+
+fn write_ranges<T: std::fmt::Display>(
+    out: &mut HashMap<String, String>,
+    prefix: &str,
+    ranges: &[(String, RangeInclusive<T>)],
+) {
+    for (name, r) in ranges {
+        out.insert(
+            format!("{prefix}{name}"),
+            format!("{},{}", r.start(), r.end()),
+        );
+    }
 }
 
 fn min_max(values: impl Iterator<Item = u64>) -> Option<RangeInclusive<u64>> {

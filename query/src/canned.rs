@@ -14,6 +14,7 @@ use pyttd_format::{EventKind, Table, TraceReader, ValueRole};
 
 use crate::error::{QueryError, Result};
 use crate::locals::{Local, ValueRows, frame_locals};
+use crate::provider::CodeNames;
 use crate::session::TraceSession;
 
 /// A line breakpoint: a file (absolute, as `code.file` stores it) and a line.
@@ -69,23 +70,10 @@ pub(crate) fn breakpoint_codes(
     reader: &TraceReader,
     breakpoints: &[LineBreakpoint],
 ) -> Result<HashSet<(u32, u32)>> {
-    let mut out = HashSet::new();
     if breakpoints.is_empty() {
-        return Ok(out);
+        return Ok(HashSet::new());
     }
-    for batch in reader.scan(Table::Code, None, Some(&["code_id", "file"]))? {
-        let batch = batch?;
-        let ids = batch.column(0).as_primitive::<UInt32Type>();
-        let files = batch.column(1).as_string::<i32>();
-        for i in 0..batch.num_rows() {
-            for bp in breakpoints {
-                if files.value(i) == bp.file {
-                    out.insert((ids.value(i), bp.line));
-                }
-            }
-        }
-    }
-    Ok(out)
+    Ok(CodeNames::load(reader)?.at_lines(breakpoints))
 }
 
 /// SQL that is true for line events at `codes`; `t` qualifies the columns (`"e."` or `""`).

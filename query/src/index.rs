@@ -15,11 +15,10 @@ use arrow_array::cast::AsArray;
 use arrow_array::types::{UInt8Type, UInt32Type, UInt64Type};
 use pyttd_format::{EventKind, Table, TraceReader, summarize_events};
 
-use crate::canned::{
-    Bucket, Buckets, Direction, LineBreakpoint, ValueHint, breakpoint_codes, calls_ever_holding,
-};
+use crate::canned::{Bucket, Buckets, Direction, LineBreakpoint, ValueHint, calls_ever_holding};
 use crate::error::Result;
 use crate::locals::{Local, frame_locals};
+use crate::provider::CodeNames;
 
 /// One block of events (see SPEC.md, `blocks`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,6 +38,7 @@ type LineHits = Vec<(u32, u32)>;
 #[derive(Debug)]
 pub struct EventIndex {
     reader: Arc<TraceReader>,
+    code: CodeNames,
     blocks: Vec<Block>,
     lines: HashMap<(u32, u32), LineHits>,
 }
@@ -101,6 +101,7 @@ impl EventIndex {
                 .push((block as u32, hits));
         }
         Ok(EventIndex {
+            code: CodeNames::load(&reader)?,
             reader,
             blocks: kept,
             lines,
@@ -128,7 +129,7 @@ impl EventIndex {
         n: u32,
         breakpoints: &[LineBreakpoint],
     ) -> Result<Vec<Bucket>> {
-        let codes = breakpoint_codes(&self.reader, breakpoints)?;
+        let codes = self.code.at_lines(breakpoints);
         let mut buckets = Buckets::new(first, last, n);
         let span = last.saturating_sub(first) + 1;
         let short =
@@ -209,7 +210,7 @@ impl EventIndex {
         breakpoints: &[LineBreakpoint],
         accept: impl FnMut(u64, u64) -> Result<bool>,
     ) -> Result<Option<u64>> {
-        let codes = breakpoint_codes(&self.reader, breakpoints)?;
+        let codes = self.code.at_lines(breakpoints);
         self.scan_hits(from, direction, &codes, None, accept)
     }
 
@@ -227,7 +228,7 @@ impl EventIndex {
         hint: &ValueHint,
         mut predicate: impl FnMut(&Local) -> bool,
     ) -> Result<Option<u64>> {
-        let codes = breakpoint_codes(&self.reader, breakpoints)?;
+        let codes = self.code.at_lines(breakpoints);
         if codes.is_empty() {
             return Ok(None);
         }
@@ -236,7 +237,7 @@ impl EventIndex {
             return Ok(None);
         }
         let spans = match candidates.len() <= MAX_SPANNED_CALLS {
-            true => Some(call_spans(&self.reader, &candidates)?),
+            true => Some(call_spans(&self.reader, &self.code, &candidates)?),
             false => None,
         };
         let reader = self.reader.clone();
@@ -319,8 +320,12 @@ impl EventIndex {
 /// event to just before the next call that starts on the same thread at the same or a smaller
 /// depth (by then the call has returned), or to the end of the trace. Generators and coroutines
 /// resume after such calls, so their spans run to the end.
-fn call_spans(reader: &TraceReader, calls: &HashSet<u64>) -> Result<Vec<RangeInclusive<u64>>> {
-    let suspendable = suspendable_codes(reader)?;
+fn call_spans(
+    reader: &TraceReader,
+    code: &CodeNames,
+    calls: &HashSet<u64>,
+) -> Result<Vec<RangeInclusive<u64>>> {
+    let suspendable = code.suspendable();
     let wanted: Vec<u64> = calls.iter().copied().collect();
     let segments: Vec<usize> = reader
         .table_segments(Table::Calls)
@@ -364,26 +369,6 @@ fn call_spans(reader: &TraceReader, calls: &HashSet<u64>) -> Result<Vec<RangeInc
     spans.extend(open.into_iter().map(|(_, _, _, start)| start..=u64::MAX));
     spans.sort_unstable_by_key(|s| *s.start());
     Ok(spans)
-}
-
-/// Code ids of generators, coroutines and async generators.
-fn suspendable_codes(reader: &TraceReader) -> Result<HashSet<u32>> {
-    let mut out = HashSet::new();
-    for batch in reader.scan(Table::Code, None, Some(&["code_id", "kind"]))? {
-        let b = batch?;
-        let ids = b.column(0).as_primitive::<UInt32Type>();
-        let kinds = b.column(1).as_primitive::<UInt8Type>();
-        for i in 0..b.num_rows() {
-            let kind = pyttd_format::CodeKind::from_code(kinds.value(i));
-            if !matches!(
-                kind,
-                Some(pyttd_format::CodeKind::Function | pyttd_format::CodeKind::Module)
-            ) {
-                out.insert(ids.value(i));
-            }
-        }
-    }
-    Ok(out)
 }
 
 /// `seq`, `kind`, `code_id`, `line`, `call_id` of `events`.

@@ -10,6 +10,7 @@
 //! into contiguous runs, one per partition, so a scan uses every core and each partition stays
 //! in seq order.
 
+use std::collections::HashSet;
 use std::ops::RangeInclusive;
 use std::sync::Arc;
 
@@ -30,7 +31,9 @@ use datafusion::logical_expr::{Between, BinaryExpr, Expr, Operator, TableProvide
 use datafusion::physical_plan::ExecutionPlan;
 use datafusion::physical_plan::stream::RecordBatchStreamAdapter;
 use datafusion::physical_plan::streaming::{PartitionStream, StreamingTableExec};
-use pyttd_format::{EventKind, Table, TraceReader};
+use pyttd_format::{CodeKind, EventKind, Table, TraceReader};
+
+use crate::canned::LineBreakpoint;
 
 /// How batches of the stored table become rows of the provided one.
 #[derive(Debug, Clone)]
@@ -48,17 +51,22 @@ pub(crate) struct CodeNames {
     index: Vec<Option<i32>>,
     files: ArrayRef,
     functions: ArrayRef,
+    /// `code.kind`, by position as `files`.
+    kinds: Vec<u8>,
 }
 
 impl CodeNames {
     /// Reads the `code` table.
     pub fn load(reader: &TraceReader) -> pyttd_format::Result<CodeNames> {
         let (mut files, mut functions, mut index) = (Vec::new(), Vec::new(), Vec::new());
-        for batch in reader.scan(Table::Code, None, Some(&["code_id", "file", "qualname"]))? {
+        let mut kinds = Vec::new();
+        let wanted = ["code_id", "file", "qualname", "kind"];
+        for batch in reader.scan(Table::Code, None, Some(&wanted))? {
             let batch = batch?;
             let ids = column::<UInt32Array>(&batch, 0);
             let f = column::<StringArray>(&batch, 1);
             let q = column::<StringArray>(&batch, 2);
+            let k = column::<UInt8Array>(&batch, 3);
             for i in 0..batch.num_rows() {
                 let id = ids.value(i) as usize;
                 if index.len() <= id {
@@ -67,32 +75,72 @@ impl CodeNames {
                 index[id] = Some(files.len() as i32);
                 files.push(f.value(i).to_string());
                 functions.push(q.value(i).to_string());
+                kinds.push(k.value(i));
             }
         }
         Ok(CodeNames {
             index,
             files: Arc::new(StringArray::from(files)),
             functions: Arc::new(StringArray::from(functions)),
+            kinds,
         })
+    }
+
+    fn strings(array: &ArrayRef) -> &StringArray {
+        array.as_any().downcast_ref().expect("strings")
+    }
+
+    /// Every code id with its position in `files`, `functions` and `kinds`.
+    fn ids(&self) -> impl Iterator<Item = (u32, usize)> + '_ {
+        self.index
+            .iter()
+            .enumerate()
+            .filter_map(|(id, at)| at.map(|at| (id as u32, at as usize)))
+    }
+
+    /// The qualified name and file of `code_id`.
+    pub fn name_of(&self, code_id: u32) -> Option<(&str, &str)> {
+        let at = self.index.get(code_id as usize).copied().flatten()? as usize;
+        Some((
+            Self::strings(&self.functions).value(at),
+            Self::strings(&self.files).value(at),
+        ))
+    }
+
+    /// `(code_id, line)` of every code in a breakpoint's file, with that breakpoint's line.
+    pub fn at_lines(&self, breakpoints: &[LineBreakpoint]) -> HashSet<(u32, u32)> {
+        let files = Self::strings(&self.files);
+        let mut out = HashSet::new();
+        for (id, at) in self.ids() {
+            for bp in breakpoints.iter().filter(|bp| files.value(at) == bp.file) {
+                out.insert((id, bp.line));
+            }
+        }
+        out
+    }
+
+    /// Code ids of generators, coroutines and async generators: frames that suspend.
+    pub fn suspendable(&self) -> HashSet<u32> {
+        self.ids()
+            .filter(|&(_, at)| {
+                !matches!(
+                    CodeKind::from_code(self.kinds[at]),
+                    Some(CodeKind::Function | CodeKind::Module)
+                )
+            })
+            .map(|(id, _)| id)
+            .collect()
     }
 
     /// The code ids whose `file` (or `function`, the qualified name) is `text`.
     fn code_ids_where(&self, column: &str, text: &str) -> Vec<u64> {
-        let names = match column {
+        let names = Self::strings(match column {
             "file" => &self.files,
             _ => &self.functions,
-        };
-        let names = names
-            .as_any()
-            .downcast_ref::<StringArray>()
-            .expect("strings");
-        self.index
-            .iter()
-            .enumerate()
-            .filter_map(|(id, at)| {
-                at.filter(|&at| names.value(at as usize) == text)
-                    .map(|_| id as u64)
-            })
+        });
+        self.ids()
+            .filter(|&(_, at)| names.value(at) == text)
+            .map(|(id, _)| u64::from(id))
             .collect()
     }
 
@@ -190,11 +238,10 @@ impl SegmentTable {
                     p.seq = intersect(&p.seq, &b);
                     continue;
                 }
-                if let Some(&col) = zone_columns
+                if let Some((col, b)) = zone_columns
                     .iter()
-                    .find(|c| column_bounds(conjunct, c).is_some())
+                    .find_map(|&c| column_bounds(conjunct, c).map(|b| (c, b)))
                 {
-                    let b = column_bounds(conjunct, col).expect("found");
                     p.narrow(col, b);
                     continue;
                 }

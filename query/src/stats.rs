@@ -11,6 +11,7 @@ use pyttd_format::{EventKind, Table, TraceReader};
 
 use crate::canned::FunctionStats;
 use crate::error::{QueryError, Result};
+use crate::provider::CodeNames;
 
 /// One call: from `calls`, and its first event's and last end event's times.
 #[derive(Debug, Clone, Copy)]
@@ -34,19 +35,7 @@ impl CallRow {
 /// `unwind` or `yield`; self time leaves out its children's), and the first call's seq. Ordered
 /// by total time, longest first, then by function.
 pub fn function_stats_direct(reader: &TraceReader) -> Result<Vec<FunctionStats>> {
-    // code_id -> (qualname, file)
-    let mut code: HashMap<u32, (String, String)> = HashMap::new();
-    for batch in reader.scan(Table::Code, None, Some(&["code_id", "qualname", "file"]))? {
-        let b = batch?;
-        let ids = b.column(0).as_primitive::<UInt32Type>();
-        let (names, files) = (
-            b.column(1).as_string::<i32>(),
-            b.column(2).as_string::<i32>(),
-        );
-        for i in 0..b.num_rows() {
-            code.insert(ids.value(i), (names.value(i).into(), files.value(i).into()));
-        }
-    }
+    let code = CodeNames::load(reader)?;
     // Per call id (dense from 1 in a recording): code, parent, call seq, first and last times.
     let mut calls: Vec<Option<CallRow>> = Vec::new();
     let limit = reader.row_count(Table::Events) as usize + 1;
@@ -104,7 +93,10 @@ pub fn function_stats_direct(reader: &TraceReader) -> Result<Vec<FunctionStats>>
             *slot += d;
         }
     }
-    let key = |code_id: u32| code.get(&code_id).cloned().unwrap_or_default();
+    let key = |code_id: u32| {
+        let (function, file) = code.name_of(code_id).unwrap_or_default();
+        (function.to_string(), file.to_string())
+    };
     let mut rows: HashMap<(String, String), FunctionStats> = HashMap::new();
     for (id, c) in calls.iter().enumerate() {
         let Some(c) = c else { continue };
