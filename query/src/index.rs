@@ -172,34 +172,6 @@ impl EventIndex {
         Ok(buckets.finish())
     }
 
-    /// The blocks holding a line event at one of `codes`, nearest to `from` first in
-    /// `direction` (blocks on the far side of `from` excluded).
-    fn hit_blocks(&self, codes: &HashSet<(u32, u32)>, from: u64, direction: Direction) -> Vec<u32> {
-        let mut out: Vec<u32> = Vec::new();
-        for code in codes {
-            let Some(hits) = self.lines.get(code) else {
-                continue;
-            };
-            let blocks = &self.blocks;
-            match direction {
-                Direction::Forward => {
-                    let start = hits.partition_point(|&(b, _)| blocks[b as usize].last_seq <= from);
-                    out.extend(hits[start..].iter().map(|&(b, _)| b));
-                }
-                Direction::Backward => {
-                    let end = hits.partition_point(|&(b, _)| blocks[b as usize].first_seq < from);
-                    out.extend(hits[..end].iter().map(|&(b, _)| b));
-                }
-            }
-        }
-        out.sort_unstable();
-        out.dedup();
-        if direction == Direction::Backward {
-            out.reverse();
-        }
-        out
-    }
-
     /// The next (or previous) line event after (before) `from` at one of `breakpoints` for
     /// which `accept(seq, call_id)` holds. Only blocks whose summary lists a breakpoint's line
     /// are decoded (columns `seq`, `kind`, `code_id`, `line`, `call_id`).
@@ -208,10 +180,13 @@ impl EventIndex {
         from: u64,
         direction: Direction,
         breakpoints: &[LineBreakpoint],
-        accept: impl FnMut(u64, u64) -> Result<bool>,
+        mut accept: impl FnMut(u64, u64) -> Result<bool>,
     ) -> Result<Option<u64>> {
         let codes = self.code.at_lines(breakpoints);
-        self.scan_hits(from, direction, &codes, None, accept)
+        let hit = self.scan_lines(beyond(from, direction), direction, &codes, None, |h| {
+            accept(h.seq, h.call_id)
+        })?;
+        Ok(hit.map(|h| h.seq))
     }
 
     /// [`breakpoint_scan`](Self::breakpoint_scan) with a condition on one local of the frame:
@@ -232,33 +207,116 @@ impl EventIndex {
         if codes.is_empty() {
             return Ok(None);
         }
-        let candidates = calls_ever_holding(&self.reader, name, hint, &mut predicate)?;
-        if candidates.is_empty() {
+        let candidates = self.calls_holding(name, hint, &mut predicate)?;
+        if candidates.calls.is_empty() {
             return Ok(None);
         }
-        let spans = match candidates.len() <= MAX_SPANNED_CALLS {
-            true => Some(call_spans(&self.reader, &self.code, &candidates)?),
-            false => None,
-        };
         let reader = self.reader.clone();
-        self.scan_hits(from, direction, &codes, spans.as_deref(), |seq, call_id| {
-            if !candidates.contains(&call_id) {
-                return Ok(false);
-            }
-            let locals = frame_locals(&reader, seq, call_id)?;
-            Ok(locals.iter().any(|l| l.name == name && predicate(l)))
-        })
+        let hit = self.scan_lines(
+            beyond(from, direction),
+            direction,
+            &codes,
+            candidates.spans.as_deref(),
+            |h| {
+                if !candidates.calls.contains(&h.call_id) {
+                    return Ok(false);
+                }
+                let locals = frame_locals(&reader, h.seq, h.call_id)?;
+                Ok(locals.iter().any(|l| l.name == name && predicate(l)))
+            },
+        )?;
+        Ok(hit.map(|h| h.seq))
     }
 
-    fn scan_hits(
+    /// The blocks holding a line event at one of `codes` that overlap `within`, nearest to the
+    /// scan's start first in `direction`.
+    fn hit_blocks(
         &self,
-        from: u64,
+        codes: &HashSet<(u32, u32)>,
+        within: &RangeInclusive<u64>,
+        direction: Direction,
+    ) -> Vec<u32> {
+        let mut out: Vec<u32> = Vec::new();
+        let blocks = &self.blocks;
+        for code in codes {
+            let Some(hits) = self.lines.get(code) else {
+                continue;
+            };
+            let start =
+                hits.partition_point(|&(b, _)| blocks[b as usize].last_seq < *within.start());
+            let end = hits.partition_point(|&(b, _)| blocks[b as usize].first_seq <= *within.end());
+            out.extend(hits[start..end.max(start)].iter().map(|&(b, _)| b));
+        }
+        out.sort_unstable();
+        out.dedup();
+        if direction == Direction::Backward {
+            out.reverse();
+        }
+        out
+    }
+
+    /// The code names of the trace.
+    pub fn code(&self) -> &CodeNames {
+        &self.code
+    }
+
+    /// Every `(code_id, line)` of `code_ids` that ran.
+    pub fn lines_of(&self, code_ids: &HashSet<u32>) -> HashSet<(u32, u32)> {
+        self.lines
+            .keys()
+            .filter(|(c, _)| code_ids.contains(c))
+            .copied()
+            .collect()
+    }
+
+    /// Whether any line event at one of `codes` was recorded.
+    pub fn ran_any(&self, codes: &HashSet<(u32, u32)>) -> bool {
+        codes.iter().any(|c| self.lines.contains_key(c))
+    }
+
+    /// How many line events at one of `codes` have a seq ≤ `seq`: the 1-based ordinal of a hit
+    /// at `seq`. Whole blocks are counted from their summaries; only the block holding `seq` is
+    /// read.
+    pub fn hits_up_to(&self, codes: &HashSet<(u32, u32)>, seq: u64) -> Result<u64> {
+        let mut count = 0u64;
+        let mut partial: Option<u32> = None;
+        for code in codes {
+            let Some(hits) = self.lines.get(code) else {
+                continue;
+            };
+            for &(b, n) in hits {
+                let block = &self.blocks[b as usize];
+                if block.last_seq <= seq {
+                    count += u64::from(n);
+                } else if block.first_seq <= seq {
+                    partial = Some(b);
+                } else {
+                    break;
+                }
+            }
+        }
+        if let Some(b) = partial {
+            let range = self.blocks[b as usize].first_seq..=seq;
+            self.scan_lines(range, Direction::Forward, codes, None, |_| {
+                count += 1;
+                Ok(false)
+            })?;
+        }
+        Ok(count)
+    }
+
+    /// The first line event in `within`, walking in `direction`, at one of `codes` for which
+    /// `accept` holds. Only blocks whose summary lists one of `codes` are decoded; with `spans`,
+    /// only blocks overlapping one of them (sorted by start).
+    pub fn scan_lines(
+        &self,
+        within: RangeInclusive<u64>,
         direction: Direction,
         codes: &HashSet<(u32, u32)>,
         spans: Option<&[RangeInclusive<u64>]>,
-        mut accept: impl FnMut(u64, u64) -> Result<bool>,
-    ) -> Result<Option<u64>> {
-        if codes.is_empty() {
+        mut accept: impl FnMut(LineHit) -> Result<bool>,
+    ) -> Result<Option<LineHit>> {
+        if codes.is_empty() || within.is_empty() {
             return Ok(None);
         }
         let max_code = codes.iter().map(|&(c, _)| c).max().unwrap_or(0) as usize;
@@ -268,7 +326,7 @@ impl EventIndex {
         }
         let line = EventKind::Line.code();
         let mut decoded: Option<(usize, RecordBatch)> = None;
-        for block in self.hit_blocks(codes, from, direction) {
+        for block in self.hit_blocks(codes, &within, direction) {
             let b = self.blocks[block as usize];
             if let Some(spans) = spans {
                 // Spans are sorted by start: only those starting at or before the block's end
@@ -290,29 +348,77 @@ impl EventIndex {
             let code_ids = batch.column(2).as_primitive::<UInt32Type>();
             let lines = batch.column(3).as_primitive::<UInt32Type>();
             let call_ids = batch.column(4).as_primitive::<UInt64Type>();
-            let rows = rows_of(seqs.values(), b.first_seq..=b.last_seq);
+            let from = b.first_seq.max(*within.start());
+            let to = b.last_seq.min(*within.end());
+            let rows = rows_of(seqs.values(), from..=to);
             let rows: Box<dyn Iterator<Item = usize>> = match direction {
                 Direction::Forward => Box::new(rows),
                 Direction::Backward => Box::new(rows.rev()),
             };
             for i in rows {
-                let seq = seqs.value(i);
-                let beyond = match direction {
-                    Direction::Forward => seq > from,
-                    Direction::Backward => seq < from,
-                };
-                if beyond
-                    && kinds.value(i) == line
-                    && by_code
+                if kinds.value(i) != line
+                    || !by_code
                         .get(code_ids.value(i) as usize)
                         .is_some_and(|ls| ls.contains(&lines.value(i)))
-                    && accept(seq, call_ids.value(i))?
                 {
-                    return Ok(Some(seq));
+                    continue;
+                }
+                let hit = LineHit {
+                    seq: seqs.value(i),
+                    code_id: code_ids.value(i),
+                    line: lines.value(i),
+                    call_id: call_ids.value(i),
+                };
+                if accept(hit)? {
+                    return Ok(Some(hit));
                 }
             }
         }
         Ok(None)
+    }
+
+    /// The calls whose frame ever held `name` with a value for which `predicate` is true
+    /// (skipping `values` segments whose int ranges rule out `hint`), and, when they are few,
+    /// the seq spans holding all their events (sorted by start) to narrow a
+    /// [`scan_lines`](Self::scan_lines).
+    pub fn calls_holding(
+        &self,
+        name: &str,
+        hint: &ValueHint,
+        mut predicate: impl FnMut(&Local) -> bool,
+    ) -> Result<CandidateCalls> {
+        let calls = calls_ever_holding(&self.reader, name, hint, &mut predicate)?;
+        let spans = match !calls.is_empty() && calls.len() <= MAX_SPANNED_CALLS {
+            true => Some(call_spans(&self.reader, &self.code, &calls)?),
+            false => None,
+        };
+        Ok(CandidateCalls { calls, spans })
+    }
+}
+
+/// A line event found by [`EventIndex::scan_lines`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LineHit {
+    pub seq: u64,
+    pub code_id: u32,
+    pub line: u32,
+    pub call_id: u64,
+}
+
+/// What [`EventIndex::calls_holding`] found.
+#[derive(Debug, Clone, Default)]
+pub struct CandidateCalls {
+    pub calls: HashSet<u64>,
+    pub spans: Option<Vec<RangeInclusive<u64>>>,
+}
+
+/// The seqs after (before) `from` in `direction`.
+fn beyond(from: u64, direction: Direction) -> RangeInclusive<u64> {
+    match direction {
+        Direction::Forward => from.saturating_add(1)..=u64::MAX,
+        // Nothing is before seq 0: an empty range.
+        Direction::Backward if from == 0 => RangeInclusive::new(1, 0),
+        Direction::Backward => 0..=from - 1,
     }
 }
 

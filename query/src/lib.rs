@@ -25,10 +25,12 @@ mod value;
 pub use canned::{Bucket, Direction, FunctionStats, LineBreakpoint, ValueHint, timeline_direct};
 pub use error::{QueryError, Result};
 pub use export::{Exported, export_parquet, export_perfetto};
-pub use index::{Block, EventIndex};
-pub use locals::{Local, call_seq, frame_locals, locals_at};
+pub use index::{Block, CandidateCalls, EventIndex, LineHit};
+pub use locals::{
+    Local, call_seq, children_of, frame_locals, locals_at, return_values, variable_changes,
+};
 pub use output::{Format, write_parquet, write_text};
-pub use provider::events_schema;
+pub use provider::{CodeNames, events_schema};
 pub use session::{Attached, TableInfo, TraceSession, USER_TABLES};
 pub use stats::function_stats_direct;
 pub use value::render as render_value;

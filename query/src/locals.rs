@@ -5,7 +5,7 @@
 //! event) is behind: a frame takes a snapshot at least every 256 of its events, so this touches
 //! the segments covering those events, not the whole trace.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use arrow_array::cast::AsArray;
@@ -36,6 +36,23 @@ pub struct Local {
 }
 
 impl Local {
+    /// Whether `other` holds the same recorded value (whatever its name or seq).
+    pub fn same_value(&self, other: &Local) -> bool {
+        (
+            self.tag,
+            &self.type_name,
+            self.int_value,
+            &self.text,
+            self.truncated,
+        ) == (
+            other.tag,
+            &other.type_name,
+            other.int_value,
+            &other.text,
+            other.truncated,
+        ) && self.float_value.map(f64::to_bits) == other.float_value.map(f64::to_bits)
+    }
+
     /// The value as Python's `repr()` shows it.
     pub fn value(&self) -> String {
         render(
@@ -282,4 +299,135 @@ fn frame_rows(batch: &RecordBatch, seq: u64, call_id: u64) -> Vec<(Local, bool)>
         })
         .map(|i| (rows.local(i), rows.snapshot(i)))
         .collect()
+}
+
+/// The `return` and `exception` rows at `seq` (the value a `return` or `yield` event hands
+/// back, the exception object of an `exception` event), with their role.
+pub fn return_values(
+    reader: &TraceReader,
+    seq: u64,
+) -> pyttd_format::Result<Vec<(ValueRole, Local)>> {
+    let mut out = Vec::new();
+    for info in reader.table_segments(Table::Values) {
+        if info.seq_range.as_ref().is_some_and(|r| !r.contains(&seq)) {
+            continue;
+        }
+        let batch = reader.segment(info.index)?;
+        let rows = ValueRows::new(&batch);
+        let values = rows.seqs.values();
+        for i in values.partition_point(|&s| s < seq)..values.partition_point(|&s| s <= seq) {
+            if let Some(role) = ValueRole::from_code(rows.roles.value(i))
+                && role != ValueRole::Local
+            {
+                out.push((role, rows.local(i)));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The recorded children of the value with `object_id`, recorded at `seq` (the seq of the
+/// `values` row that holds it), in display order; `name` is each child's key.
+pub fn children_of(
+    reader: &TraceReader,
+    seq: u64,
+    object_id: u64,
+) -> pyttd_format::Result<Vec<Local>> {
+    let mut out = Vec::new();
+    for info in reader.table_segments(Table::Children) {
+        if info.seq_range.as_ref().is_some_and(|r| !r.contains(&seq)) {
+            continue;
+        }
+        let batch = reader.segment(info.index)?;
+        let col = |name: &str| batch.column_by_name(name).expect("a v1 children column");
+        let seqs = col("seq").as_primitive::<arrow_array::types::UInt64Type>();
+        let parents = col("parent_id").as_primitive::<arrow_array::types::UInt64Type>();
+        let positions = col("position").as_primitive::<arrow_array::types::UInt32Type>();
+        let keys = col("key").as_string::<i32>();
+        let tags = col("tag").as_primitive::<arrow_array::types::UInt8Type>();
+        let types = col("type_name").as_dictionary::<Int32Type>();
+        let type_values = types.values().as_string::<i32>();
+        let ints = col("int_value").as_primitive::<arrow_array::types::Int64Type>();
+        let floats = col("float_value").as_primitive::<arrow_array::types::Float64Type>();
+        let texts = col("text").as_string::<i32>();
+        let cut = col("truncated").as_boolean();
+        let lengths = col("length").as_primitive::<arrow_array::types::UInt64Type>();
+        let objects = col("object_id").as_primitive::<arrow_array::types::UInt64Type>();
+        let values = seqs.values();
+        let mut rows: Vec<(u32, Local)> = Vec::new();
+        for i in values.partition_point(|&s| s < seq)..values.partition_point(|&s| s <= seq) {
+            if parents.value(i) != object_id {
+                continue;
+            }
+            let local = Local {
+                name: keys.value(i).to_string(),
+                tag: tags.value(i),
+                type_name: type_values
+                    .value(types.keys().value(i) as usize)
+                    .to_string(),
+                int_value: ints.is_valid(i).then(|| ints.value(i)),
+                float_value: floats.is_valid(i).then(|| floats.value(i)),
+                text: texts.is_valid(i).then(|| texts.value(i).to_string()),
+                truncated: cut.value(i),
+                length: lengths.is_valid(i).then(|| lengths.value(i)),
+                object_id: objects.is_valid(i).then(|| objects.value(i)),
+                seq,
+            };
+            rows.push((positions.value(i), local));
+        }
+        rows.sort_by_key(|(p, _)| *p);
+        out.extend(rows.into_iter().map(|(_, l)| l));
+    }
+    Ok(out)
+}
+
+/// Every change of local `name`, in frame `call_id` or in every frame, in seq order, at most
+/// `limit`: `(call_id, value)`. A frame's first value (an argument, from its call snapshot)
+/// counts as a change; a row restating the frame's previous value does not.
+pub fn variable_changes(
+    reader: &TraceReader,
+    name: &str,
+    call_id: Option<u64>,
+    limit: usize,
+) -> pyttd_format::Result<Vec<(u64, Local)>> {
+    let mut out = Vec::new();
+    let mut last: HashMap<u64, Local> = HashMap::new();
+    let segments: Vec<usize> = reader
+        .table_segments(Table::Values)
+        .map(|s| s.index)
+        .collect();
+    for seg in segments {
+        if let Some(c) = call_id
+            && !reader.zone_map(seg)?.may_contain_any("call_id", &[c])
+        {
+            continue;
+        }
+        let batch = reader.segment(seg)?;
+        let rows = ValueRows::new(&batch);
+        let keys: Vec<bool> = (0..rows.name_values.len())
+            .map(|k| rows.name_values.value(k) == name)
+            .collect();
+        if !keys.contains(&true) {
+            continue;
+        }
+        for i in 0..batch.num_rows() {
+            let call = rows.calls.value(i);
+            if !keys[rows.names.keys().value(i) as usize]
+                || rows.roles.value(i) != ValueRole::Local.code()
+                || call_id.is_some_and(|c| call != c)
+            {
+                continue;
+            }
+            let value = rows.local(i);
+            if last.get(&call).is_some_and(|prev| prev.same_value(&value)) {
+                continue;
+            }
+            last.insert(call, value.clone());
+            out.push((call, value));
+            if out.len() >= limit {
+                return Ok(out);
+            }
+        }
+    }
+    Ok(out)
 }

@@ -47,7 +47,7 @@ enum Shape {
 /// `code_id` → position in `files`/`functions`, for the dictionary-encoded `file` and
 /// `function` columns of `events`.
 #[derive(Debug)]
-pub(crate) struct CodeNames {
+pub struct CodeNames {
     index: Vec<Option<i32>>,
     files: ArrayRef,
     functions: ArrayRef,
@@ -128,6 +128,27 @@ impl CodeNames {
                     Some(CodeKind::Function | CodeKind::Module)
                 )
             })
+            .map(|(id, _)| id)
+            .collect()
+    }
+
+    /// Code ids of functions named `name`: their qualified name is `name` or ends in `.name`.
+    pub fn functions_named(&self, name: &str) -> HashSet<u32> {
+        let functions = Self::strings(&self.functions);
+        self.ids()
+            .filter(|&(_, at)| {
+                let q = functions.value(at);
+                q == name || q.rsplit_once('.').is_some_and(|(_, last)| last == name)
+            })
+            .map(|(id, _)| id)
+            .collect()
+    }
+
+    /// Code ids of `file` (absolute, as `code.file` stores it).
+    pub fn in_file(&self, file: &str) -> Vec<u32> {
+        let files = Self::strings(&self.files);
+        self.ids()
+            .filter(|&(_, at)| files.value(at) == file)
             .map(|(id, _)| id)
             .collect()
     }
