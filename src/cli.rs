@@ -4,6 +4,7 @@
 //! diagnostics to stderr; errors are reported once, here, as a single `error: ...` line.
 
 mod info;
+mod replay;
 mod sql;
 
 use std::ffi::OsString;
@@ -18,6 +19,8 @@ pub struct RunEnv {
     /// Version of the Python interpreter that started `pyttd` (for example `3.12.1`), or `None` when
     /// `pyttd` was not started from Python.
     pub python_version: Option<String>,
+    /// The interpreter (`sys.executable`) that records programs a DAP client launches.
+    pub python_executable: Option<PathBuf>,
 }
 
 /// Record a Python program, then query and replay every step it took.
@@ -146,6 +149,27 @@ enum Command {
         /// Attach another trace under NAME (its tables are NAME.events, ...); repeatable
         #[arg(long, value_name = "NAME=TRACE")]
         attach: Vec<String>,
+    },
+    /// Debug a trace from any Debug Adapter Protocol client (VSCode, nvim-dap, Zed, ...): speaks
+    /// DAP on stdin/stdout, or on one TCP connection with --listen
+    ///
+    /// `launch` with `trace` opens a recorded trace; with `program` (or `module`), `args`, `cwd`,
+    /// `env` it records the program first. Step, step back, continue, reverse-continue, goto,
+    /// breakpoints of every kind, stack, variables and evaluate over recorded values.
+    Dap {
+        /// Serve one client on this loopback address (e.g. 127.0.0.1:4711; port 0 picks one and
+        /// prints it as `listening on ADDR`)
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<std::net::SocketAddr>,
+    },
+    /// Print the stack and locals at one step of a trace
+    #[command(arg_required_else_help = true)]
+    Replay {
+        /// The trace file (`.pyttd`)
+        trace: PathBuf,
+        /// The step (event seq) to show; default: the first line
+        #[arg(long, value_name = "SEQ")]
+        goto: Option<u64>,
     },
     /// Export a trace: every table as Parquet (a hive-style `DIR/<table>/run_id=<id>/` dataset),
     /// or the calls as a Perfetto / Chrome trace-event JSON timeline
@@ -397,6 +421,11 @@ fn dispatch(command: Command, env: &RunEnv, out: &mut dyn Write) -> anyhow::Resu
     match command {
         Command::Doctor => doctor(env, out),
         Command::Info { trace } => info::info(&trace, out),
+        Command::Dap { listen } => match listen {
+            Some(addr) => crate::dap::serve_tcp(addr, env.python_executable.clone()),
+            None => crate::dap::serve_stdio(env.python_executable.clone()),
+        },
+        Command::Replay { trace, goto } => replay::replay(&trace, goto, out),
         Command::Sql {
             trace,
             query,
@@ -553,6 +582,7 @@ mod tests {
     fn doctor_reports_versions() {
         let env = RunEnv {
             python_version: Some("3.12.1".to_owned()),
+            python_executable: None,
         };
         let outcome = run_cli(&["pyttd", "doctor"], &env);
         assert_eq!(outcome.code, 0, "{}", outcome.stderr);

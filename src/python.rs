@@ -37,11 +37,19 @@ mod native {
             Err(invocation) => {
                 let env = RunEnv {
                     python_version: Some(python_version(py)),
+                    python_executable: python_executable(py),
                 };
                 // The other commands touch no Python objects; let other Python threads run.
                 py.detach(|| cli::execute(invocation, &env))
             }
         }
+    }
+
+    /// `sys.executable`, when Python knows it.
+    fn python_executable(py: Python<'_>) -> Option<std::path::PathBuf> {
+        let exe = py.import("sys").ok()?.getattr("executable").ok()?;
+        let exe: String = exe.extract().ok()?;
+        (!exe.is_empty()).then(|| exe.into())
     }
 
     /// A table's name and its `(column, type)` pairs.
