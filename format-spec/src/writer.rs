@@ -43,7 +43,9 @@ impl Compression {
 #[derive(Debug, Clone)]
 pub struct WriterOptions {
     pub compression: Compression,
-    /// A table's buffered rows are written as a segment once they reach this count.
+    /// A table's buffered rows are written as segments once they reach this count, and no
+    /// segment holds more (point lookups decode a whole segment: smaller ones answer faster,
+    /// larger ones compress a little better).
     pub segment_rows: usize,
 }
 
@@ -52,7 +54,7 @@ impl Default for WriterOptions {
     fn default() -> Self {
         WriterOptions {
             compression: Compression::DEFAULT_ZSTD,
-            segment_rows: 65_536,
+            segment_rows: 16_384,
         }
     }
 }
@@ -278,12 +280,18 @@ impl TraceWriter {
                 }
             })?
         };
-        self.write_segment(table, &batch)?;
-        if table == Table::Events {
-            // The block summaries follow their events into the file (SPEC.md, `blocks`).
-            let (blocks, lines) = summarize_events(&batch);
-            self.buffer_summary(Table::Blocks, blocks)?;
-            self.buffer_summary(Table::BlockLines, lines)?;
+        // Segments hold at most `segment_rows` rows, however much was buffered: a reader
+        // decodes a whole segment to look up one row.
+        let size = self.options.segment_rows.max(1);
+        for start in (0..batch.num_rows()).step_by(size) {
+            let part = batch.slice(start, size.min(batch.num_rows() - start));
+            self.write_segment(table, &part)?;
+            if table == Table::Events {
+                // The block summaries follow their events into the file (SPEC.md, `blocks`).
+                let (blocks, lines) = summarize_events(&part);
+                self.buffer_summary(Table::Blocks, blocks)?;
+                self.buffer_summary(Table::BlockLines, lines)?;
+            }
         }
         Ok(())
     }

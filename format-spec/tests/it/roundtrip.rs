@@ -86,6 +86,10 @@ fn scan_prunes_by_seq_and_projects() {
     b.finish_into(w, 0).unwrap();
 
     let r = TraceReader::open(&path).unwrap();
+    // 2,500-row flushes are written as segments of at most `segment_rows`.
+    let sizes: Vec<u64> = r.table_segments(Table::Events).map(|s| s.row_count).collect();
+    assert!(sizes.iter().all(|&n| n <= 1000), "{sizes:?}");
+    assert_eq!(sizes.iter().sum::<u64>(), 10_001);
     let scan = r
         .scan(Table::Events, Some(4000..=4999), Some(&["line", "depth"]))
         .unwrap();
