@@ -346,30 +346,47 @@ impl Buckets {
     }
 }
 
-/// The calls in which `name` (a local) ever had a value satisfying `predicate`.
+/// The columns of `values` a value scan decodes.
+const VALUE_SCAN_COLUMNS: [&str; 10] = [
+    "seq",
+    "call_id",
+    "name",
+    "role",
+    "tag",
+    "int_value",
+    "float_value",
+    "text",
+    "truncated",
+    "type_name",
+];
+
+fn value_scan_projection() -> Vec<usize> {
+    let schema = Table::Values.schema();
+    VALUE_SCAN_COLUMNS
+        .iter()
+        .map(|n| schema.index_of(n).expect("v1 column"))
+        .collect()
+}
+
+/// Which dictionary keys of a decoded `values` segment's `name` column are `name` (a
+/// dictionary may hold a name more than once: batches concatenated into a segment keep each
+/// one's entries); `None` when none is.
+fn name_keys(rows: &ValueRows<'_>, name: &str) -> Option<Vec<bool>> {
+    let keys: Vec<bool> = (0..rows.name_values.len())
+        .map(|k| rows.name_values.value(k) == name)
+        .collect();
+    keys.contains(&true).then_some(keys)
+}
+
+/// The calls whose frame ever held local `name` with a value for which `predicate` is true.
+/// Segments whose int ranges rule out `hint` are skipped.
 pub(crate) fn calls_ever_holding(
     reader: &TraceReader,
     name: &str,
     hint: &ValueHint,
     predicate: &mut impl FnMut(&Local) -> bool,
 ) -> Result<HashSet<u64>> {
-    let schema = Table::Values.schema();
-    let cols = [
-        "seq",
-        "call_id",
-        "name",
-        "role",
-        "tag",
-        "int_value",
-        "float_value",
-        "text",
-        "truncated",
-        "type_name",
-    ];
-    let projection: Vec<usize> = cols
-        .iter()
-        .map(|n| schema.index_of(n).expect("v1 column"))
-        .collect();
+    let projection = value_scan_projection();
     let mut out = HashSet::new();
     let segments: Vec<usize> = reader
         .table_segments(Table::Values)
@@ -383,14 +400,9 @@ pub(crate) fn calls_ever_holding(
         }
         let b = reader.read_segment(index, Some(&projection))?;
         let rows = ValueRows::new(&b);
-        // A dictionary may hold `name` more than once (batches concatenated into a segment
-        // keep each one's dictionary entries): every key of it counts.
-        let keys: Vec<bool> = (0..rows.name_values.len())
-            .map(|k| rows.name_values.value(k) == name)
-            .collect();
-        if !keys.contains(&true) {
+        let Some(keys) = name_keys(&rows, name) else {
             continue;
-        }
+        };
         for i in 0..b.num_rows() {
             if !keys[rows.names.keys().value(i) as usize]
                 || rows.roles.value(i) != ValueRole::Local.code()
@@ -404,6 +416,81 @@ pub(crate) fn calls_ever_holding(
         }
     }
     Ok(out)
+}
+
+/// A stretch of seqs during which frame `call_id` held a value of a name for which a predicate
+/// is true (from the event where the value became visible to the one before it changed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeldSpan {
+    pub seqs: std::ops::RangeInclusive<u64>,
+    pub call_id: u64,
+}
+
+/// The [`HeldSpan`]s of local `name` and `predicate`, sorted by start; `None` when there are
+/// more than `limit`. Segments whose int ranges rule out `hint` are skipped while no span is
+/// open (a segment is read while one is, to find where it ends).
+pub(crate) fn held_spans(
+    reader: &TraceReader,
+    name: &str,
+    hint: &ValueHint,
+    predicate: &mut impl FnMut(&Local) -> bool,
+    limit: usize,
+) -> Result<Option<Vec<HeldSpan>>> {
+    let projection = value_scan_projection();
+    let mut open: std::collections::HashMap<u64, u64> = std::collections::HashMap::new();
+    let mut spans: Vec<HeldSpan> = Vec::new();
+    let segments: Vec<usize> = reader
+        .table_segments(Table::Values)
+        .map(|s| s.index)
+        .collect();
+    let deleted = pyttd_format::ValueTag::Deleted.code();
+    for index in segments {
+        if open.is_empty()
+            && let ValueHint::IntIn(range) = hint
+            && !reader.zone_map(index)?.may_hold_int(name, range)
+        {
+            continue;
+        }
+        let b = reader.read_segment(index, Some(&projection))?;
+        let rows = ValueRows::new(&b);
+        let Some(keys) = name_keys(&rows, name) else {
+            continue;
+        };
+        for i in 0..b.num_rows() {
+            if !keys[rows.names.keys().value(i) as usize]
+                || rows.roles.value(i) != ValueRole::Local.code()
+            {
+                continue;
+            }
+            let (call_id, seq) = (rows.calls.value(i), rows.seqs.value(i));
+            let local = rows.local(i);
+            let holds = local.tag != deleted && predicate(&local);
+            match (open.get(&call_id).copied(), holds) {
+                (None, true) => {
+                    open.insert(call_id, seq);
+                }
+                (Some(start), false) => {
+                    open.remove(&call_id);
+                    if start < seq {
+                        spans.push(HeldSpan {
+                            seqs: start..=seq - 1,
+                            call_id,
+                        });
+                    }
+                }
+                _ => {}
+            }
+        }
+        if spans.len() > limit {
+            return Ok(None);
+        }
+    }
+    spans.extend(open.into_iter().map(|(call_id, start)| HeldSpan {
+        seqs: start..=u64::MAX,
+        call_id,
+    }));
+    spans.sort_unstable_by_key(|s| *s.seqs.start());
+    Ok(Some(spans))
 }
 
 impl TraceSession {

@@ -15,7 +15,9 @@ use arrow_array::cast::AsArray;
 use arrow_array::types::{UInt8Type, UInt32Type, UInt64Type};
 use pyttd_format::{EventKind, Table, TraceReader, summarize_events};
 
-use crate::canned::{Bucket, Buckets, Direction, LineBreakpoint, ValueHint, calls_ever_holding};
+use crate::canned::{
+    Bucket, Buckets, Direction, HeldSpan, LineBreakpoint, ValueHint, calls_ever_holding, held_spans,
+};
 use crate::error::Result;
 use crate::locals::{Local, frame_locals};
 use crate::provider::CodeNames;
@@ -325,14 +327,23 @@ impl EventIndex {
             by_code[c as usize].push(l);
         }
         let line = EventKind::Line.code();
+        // Spans are sorted by start: a block overlaps one iff, among those starting at or
+        // before its end, the furthest end reaches its start.
+        let furthest: Option<Vec<u64>> = spans.map(|spans| {
+            spans
+                .iter()
+                .scan(0u64, |end, s| {
+                    *end = (*end).max(*s.end());
+                    Some(*end)
+                })
+                .collect()
+        });
         let mut decoded: Option<(usize, RecordBatch)> = None;
         for block in self.hit_blocks(codes, &within, direction) {
             let b = self.blocks[block as usize];
-            if let Some(spans) = spans {
-                // Spans are sorted by start: only those starting at or before the block's end
-                // can overlap it.
+            if let (Some(spans), Some(furthest)) = (spans, &furthest) {
                 let n = spans.partition_point(|s| *s.start() <= b.last_seq);
-                if !spans[..n].iter().any(|s| *s.end() >= b.first_seq) {
+                if n == 0 || furthest[n - 1] < b.first_seq {
                     continue;
                 }
             }
@@ -375,6 +386,19 @@ impl EventIndex {
             }
         }
         Ok(None)
+    }
+
+    /// The stretches of seqs during which a frame held local `name` with a value for which
+    /// `predicate` is true, sorted by start (`None` when there are more than `limit`).
+    /// `values` segments whose int ranges rule out `hint` are skipped.
+    pub fn held_spans(
+        &self,
+        name: &str,
+        hint: &ValueHint,
+        mut predicate: impl FnMut(&Local) -> bool,
+        limit: usize,
+    ) -> Result<Option<Vec<HeldSpan>>> {
+        held_spans(&self.reader, name, hint, &mut predicate, limit)
     }
 
     /// The calls whose frame ever held `name` with a value for which `predicate` is true

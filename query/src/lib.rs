@@ -22,7 +22,9 @@ mod session;
 mod stats;
 mod value;
 
-pub use canned::{Bucket, Direction, FunctionStats, LineBreakpoint, ValueHint, timeline_direct};
+pub use canned::{
+    Bucket, Direction, FunctionStats, HeldSpan, LineBreakpoint, ValueHint, timeline_direct,
+};
 pub use error::{QueryError, Result};
 pub use export::{Exported, export_parquet, export_perfetto};
 pub use index::{Block, CandidateCalls, EventIndex, LineHit};

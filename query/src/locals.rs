@@ -145,15 +145,30 @@ pub fn frame_locals(
     // Rows of the frame at or before `seq`, newest segment first, each segment's rows in order.
     let mut found: Vec<Vec<Local>> = Vec::new();
     let mut snapshot: Option<u64> = None;
-    // Nothing of the frame is older than its call event.
-    let floor = call_seq(reader, seq, call_id)?.unwrap_or(0);
+    // Nothing of the frame is older than its call event; looked up only when no snapshot is
+    // found in the newest segments.
+    let mut floor: Option<u64> = None;
     for &index in segments.iter().rev() {
         let info = &reader.segments()[index];
-        let stop = snapshot.unwrap_or(floor);
         if let Some(range) = &info.seq_range
-            && *range.end() < stop
+            && !(snapshot.is_none() && found.is_empty())
         {
-            break;
+            let stop = match snapshot {
+                Some(s) => s,
+                None => match floor {
+                    Some(f) => f,
+                    None => *floor.insert(call_seq(reader, seq, call_id)?.unwrap_or(0)),
+                },
+            };
+            if *range.end() < stop {
+                break;
+            }
+        }
+        if !reader
+            .zone_map(index)?
+            .may_contain_any("call_id", &[call_id])
+        {
+            continue;
         }
         let batch = reader.segment(index)?;
         let rows = frame_rows(&batch, seq, call_id);
@@ -191,6 +206,12 @@ pub fn call_seq(reader: &TraceReader, seq: u64, call_id: u64) -> pyttd_format::R
         .map(|s| s.index)
         .collect();
     for &index in segments.iter().rev() {
+        if !reader
+            .zone_map(index)?
+            .may_contain_any("call_id", &[call_id])
+        {
+            continue;
+        }
         let batch = reader.segment(index)?;
         let ids = batch
             .column(0)
