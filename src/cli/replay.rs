@@ -3,12 +3,14 @@
 use std::io::Write;
 use std::path::Path;
 
-use anyhow::Context;
-
-use crate::session::Session;
+use crate::session::{Session, SessionError};
 
 pub fn replay(path: &Path, goto: Option<u64>, out: &mut dyn Write) -> anyhow::Result<()> {
-    let mut session = Session::open(path).with_context(|| format!("{}", path.display()))?;
+    // Reader errors name the file already; the session's own ones do not.
+    let mut session = Session::open(path).map_err(|e| match e {
+        SessionError::Format(_) | SessionError::Query(_) => anyhow::Error::new(e),
+        e => anyhow::anyhow!("{}: {e}", path.display()),
+    })?;
     let (first, last) = session.bounds();
     let seq = goto.unwrap_or(first);
     if seq > last {
@@ -37,7 +39,11 @@ pub fn replay(path: &Path, goto: Option<u64>, out: &mut dyn Write) -> anyhow::Re
     }
     if let Some(top) = frames.first() {
         writeln!(out, "locals of {}:", top.function)?;
-        for l in session.locals(top.frame.call_id)? {
+        let locals = session.locals(top.frame.call_id)?;
+        if locals.is_empty() {
+            writeln!(out, "  (none)")?;
+        }
+        for l in locals {
             writeln!(out, "  {} = {}", l.name, l.value())?;
         }
     }

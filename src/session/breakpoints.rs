@@ -13,7 +13,9 @@ use arrow_array::Array;
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Int32Type, UInt8Type, UInt64Type};
 use pyttd_format::{EventKind, Table, ValueRole};
-use pyttd_query::{CandidateCalls, Direction, EventIndex, LineHit, Local, ValueHint, frame_locals};
+use pyttd_query::{
+    CandidateCalls, Direction, EventIndex, HeldSpan, LineHit, Local, ValueHint, frame_locals,
+};
 
 use super::error::{Result, SessionError};
 use super::expr::{Expr, Scope, interpolate};
@@ -144,7 +146,7 @@ pub struct Breakpoint {
     /// Why the breakpoint can never be hit, when it cannot.
     pub unverified: Option<String>,
     codes: HashSet<(u32, u32)>,
-    candidates: OnceCell<CandidateCalls>,
+    narrowing: OnceCell<Narrowing>,
     /// Seqs of every hit for which the condition holds, when hits must be counted that way.
     counted: OnceCell<Vec<u64>>,
 }
@@ -202,7 +204,7 @@ impl Breakpoint {
             log,
             unverified,
             codes,
-            candidates: OnceCell::new(),
+            narrowing: OnceCell::new(),
             counted: OnceCell::new(),
         }
     }
@@ -231,16 +233,19 @@ impl Breakpoint {
             };
             return Ok(found.map(|(_, s)| s));
         }
-        let candidates = self.candidates(cx)?;
-        if candidates.is_some_and(|c| c.calls.is_empty()) {
-            return Ok(None);
-        }
-        let spans = candidates.and_then(|c| c.spans.as_deref());
+        let narrowing = self.narrowing(cx)?;
+        let spans = match narrowing {
+            Some(Narrowing::Held { ranges, .. }) if ranges.is_empty() => return Ok(None),
+            Some(Narrowing::Calls(c)) if c.calls.is_empty() => return Ok(None),
+            Some(Narrowing::Held { ranges, .. }) => Some(ranges.as_slice()),
+            Some(Narrowing::Calls(c)) => c.spans.as_deref(),
+            None => None,
+        };
         let mut failure = None;
         let found = cx
             .index
             .scan_lines(within, direction, &self.codes, spans, |h| {
-                if candidates.is_some_and(|c| !c.calls.contains(&h.call_id)) {
+                if narrowing.is_some_and(|n| !n.admits(&h)) {
                     return Ok(false);
                 }
                 let accepted = self.accepts(cx, &h).and_then(|ok| match (ok, self.hit) {
@@ -291,25 +296,29 @@ impl Breakpoint {
         }
     }
 
-    /// For a one-name condition: the calls that ever held a value satisfying it.
-    fn candidates(&self, cx: &Context<'_>) -> Result<Option<&CandidateCalls>> {
+    /// For a one-name condition: where (or at least in which calls) its name held a value
+    /// satisfying it.
+    fn narrowing(&self, cx: &Context<'_>) -> Result<Option<&Narrowing>> {
         let Some((name, hint)) = self.condition.as_ref().and_then(|c| c.narrow.as_ref()) else {
             return Ok(None);
         };
-        if let Some(c) = self.candidates.get() {
-            return Ok(Some(c));
+        if let Some(n) = self.narrowing.get() {
+            return Ok(Some(n));
         }
         let condition = self
             .condition
             .as_ref()
             .expect("narrow comes from a condition");
         let reader = cx.walker.reader;
-        let found = cx.index.calls_holding(name, hint, |local: &Local| {
+        let holds = |local: &Local| {
             let scope = FrameScope::of(reader, vec![local.clone()]);
-            let quiet = RefCell::new(Vec::new());
-            condition.holds(&scope, &quiet)
-        })?;
-        Ok(Some(self.candidates.get_or_init(|| found)))
+            condition.holds(&scope, &RefCell::new(Vec::new()))
+        };
+        let found = match cx.index.held_spans(name, hint, holds, MAX_HELD_SPANS)? {
+            Some(spans) => Narrowing::held(spans),
+            None => Narrowing::Calls(cx.index.calls_holding(name, hint, holds)?),
+        };
+        Ok(Some(self.narrowing.get_or_init(|| found)))
     }
 
     /// Every accepted hit of the whole recording, in order (for hit conditions counted over
@@ -336,6 +345,58 @@ impl Breakpoint {
             return Err(e);
         }
         Ok(self.counted.get_or_init(|| seqs))
+    }
+}
+
+/// How many stretches of a held value a condition's scan follows before it falls back to the
+/// calls that ever held one.
+const MAX_HELD_SPANS: usize = 1_000_000;
+
+/// What a one-name condition rules out before any event is read.
+#[derive(Debug)]
+enum Narrowing {
+    /// Only while a frame held a satisfying value (spans sorted by start; `furthest[i]` is the
+    /// furthest end among the first `i + 1`).
+    Held {
+        spans: Vec<HeldSpan>,
+        ranges: Vec<RangeInclusive<u64>>,
+        furthest: Vec<u64>,
+    },
+    /// Only in these calls.
+    Calls(CandidateCalls),
+}
+
+impl Narrowing {
+    fn held(spans: Vec<HeldSpan>) -> Narrowing {
+        let ranges: Vec<RangeInclusive<u64>> = spans.iter().map(|s| s.seqs.clone()).collect();
+        let furthest = ranges
+            .iter()
+            .scan(0u64, |end, r| {
+                *end = (*end).max(*r.end());
+                Some(*end)
+            })
+            .collect();
+        Narrowing::Held {
+            spans,
+            ranges,
+            furthest,
+        }
+    }
+
+    /// Whether a hit can satisfy the condition.
+    fn admits(&self, h: &LineHit) -> bool {
+        match self {
+            Narrowing::Calls(c) => c.calls.contains(&h.call_id),
+            Narrowing::Held {
+                spans, furthest, ..
+            } => {
+                let n = spans.partition_point(|s| *s.seqs.start() <= h.seq);
+                (0..n)
+                    .rev()
+                    .take_while(|&i| furthest[i] >= h.seq)
+                    .any(|i| spans[i].call_id == h.call_id && spans[i].seqs.contains(&h.seq))
+            }
+        }
     }
 }
 

@@ -552,7 +552,10 @@ impl Session {
     fn boundary(&mut self, direction: Direction) -> Result<Stop> {
         match direction {
             Direction::Forward => self.move_to(self.last_seq, StopReason::End),
-            Direction::Backward => self.move_to(self.first_line, StopReason::Entry),
+            // Before the first line (a goto to the module's call event) is the start too.
+            Direction::Backward => {
+                self.move_to(self.first_line.min(self.position), StopReason::Entry)
+            }
         }
     }
 
