@@ -87,7 +87,10 @@ fn scan_prunes_by_seq_and_projects() {
 
     let r = TraceReader::open(&path).unwrap();
     // 2,500-row flushes are written as segments of at most `segment_rows`.
-    let sizes: Vec<u64> = r.table_segments(Table::Events).map(|s| s.row_count).collect();
+    let sizes: Vec<u64> = r
+        .table_segments(Table::Events)
+        .map(|s| s.row_count)
+        .collect();
     assert!(sizes.iter().all(|&n| n <= 1000), "{sizes:?}");
     assert_eq!(sizes.iter().sum::<u64>(), 10_001);
     let scan = r
