@@ -115,6 +115,7 @@ fn main() {
                 condition: Some(Condition::parse(condition).expect("condition")),
                 hit: None,
                 log: None,
+                invalid: None,
             }],
         );
         fresh.goto(last).expect("goto the end");

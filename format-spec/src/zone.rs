@@ -157,18 +157,28 @@ fn int_ranges_of(batch: &RecordBatch) -> Option<Vec<(String, RangeInclusive<i64>
     let ints = batch
         .column_by_name("int_value")?
         .as_primitive::<Int64Type>();
-    let int_tag = crate::ValueTag::Int.code();
-    // Per dictionary key first; keys of equal names are merged below.
+    let (int_tag, bool_tag, float_tag) = (
+        crate::ValueTag::Int.code(),
+        crate::ValueTag::Bool.code(),
+        crate::ValueTag::Float.code(),
+    );
+    // Per dictionary key first; keys of equal names are merged below. The range covers every
+    // value that can compare equal to an int: ints and bools (`True == 1`) by value; floats
+    // and ints beyond 64 bits widen it to the whole i64 range (SPEC.md, "Zone maps").
     let mut by_key: Vec<Option<RangeInclusive<i64>>> = vec![None; dictionary.len()];
     for i in 0..batch.num_rows() {
-        if tags.value(i) != int_tag || ints.is_null(i) {
-            continue;
-        }
-        let v = ints.value(i);
+        let tag = tags.value(i);
+        let (lo, hi) = match () {
+            _ if (tag == int_tag || tag == bool_tag) && ints.is_valid(i) => {
+                (ints.value(i), ints.value(i))
+            }
+            _ if tag == int_tag || tag == float_tag => (i64::MIN, i64::MAX),
+            _ => continue,
+        };
         let slot = &mut by_key[names.keys().value(i) as usize];
         *slot = Some(match slot.take() {
-            None => v..=v,
-            Some(r) => v.min(*r.start())..=v.max(*r.end()),
+            None => lo..=hi,
+            Some(r) => lo.min(*r.start())..=hi.max(*r.end()),
         });
     }
     let mut out: Vec<(String, RangeInclusive<i64>)> = Vec::new();

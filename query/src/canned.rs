@@ -347,7 +347,7 @@ impl Buckets {
 }
 
 /// The columns of `values` a value scan decodes.
-const VALUE_SCAN_COLUMNS: [&str; 10] = [
+const VALUE_SCAN_COLUMNS: [&str; 12] = [
     "seq",
     "call_id",
     "name",
@@ -358,6 +358,8 @@ const VALUE_SCAN_COLUMNS: [&str; 10] = [
     "text",
     "truncated",
     "type_name",
+    "length",
+    "object_id",
 ];
 
 fn value_scan_projection() -> Vec<usize> {
@@ -481,7 +483,7 @@ pub(crate) fn held_spans(
                 _ => {}
             }
         }
-        if spans.len() > limit {
+        if spans.len() + open.len() > limit {
             return Ok(None);
         }
     }

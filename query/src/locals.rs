@@ -44,12 +44,14 @@ impl Local {
             self.int_value,
             &self.text,
             self.truncated,
+            self.length,
         ) == (
             other.tag,
             &other.type_name,
             other.int_value,
             &other.text,
             other.truncated,
+            other.length,
         ) && self.float_value.map(f64::to_bits) == other.float_value.map(f64::to_bits)
     }
 

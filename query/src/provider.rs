@@ -119,6 +119,17 @@ impl CodeNames {
         out
     }
 
+    /// Whether `code_id` is a generator, coroutine or async generator (its frames suspend).
+    pub fn is_suspendable(&self, code_id: u32) -> bool {
+        let at = self.index.get(code_id as usize).copied().flatten();
+        at.is_some_and(|at| {
+            !matches!(
+                CodeKind::from_code(self.kinds[at as usize]),
+                Some(CodeKind::Function | CodeKind::Module)
+            )
+        })
+    }
+
     /// Code ids of generators, coroutines and async generators: frames that suspend.
     pub fn suspendable(&self) -> HashSet<u32> {
         self.ids()

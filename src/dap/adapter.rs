@@ -14,8 +14,8 @@ use super::launch::{self, Program};
 use super::transport::{Incoming, read_message, write_message};
 use crate::session::expr::{Expr, Value as ExprValue};
 use crate::session::{
-    Breakpoint, Condition, DataBreakpoint, ExceptionFilters, FrameScope, HitCondition, LineSpec,
-    Motion, Session, Stop, exception_at,
+    Breakpoint, Condition, DataBreakpoint, ExceptionFilters, FrameScope, FunctionSpec,
+    HitCondition, LineSpec, Motion, Session, Stop, exception_at,
 };
 
 /// What a `variablesReference` points at (valid until the position changes).
@@ -131,7 +131,14 @@ impl<W: Write> Adapter<W> {
                 );
             }
         };
-        let reply = self.handle(command, args);
+        // A bug must cost the client one request, never the session.
+        let reply =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.handle(command, args)))
+                .unwrap_or_else(|_| {
+                    Err(format!(
+                        "{command}: internal error (a bug in pyttd; please report it)"
+                    ))
+                });
         let stop = match &reply {
             Ok(Answer { stop, .. }) => stop.clone(),
             Err(_) => None,
@@ -411,9 +418,13 @@ impl<W: Write> Adapter<W> {
             cwd: string(args, "launch", "cwd")?.map(PathBuf::from),
             env,
         };
-        let dir = std::env::temp_dir().join(format!("pyttd-dap-{}", std::process::id()));
-        std::fs::create_dir_all(&dir)
-            .map_err(|e| format!("launch: cannot create {}: {e}", dir.display()))?;
+        // A fresh private directory per launch: never a previous recording's trace.
+        let dir = tempfile::Builder::new()
+            .prefix("pyttd-dap-")
+            .tempdir()
+            .map_err(|e| format!("launch: cannot create a temporary directory: {e}"))?;
+        let dir = dir.keep();
+        self.cleanup();
         self.scratch = Some(dir.clone());
         let stem = std::path::Path::new(&program.target)
             .file_stem()
@@ -430,28 +441,21 @@ impl<W: Write> Adapter<W> {
             .filter(|s| s.is_object())
             .ok_or(format!("{c}: `source` is required"))?;
         let path = string(source, c, "path")?.ok_or(format!("{c}: `source.path` is required"))?;
+        let file = trace_path(&path);
         let mut specs = Vec::new();
         for bp in array(args, c, "breakpoints")? {
-            let line = int(bp, c, "line")? as u32;
-            let condition = string(bp, c, "condition")?.filter(|s| !s.trim().is_empty());
-            let condition = condition
-                .map(|s| Condition::parse(&s))
-                .transpose()
-                .map_err(|e| format!("{c}: {e}"))?;
-            let hit = string(bp, c, "hitCondition")?.filter(|s| !s.trim().is_empty());
-            let hit = hit
-                .map(|h| HitCondition::parse(&h))
-                .transpose()
-                .map_err(|e| format!("{c}: {e}"))?;
+            let line = line_arg(bp, c)?;
+            let (condition, hit, invalid) = conditions(bp, c)?;
             let log = string(bp, c, "logMessage")?;
             specs.push(LineSpec {
                 line,
                 condition,
                 hit,
                 log,
+                invalid,
             });
         }
-        let set = self.session_mut()?.set_line_breakpoints(&path, specs);
+        let set = self.session_mut()?.set_line_breakpoints(&file, specs);
         let list: Vec<Value> = set
             .iter()
             .map(|bp| breakpoint_json(bp, Some(&path)))
@@ -464,17 +468,13 @@ impl<W: Write> Adapter<W> {
         let mut specs = Vec::new();
         for bp in array(args, c, "breakpoints")? {
             let name = string(bp, c, "name")?.ok_or(format!("{c}: `name` is required"))?;
-            let condition = string(bp, c, "condition")?.filter(|s| !s.trim().is_empty());
-            let condition = condition
-                .map(|s| Condition::parse(&s))
-                .transpose()
-                .map_err(|e| format!("{c}: {e}"))?;
-            let hit = string(bp, c, "hitCondition")?.filter(|s| !s.trim().is_empty());
-            let hit = hit
-                .map(|h| HitCondition::parse(&h))
-                .transpose()
-                .map_err(|e| format!("{c}: {e}"))?;
-            specs.push((name, condition, hit));
+            let (condition, hit, invalid) = conditions(bp, c)?;
+            specs.push(FunctionSpec {
+                name,
+                condition,
+                hit,
+                invalid,
+            });
         }
         let set = self.session_mut()?.set_function_breakpoints(specs);
         let list: Vec<Value> = set.iter().map(|bp| breakpoint_json(bp, None)).collect();
@@ -517,6 +517,19 @@ impl<W: Write> Adapter<W> {
                 None => Some(self.session()?.event().map_err(text)?.call_id),
             },
         };
+        let call_id = match call_id {
+            Some(c)
+                if self
+                    .session()?
+                    .locals(c)
+                    .map_err(text)?
+                    .iter()
+                    .any(|l| l.name == name) =>
+            {
+                Some(c)
+            }
+            _ => None,
+        };
         Ok(match call_id {
             Some(call_id) => json!({
                 "dataId": DataBreakpoint::data_id(call_id, &name),
@@ -524,7 +537,9 @@ impl<W: Write> Adapter<W> {
                 "accessTypes": ["write"],
                 "canPersist": false,
             }),
-            None => json!({"dataId": null, "description": "only local variables can be watched"}),
+            None => {
+                json!({"dataId": null, "description": format!("`{name}` is not a local variable of this frame at this step")})
+            }
         })
     }
 
@@ -565,7 +580,7 @@ impl<W: Write> Adapter<W> {
         let session = self.session()?;
         let Some(thread_id) = thread
             .checked_sub(1)
-            .map(|t| t as u32)
+            .and_then(|t| u32::try_from(t).ok())
             .filter(|t| session.threads().iter().any(|i| i.thread_id == *t))
         else {
             return Err(format!("{c}: no thread {thread} in this recording"));
@@ -573,7 +588,15 @@ impl<W: Write> Adapter<W> {
         let Some(event) = session.thread_event(thread_id).map_err(text)? else {
             return Ok(json!({"stackFrames": [], "totalFrames": 0}));
         };
-        let frames = session.stack_at(&event).map_err(text)?;
+        let mut frames = session.stack_at(&event).map_err(text)?;
+        // Another thread's latest event may be its frame leaving: show where its caller is.
+        let left = matches!(
+            event.kind,
+            EventKind::Return | EventKind::Unwind | EventKind::Yield
+        );
+        if left && event.seq != session.position() {
+            frames.remove(0);
+        }
         let total = frames.len();
         let mut out = Vec::new();
         for f in frames.into_iter().skip(start).take(levels) {
@@ -670,11 +693,7 @@ impl<W: Write> Adapter<W> {
                 }),
                 None => 0,
             };
-            let mut v = json!({"name": l.name, "value": l.value(), "type": l.type_name, "variablesReference": reference});
-            if let Some(n) = l.length.filter(|_| reference > 0) {
-                v["indexedVariables"] = json!(n);
-            }
-            out.push(v);
+            out.push(json!({"name": l.name, "value": l.value(), "type": l.type_name, "variablesReference": reference}));
         }
         Ok(json!({"variables": out}))
     }
@@ -734,9 +753,11 @@ impl<W: Write> Adapter<W> {
             .filter(|s| s.is_object())
             .ok_or(format!("{c}: `source` is required"))?;
         let path = string(source, c, "path")?.ok_or(format!("{c}: `source.path` is required"))?;
-        let line = int(args, c, "line")? as u32;
+        let line = line_arg(args, c)?;
         let session = self.session()?;
-        let seqs = session.goto_targets(&path, line).map_err(text)?;
+        let seqs = session
+            .goto_targets(&trace_path(&path), line)
+            .map_err(text)?;
         let targets: Vec<Value> = seqs
             .iter()
             .enumerate()
@@ -905,6 +926,34 @@ fn breakpoint_json(bp: &Breakpoint, path: Option<&str>) -> Value {
         v["message"] = json!(why);
     }
     v
+}
+
+/// A breakpoint's `condition` and `hitCondition`; one that does not parse makes the breakpoint
+/// unverified (with the reason) instead of failing the whole request.
+type Conditions = (Option<Condition>, Option<HitCondition>, Option<String>);
+
+fn conditions(bp: &Value, command: &str) -> Result<Conditions, Failure> {
+    let condition = string(bp, command, "condition")?.filter(|s| !s.trim().is_empty());
+    let hit = string(bp, command, "hitCondition")?.filter(|s| !s.trim().is_empty());
+    let condition = condition.map(|s| Condition::parse(&s)).transpose();
+    let hit = hit.map(|h| HitCondition::parse(&h)).transpose();
+    Ok(match (condition, hit) {
+        (Ok(c), Ok(h)) => (c, h, None),
+        (Err(e), _) => (None, None, Some(format!("condition: {e}"))),
+        (_, Err(e)) => (None, None, Some(e)),
+    })
+}
+
+/// A `line` argument.
+fn line_arg(args: &Value, command: &str) -> Result<u32, Failure> {
+    u32::try_from(int(args, command, "line")?)
+        .map_err(|_| format!("{command}: `line` is too large"))
+}
+
+/// A client's source path as the trace stores files: resolved (symlinks, `..`) when it exists.
+fn trace_path(path: &str) -> String {
+    std::fs::canonicalize(path)
+        .map_or_else(|_| path.to_string(), |p| p.to_string_lossy().into_owned())
 }
 
 /// DAP thread ids start at 1 (some clients read 0 as "no thread").

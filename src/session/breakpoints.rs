@@ -6,7 +6,7 @@
 //! continue in either direction takes the nearest hit of all of them.
 
 use std::cell::{OnceCell, RefCell};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::ops::RangeInclusive;
 
 use arrow_array::Array;
@@ -69,6 +69,9 @@ impl HitCondition {
     }
 }
 
+/// How many distinct condition errors one scan reports.
+const MAX_REPORTED_ERRORS: usize = 20;
+
 /// A condition over the frame's recorded values.
 #[derive(Debug)]
 pub struct Condition {
@@ -104,9 +107,11 @@ impl Condition {
         match self.expr.eval(scope).and_then(|v| v.truthy()) {
             Ok(b) => b,
             Err(e) => {
-                errors
-                    .borrow_mut()
-                    .push(format!("breakpoint condition `{}`: {e}", self.source));
+                let message = format!("breakpoint condition `{}`: {e}", self.source);
+                let mut errors = errors.borrow_mut();
+                if errors.len() < MAX_REPORTED_ERRORS && !errors.contains(&message) {
+                    errors.push(message);
+                }
                 false
             }
         }
@@ -120,6 +125,18 @@ pub struct LineSpec {
     pub condition: Option<Condition>,
     pub hit: Option<HitCondition>,
     pub log: Option<String>,
+    /// Why the client's breakpoint is unusable (a condition that does not parse): it is kept,
+    /// unverified, and never stops.
+    pub invalid: Option<String>,
+}
+
+/// A function breakpoint as a client asks for it.
+#[derive(Debug)]
+pub struct FunctionSpec {
+    pub name: String,
+    pub condition: Option<Condition>,
+    pub hit: Option<HitCondition>,
+    pub invalid: Option<String>,
 }
 
 /// What a line or function breakpoint stops on.
@@ -158,6 +175,18 @@ pub(crate) struct Context<'a> {
     pub(crate) walker: Walker<'a>,
     /// Evaluation errors met during a scan, reported to the user once it ends.
     pub(crate) errors: &'a RefCell<Vec<String>>,
+    /// Where the uncaught exceptions were raised, found on first use.
+    pub(crate) uncaught: &'a OnceCell<Vec<u64>>,
+}
+
+impl Context<'_> {
+    pub(crate) fn uncaught_origins(&self) -> Result<&[u64]> {
+        if let Some(o) = self.uncaught.get() {
+            return Ok(o);
+        }
+        let found = uncaught_origins(self)?;
+        Ok(self.uncaught.get_or_init(|| found))
+    }
 }
 
 impl Breakpoint {
@@ -168,9 +197,10 @@ impl Breakpoint {
         condition: Option<Condition>,
         hit: Option<HitCondition>,
         log: Option<String>,
+        invalid: Option<String>,
         index: &EventIndex,
     ) -> Breakpoint {
-        let (codes, unverified) = match &target {
+        let (codes, why) = match &target {
             Target::Line { file, line } => {
                 let codes: HashSet<(u32, u32)> = index
                     .code()
@@ -202,7 +232,7 @@ impl Breakpoint {
             condition,
             hit,
             log,
-            unverified,
+            unverified: invalid.or(why),
             codes,
             narrowing: OnceCell::new(),
             counted: OnceCell::new(),
@@ -241,6 +271,16 @@ impl Breakpoint {
             Some(Narrowing::Calls(c)) => c.spans.as_deref(),
             None => None,
         };
+        // A hit condition alone counts every line hit: the ordinal at the scan's start, then
+        // one more (less) per hit the scan passes.
+        let mut ordinal = match (self.hit, direction) {
+            (None, _) => 0,
+            (Some(_), Direction::Forward) => match within.start().checked_sub(1) {
+                Some(before) => cx.index.hits_up_to(&self.codes, before)?,
+                None => 0,
+            },
+            (Some(_), Direction::Backward) => cx.index.hits_up_to(&self.codes, *within.end())? + 1,
+        };
         let mut failure = None;
         let found = cx
             .index
@@ -248,9 +288,15 @@ impl Breakpoint {
                 if narrowing.is_some_and(|n| !n.admits(&h)) {
                     return Ok(false);
                 }
-                let accepted = self.accepts(cx, &h).and_then(|ok| match (ok, self.hit) {
-                    (true, Some(hit)) => Ok(hit.accepts(cx.index.hits_up_to(&self.codes, h.seq)?)),
-                    (ok, _) => Ok(ok),
+                if self.hit.is_some() {
+                    ordinal = match direction {
+                        Direction::Forward => ordinal + 1,
+                        Direction::Backward => ordinal - 1,
+                    };
+                }
+                let accepted = self.accepts(cx, &h).map(|ok| match (ok, self.hit) {
+                    (true, Some(hit)) => hit.accepts(ordinal),
+                    (ok, _) => ok,
                 });
                 // Stop the scan on an error, and report it below.
                 Ok(accepted.unwrap_or_else(|e| {
@@ -310,9 +356,15 @@ impl Breakpoint {
             .as_ref()
             .expect("narrow comes from a condition");
         let reader = cx.walker.reader;
+        // A pre-filter may rule out only what is certainly false: a value the condition cannot
+        // be evaluated on alone (say it needs another name) may still hold.
         let holds = |local: &Local| {
             let scope = FrameScope::of(reader, vec![local.clone()]);
-            condition.holds(&scope, &RefCell::new(Vec::new()))
+            condition
+                .expr
+                .eval(&scope)
+                .and_then(|v| v.truthy())
+                .unwrap_or(true)
         };
         let found = match cx.index.held_spans(name, hint, holds, MAX_HELD_SPANS)? {
             Some(spans) => Narrowing::held(spans),
@@ -355,12 +407,11 @@ const MAX_HELD_SPANS: usize = 1_000_000;
 /// What a one-name condition rules out before any event is read.
 #[derive(Debug)]
 enum Narrowing {
-    /// Only while a frame held a satisfying value (spans sorted by start; `furthest[i]` is the
-    /// furthest end among the first `i + 1`).
+    /// Only while a frame held a satisfying value: every span sorted by start (to prune
+    /// blocks), and each call's spans (disjoint, sorted) to check a hit.
     Held {
-        spans: Vec<HeldSpan>,
         ranges: Vec<RangeInclusive<u64>>,
-        furthest: Vec<u64>,
+        by_call: HashMap<u64, Vec<RangeInclusive<u64>>>,
     },
     /// Only in these calls.
     Calls(CandidateCalls),
@@ -368,34 +419,22 @@ enum Narrowing {
 
 impl Narrowing {
     fn held(spans: Vec<HeldSpan>) -> Narrowing {
-        let ranges: Vec<RangeInclusive<u64>> = spans.iter().map(|s| s.seqs.clone()).collect();
-        let furthest = ranges
-            .iter()
-            .scan(0u64, |end, r| {
-                *end = (*end).max(*r.end());
-                Some(*end)
-            })
-            .collect();
-        Narrowing::Held {
-            spans,
-            ranges,
-            furthest,
+        let ranges = spans.iter().map(|s| s.seqs.clone()).collect();
+        let mut by_call: HashMap<u64, Vec<RangeInclusive<u64>>> = HashMap::new();
+        for s in spans {
+            by_call.entry(s.call_id).or_default().push(s.seqs);
         }
+        Narrowing::Held { ranges, by_call }
     }
 
     /// Whether a hit can satisfy the condition.
     fn admits(&self, h: &LineHit) -> bool {
         match self {
             Narrowing::Calls(c) => c.calls.contains(&h.call_id),
-            Narrowing::Held {
-                spans, furthest, ..
-            } => {
-                let n = spans.partition_point(|s| *s.seqs.start() <= h.seq);
-                (0..n)
-                    .rev()
-                    .take_while(|&i| furthest[i] >= h.seq)
-                    .any(|i| spans[i].call_id == h.call_id && spans[i].seqs.contains(&h.seq))
-            }
+            Narrowing::Held { by_call, .. } => by_call.get(&h.call_id).is_some_and(|spans| {
+                let n = spans.partition_point(|s| *s.start() <= h.seq);
+                n > 0 && spans[n - 1].contains(&h.seq)
+            }),
         }
     }
 }
@@ -541,6 +580,10 @@ pub struct ExceptionFilters {
 /// Exception types that end a program on purpose, never reported as uncaught.
 const EXITS: [&str; 2] = ["SystemExit", "KeyboardInterrupt"];
 
+/// Exceptions that end iteration: a `for` loop or a generator's end raises them as a matter of
+/// course, so the `raised` filter does not stop on them.
+const ITERATION_ENDS: [&str; 3] = ["StopIteration", "StopAsyncIteration", "GeneratorExit"];
+
 impl ExceptionFilters {
     /// The nearest `exception` event in `within`, walking in `direction`, where an exception
     /// the filters select is raised (not where it propagates to a caller).
@@ -550,7 +593,16 @@ impl ExceptionFilters {
         within: RangeInclusive<u64>,
         direction: Direction,
     ) -> Result<Option<u64>> {
-        if !self.raised && !self.uncaught {
+        if self.uncaught && !self.raised {
+            let origins = cx.uncaught_origins()?;
+            let lo = origins.partition_point(|&s| s < *within.start());
+            let hi = origins.partition_point(|&s| s <= *within.end());
+            return Ok(match direction {
+                Direction::Forward => origins[lo..hi].first().copied(),
+                Direction::Backward => origins[lo..hi].last().copied(),
+            });
+        }
+        if !self.raised {
             return Ok(None);
         }
         let mut within = within;
@@ -564,7 +616,10 @@ impl ExceptionFilters {
             let Some(e) = found else {
                 return Ok(None);
             };
-            if is_origin(cx, &e)? && (self.raised || is_uncaught(cx, &e)?) {
+            if is_origin(cx, &e)?
+                && !exception_at(cx.walker.reader, e.seq)?
+                    .is_some_and(|(t, _)| ITERATION_ENDS.contains(&t.as_str()))
+            {
                 return Ok(Some(e.seq));
             }
             within = match direction {
@@ -588,39 +643,65 @@ fn is_origin(cx: &Context<'_>, e: &pyttd_format::Event) -> Result<bool> {
     Ok(!previous.is_some_and(|p| p.kind == EventKind::Unwind && p.depth == e.depth + 1))
 }
 
-/// Whether the exception raised at `e` unwinds the thread's outermost recorded frame.
-pub(crate) fn is_uncaught(cx: &Context<'_>, e: &pyttd_format::Event) -> Result<bool> {
-    if let Some((type_name, _)) = exception_at(cx.walker.reader, e.seq)?
-        && EXITS.contains(&type_name.as_str())
-    {
-        return Ok(false);
-    }
-    let mut depth = e.depth;
-    let mut from = e.seq;
+/// The seqs of the `exception` events where the uncaught exceptions were raised, ascending.
+/// An exception is uncaught when it unwinds its thread's outermost recorded frame (depth 0);
+/// from that unwind it is followed back, frame by frame, to the frame that raised it.
+/// (Catching inside `with`, `finally` and `except` clauses that re-raise all look alike in the
+/// events until the frame unwinds, so the unwinds are the ground truth.)
+pub(crate) fn uncaught_origins(cx: &Context<'_>) -> Result<Vec<u64>> {
+    let mut out = Vec::new();
+    let mut from = 0u64;
     loop {
-        let next = cx.walker.find(
-            from,
+        let unwind = cx.walker.find_within(
+            from..=u64::MAX,
             Direction::Forward,
-            |_| false,
-            |n| n.thread_id == e.thread_id,
+            |b| b.min_depth > 0,
+            |e| e.kind == EventKind::Unwind && e.depth == 0,
         )?;
-        let Some(n) = next else {
-            // The recording ends while the exception propagates.
-            return Ok(true);
+        let Some(unwind) = unwind else {
+            break;
         };
-        from = n.seq;
-        match n.kind {
-            EventKind::ExceptionHandled if n.depth <= depth => return Ok(false),
-            EventKind::Unwind if n.depth == depth => {
-                if depth == 0 {
-                    return Ok(true);
-                }
-                depth -= 1;
-            }
-            EventKind::Line | EventKind::Return | EventKind::Yield if n.depth <= depth => {
-                return Ok(false);
-            }
-            _ => {}
+        from = unwind.seq + 1;
+        let Some(origin) = origin_of(cx, &unwind)? else {
+            continue;
+        };
+        if !exception_at(cx.walker.reader, origin)?
+            .is_some_and(|(t, _)| EXITS.contains(&t.as_str()))
+        {
+            out.push(origin);
+        }
+    }
+    out.sort_unstable();
+    out.dedup();
+    Ok(out)
+}
+
+/// Where the exception that `unwind` ends its frame with was raised: the frame's last
+/// `exception` event before it, and, while that one arrived from a callee unwinding, the
+/// callee's.
+fn origin_of(cx: &Context<'_>, unwind: &pyttd_format::Event) -> Result<Option<u64>> {
+    let thread = unwind.thread_id;
+    let mut current = *unwind;
+    loop {
+        let (depth, call_id) = (current.depth, current.call_id);
+        let raised = cx.walker.find(
+            current.seq,
+            Direction::Backward,
+            |b| b.min_depth > depth,
+            |e| e.thread_id == thread && e.call_id == call_id && e.kind == EventKind::Exception,
+        )?;
+        let Some(raised) = raised else {
+            return Ok(None);
+        };
+        let previous = cx.walker.find(
+            raised.seq,
+            Direction::Backward,
+            |_| false,
+            |p| p.thread_id == thread,
+        )?;
+        match previous {
+            Some(p) if p.kind == EventKind::Unwind && p.depth == depth + 1 => current = p,
+            _ => return Ok(Some(raised.seq)),
         }
     }
 }

@@ -26,8 +26,8 @@ use pyttd_format::{Event, EventKind, TraceReader, ValueRole};
 use pyttd_query::{Direction, EventIndex, Local, TraceSession, call_seq, frame_locals};
 
 pub use breakpoints::{
-    Breakpoint, Condition, DataBreakpoint, ExceptionFilters, HitCondition, LineSpec, Target,
-    exception_at,
+    Breakpoint, Condition, DataBreakpoint, ExceptionFilters, FunctionSpec, HitCondition, LineSpec,
+    Target, exception_at,
 };
 pub use error::{Result, SessionError};
 pub use stack::{Frame, Output, ThreadInfo};
@@ -57,6 +57,8 @@ pub enum StopReason {
     DataBreakpoint,
     Exception,
     Goto,
+    /// A frame restarted (DAP `restartFrame`).
+    Restart,
     End,
 }
 
@@ -71,6 +73,7 @@ impl StopReason {
             StopReason::DataBreakpoint => "data breakpoint",
             StopReason::Exception => "exception",
             StopReason::Goto => "goto",
+            StopReason::Restart => "restart",
             StopReason::End => "end",
         }
     }
@@ -132,6 +135,8 @@ pub struct Session {
     exceptions: ExceptionFilters,
     next_id: i64,
     sql: OnceLock<TraceSession>,
+    /// Where the uncaught exceptions were raised (see [`breakpoints::uncaught_origins`]).
+    uncaught: std::cell::OnceCell<Vec<u64>>,
 }
 
 /// How many executions `goto_targets` lists at most.
@@ -179,6 +184,7 @@ impl Session {
             exceptions: ExceptionFilters::default(),
             next_id: 1,
             sql: OnceLock::new(),
+            uncaught: std::cell::OnceCell::new(),
         })
     }
 
@@ -252,8 +258,9 @@ impl Session {
             index: &self.index,
             walker: self.walker(),
             errors: &errors,
+            uncaught: &self.uncaught,
         };
-        breakpoints::is_uncaught(&cx, event)
+        Ok(cx.uncaught_origins()?.binary_search(&event.seq).is_ok())
     }
 
     /// The line breakpoints set, as the query layer takes them.
@@ -296,6 +303,9 @@ impl Session {
         let cur = self.event()?;
         let (thread, call, depth) = (cur.thread_id, cur.call_id, cur.depth);
         let walker = self.walker();
+        // A generator or coroutine may resume deeper than it ran before: its own later lines
+        // can sit in blocks that never come back up to its depth, so none are skipped.
+        let suspendable = self.index.code().is_suspendable(cur.code_id);
         let target = match motion {
             Motion::In => walker.find(
                 self.position,
@@ -306,7 +316,7 @@ impl Session {
             Motion::Over => walker.find(
                 self.position,
                 direction,
-                |b| b.min_depth > depth,
+                |b| !suspendable && b.min_depth > depth,
                 |e| {
                     e.thread_id == thread
                         && (instruction || e.kind == EventKind::Line)
@@ -327,19 +337,24 @@ impl Session {
             (None, Direction::Forward) => self.last_seq,
             (None, Direction::Backward) => self.first_line,
         };
+        let (mut logs, mut errors) = (Vec::new(), Vec::new());
         if motion != Motion::In || target.is_none() {
             let within = between(self.position, end, direction);
-            let (hit, logs, errors) = self.first_hit(within, direction)?;
+            let hit;
+            (hit, logs, errors) = self.first_hit(within, direction)?;
             if let Some((seq, reason, ids)) = hit {
                 let mut stop = self.move_to(seq, reason)?;
                 (stop.breakpoints, stop.logs, stop.errors) = (ids, logs, errors);
                 return Ok(stop);
             }
         }
-        match target {
-            Some(t) => self.move_to(t.seq, StopReason::Step),
-            None => self.boundary(direction),
-        }
+        let mut stop = match target {
+            Some(t) => self.move_to(t.seq, StopReason::Step)?,
+            None => self.boundary(direction)?,
+        };
+        // Log points passed on the way still log.
+        (stop.logs, stop.errors) = (logs, errors);
+        Ok(stop)
     }
 
     /// Continues (`Forward`) or reverse-continues (`Backward`) to the nearest breakpoint hit,
@@ -392,7 +407,9 @@ impl Session {
                 |e| e.call_id == call_id && e.kind == EventKind::Line,
             )?
             .ok_or_else(|| SessionError::Invalid(format!("call {call_id} ran no line")))?;
-        self.goto(first.seq)
+        let mut stop = self.goto(first.seq)?;
+        stop.reason = StopReason::Restart;
+        Ok(stop)
     }
 
     /// The seq of every execution of `line` of `file` (at most [`MAX_GOTO_TARGETS`]).
@@ -474,13 +491,14 @@ impl Session {
                 line: spec.line,
             };
             let id = self.fresh_id();
-            let (condition, hit, log) = (spec.condition, spec.hit, spec.log);
+            let (condition, hit, log, invalid) = (spec.condition, spec.hit, spec.log, spec.invalid);
             out.push(Breakpoint::new(
                 id,
                 target,
                 condition,
                 hit,
                 log,
+                invalid,
                 &self.index,
             ));
         }
@@ -489,20 +507,19 @@ impl Session {
     }
 
     /// Replaces the function breakpoints; returns them in order.
-    pub fn set_function_breakpoints(
-        &mut self,
-        specs: Vec<(String, Option<Condition>, Option<HitCondition>)>,
-    ) -> &[Breakpoint] {
+    pub fn set_function_breakpoints(&mut self, specs: Vec<FunctionSpec>) -> &[Breakpoint] {
         let mut out = Vec::with_capacity(specs.len());
-        for (name, condition, hit) in specs {
+        for spec in specs {
             let id = self.fresh_id();
-            let target = Target::Function { name };
+            let target = Target::Function { name: spec.name };
+            let (condition, hit, invalid) = (spec.condition, spec.hit, spec.invalid);
             out.push(Breakpoint::new(
                 id,
                 target,
                 condition,
                 hit,
                 None,
+                invalid,
                 &self.index,
             ));
         }
@@ -598,6 +615,7 @@ impl Session {
             index: &self.index,
             walker: self.walker(),
             errors: &errors,
+            uncaught: &self.uncaught,
         };
         let mut logs = Vec::new();
         loop {

@@ -79,7 +79,10 @@ impl Walker<'_> {
         matches: &mut impl FnMut(&Event) -> bool,
     ) -> Result<Option<Event>> {
         let Some(seg) = self.reader.events_segment_of(block.first_seq) else {
-            return Ok(None);
+            return Err(SessionError::Corrupt(format!(
+                "no events segment holds block {}..={}",
+                block.first_seq, block.last_seq
+            )));
         };
         let batch = self.reader.segment(seg)?;
         let seqs = batch.column(0).as_primitive::<UInt64Type>().values();

@@ -25,7 +25,16 @@ THREADS = SCRIPTS / "dap_threads.py"
 DATA = SCRIPTS / "dap_data.py"
 
 # The exit status of each script (dap_exceptions ends with an uncaught KeyError).
-EXIT_STATUS = {"dap_basic": 0, "dap_exceptions": 1, "dap_threads": 0, "dap_data": 0}
+UNCAUGHT_WITH = SCRIPTS / "dap_uncaught_with.py"
+CONDITIONS = SCRIPTS / "dap_conditions.py"
+EXIT_STATUS = {
+    "dap_basic": 0,
+    "dap_exceptions": 1,
+    "dap_threads": 0,
+    "dap_data": 0,
+    "dap_uncaught_with": 1,
+    "dap_conditions": 0,
+}
 
 INITIALIZE = {
     "clientID": "pytest",
@@ -912,3 +921,59 @@ def test_listen_refuses_a_non_loopback_address():
     assert result.stderr.startswith("error: "), result.stderr
     assert "listening on" not in result.stderr
     assert "panicked at" not in result.stderr
+
+
+def test_uncaught_exception_through_with_finally_and_a_non_matching_except(client, traces):
+    # The KeyError leaves `inner` through a `with` block, `outer` through `finally`, and the
+    # module through `except ZeroDivisionError`: handlers run on the way, but nothing catches it.
+    stop = launch_trace(client, traces("dap_uncaught_with"), exception_filters=["uncaught"])
+    assert stop.where == ("exception", 15, "inner")
+    assert [f["name"] for f in stop.frames] == ["inner", "outer", "<module>"]
+    info = client.request_ok("exceptionInfo", {"threadId": stop.thread_id})
+    assert (info["exceptionId"], info["breakMode"]) == ("KeyError", "unhandled")
+    stop = step(client, "continue", stop)
+    assert stop.reason == "end"
+    stop = step(client, "reverseContinue", stop)
+    assert stop.where == ("exception", 15, "inner")
+
+
+@pytest.mark.parametrize(
+    "condition, stops_at_k",
+    [
+        ("flag == 1", ["4"]),  # a bool equals an int: True == 1
+        ("ratio > 2", ["5"]),  # a float against an int bound
+        ("len(items) == 3", ["3"]),  # a container's recorded length
+        ("flag and ratio >= 1", ["4"]),  # two names
+    ],
+)
+def test_conditions_on_bools_floats_and_containers_find_every_hit(client, traces, condition, stops_at_k):
+    def k_of(stop):
+        frames = stack_trace(client, stop.thread_id)
+        return locals_of(client, frames[1]["id"])["k"]
+
+    stop = launch_trace(client, traces("dap_conditions"), breakpoints={CONDITIONS: [{"line": 3, "condition": condition}]})
+    seen = []
+    while stop.reason == "breakpoint":
+        seen.append(k_of(stop))
+        stop = step(client, "continue", stop)
+    assert seen == stops_at_k
+    assert stop.reason == "end"
+    back = []
+    stop = step(client, "reverseContinue", stop)
+    while stop.reason == "breakpoint":
+        back.append(k_of(stop))
+        stop = step(client, "reverseContinue", stop)
+    assert back == list(reversed(stops_at_k))
+
+
+def test_a_condition_that_does_not_parse_leaves_that_breakpoint_unverified(client, traces):
+    answers = {}
+
+    def configure(client):
+        answers["bps"] = set_breakpoints(client, BASIC, [{"line": 11, "condition": "i =="}, {"line": 5}])
+
+    stop = launch_trace(client, traces("dap_basic"), configure=configure)
+    bad, good = answers["bps"]
+    assert bad["verified"] is False and "condition" in bad["message"], bad
+    assert good["verified"] is True, good
+    assert stop.where == ("breakpoint", 5, "square")
