@@ -600,6 +600,14 @@ unsafe fn step(
     } else {
         let depth = local.stack.len() as u32 - 1;
         let top = local.stack.last_mut().expect("synced");
+        // A frame unwinding from cleanup code (a `with` block's exit re-raising) is back at the
+        // instruction where the exception met it, as CPython (and `sys.settrace`) report it;
+        // the callback's offset is the cleanup's, which has no line or the `with` line.
+        let line = match ev {
+            // SAFETY: `frame` is the live current frame executing `info`'s code (caller).
+            Ev::Unwind => unsafe { cpython::frame_line(frame) }.or(line),
+            _ => line,
+        };
         let line = line.unwrap_or(top.last_line);
         top.last_line = line;
         let call_id = top.call_id;

@@ -461,23 +461,8 @@ def test_sigkill_leaves_a_recovered_trace(tmp_path):
 # depth) sequences must be equal. `exception_handled` has no settrace equivalent.
 ORACLE_SCRIPTS = sorted(p.name for p in SCRIPTS.glob("*.py") if not p.name.startswith("_")) if SCRIPTS.is_dir() else []
 
-# Known recorder bugs, each a script the oracle disagrees on; the test still runs and reports.
-KNOWN_ORACLE_BUGS = {
-    # A frame that unwinds out of a `with` block after `__exit__` ran: we record the `unwind` at
-    # the `with` line (14), settrace reports the line that raised (15).
-    "dap_uncaught_with.py": "unwind line after a with block's __exit__ (recorder issue)",
-}
 
-
-@pytest.mark.parametrize(
-    "name",
-    [
-        pytest.param(n, marks=pytest.mark.xfail(reason=KNOWN_ORACLE_BUGS[n], strict=False))
-        if n in KNOWN_ORACLE_BUGS
-        else n
-        for n in ORACLE_SCRIPTS
-    ],
-)
+@pytest.mark.parametrize("name", ORACLE_SCRIPTS)
 def test_matches_the_settrace_oracle(name, tmp_path):
     oracle = pytest.importorskip("oracle")
     script = SCRIPTS / name
