@@ -10,10 +10,10 @@ use std::collections::HashSet;
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Int64Type, UInt8Type, UInt32Type, UInt64Type};
 use arrow_array::{Array, RecordBatch};
-use pyttd_format::{EventKind, Table, TraceReader, ValueRole};
+use pyttd_format::{EventKind, Table, TraceReader};
 
 use crate::error::{QueryError, Result};
-use crate::locals::{Local, ValueRows, frame_locals};
+use crate::locals::{Local, NamedLocals, frame_locals};
 use crate::provider::CodeNames;
 use crate::session::TraceSession;
 
@@ -63,6 +63,20 @@ pub enum ValueHint {
 pub enum Direction {
     Forward,
     Backward,
+}
+
+impl Direction {
+    /// The seqs strictly after (`Forward`) or before (`Backward`) `from`; empty when there are
+    /// none.
+    pub fn beyond(self, from: u64) -> std::ops::RangeInclusive<u64> {
+        match self {
+            Direction::Forward => from.saturating_add(1)..=u64::MAX,
+            Direction::Backward => match from.checked_sub(1) {
+                Some(before) => 0..=before,
+                None => std::ops::RangeInclusive::new(1, 0),
+            },
+        }
+    }
 }
 
 /// `code_id`s whose file is one of the breakpoints' files, with the breakpoint lines.
@@ -346,40 +360,6 @@ impl Buckets {
     }
 }
 
-/// The columns of `values` a value scan decodes.
-const VALUE_SCAN_COLUMNS: [&str; 12] = [
-    "seq",
-    "call_id",
-    "name",
-    "role",
-    "tag",
-    "int_value",
-    "float_value",
-    "text",
-    "truncated",
-    "type_name",
-    "length",
-    "object_id",
-];
-
-fn value_scan_projection() -> Vec<usize> {
-    let schema = Table::Values.schema();
-    VALUE_SCAN_COLUMNS
-        .iter()
-        .map(|n| schema.index_of(n).expect("v1 column"))
-        .collect()
-}
-
-/// Which dictionary keys of a decoded `values` segment's `name` column are `name` (a
-/// dictionary may hold a name more than once: batches concatenated into a segment keep each
-/// one's entries); `None` when none is.
-fn name_keys(rows: &ValueRows<'_>, name: &str) -> Option<Vec<bool>> {
-    let keys: Vec<bool> = (0..rows.name_values.len())
-        .map(|k| rows.name_values.value(k) == name)
-        .collect();
-    keys.contains(&true).then_some(keys)
-}
-
 /// The calls whose frame ever held local `name` with a value for which `predicate` is true.
 /// Segments whose int ranges rule out `hint` are skipped.
 pub(crate) fn calls_ever_holding(
@@ -388,36 +368,30 @@ pub(crate) fn calls_ever_holding(
     hint: &ValueHint,
     predicate: &mut impl FnMut(&Local) -> bool,
 ) -> Result<HashSet<u64>> {
-    let projection = value_scan_projection();
     let mut out = HashSet::new();
-    let segments: Vec<usize> = reader
-        .table_segments(Table::Values)
-        .map(|s| s.index)
-        .collect();
-    for index in segments {
-        if let ValueHint::IntIn(range) = hint
-            && !reader.zone_map(index)?.may_hold_int(name, range)
-        {
-            continue;
-        }
-        let b = reader.read_segment(index, Some(&projection))?;
-        let rows = ValueRows::new(&b);
-        let Some(keys) = name_keys(&rows, name) else {
-            continue;
-        };
-        for i in 0..b.num_rows() {
-            if !keys[rows.names.keys().value(i) as usize]
-                || rows.roles.value(i) != ValueRole::Local.code()
-                || out.contains(&rows.calls.value(i))
-            {
-                continue;
-            }
-            if predicate(&rows.local(i)) {
+    let mut segments = NamedLocals::new(reader, name);
+    while let Some(segment) = segments.next(|index| ruled_out(reader, index, name, hint))? {
+        let rows = segment.rows();
+        for i in segment.local_rows(&rows) {
+            if !out.contains(&rows.calls.value(i)) && predicate(&rows.local(i)) {
                 out.insert(rows.calls.value(i));
             }
         }
     }
     Ok(out)
+}
+
+/// Whether `values` segment `index` cannot hold a value of `name` that `hint` allows.
+fn ruled_out(
+    reader: &TraceReader,
+    index: usize,
+    name: &str,
+    hint: &ValueHint,
+) -> pyttd_format::Result<bool> {
+    Ok(match hint {
+        ValueHint::IntIn(range) => !reader.zone_map(index)?.may_hold_int(name, range),
+        ValueHint::Any => false,
+    })
 }
 
 /// A stretch of seqs during which frame `call_id` held a value of a name for which a predicate
@@ -438,32 +412,16 @@ pub(crate) fn held_spans(
     predicate: &mut impl FnMut(&Local) -> bool,
     limit: usize,
 ) -> Result<Option<Vec<HeldSpan>>> {
-    let projection = value_scan_projection();
     let mut open: std::collections::HashMap<u64, u64> = std::collections::HashMap::new();
     let mut spans: Vec<HeldSpan> = Vec::new();
-    let segments: Vec<usize> = reader
-        .table_segments(Table::Values)
-        .map(|s| s.index)
-        .collect();
     let deleted = pyttd_format::ValueTag::Deleted.code();
-    for index in segments {
-        if open.is_empty()
-            && let ValueHint::IntIn(range) = hint
-            && !reader.zone_map(index)?.may_hold_int(name, range)
-        {
-            continue;
-        }
-        let b = reader.read_segment(index, Some(&projection))?;
-        let rows = ValueRows::new(&b);
-        let Some(keys) = name_keys(&rows, name) else {
-            continue;
-        };
-        for i in 0..b.num_rows() {
-            if !keys[rows.names.keys().value(i) as usize]
-                || rows.roles.value(i) != ValueRole::Local.code()
-            {
-                continue;
-            }
+    let mut segments = NamedLocals::new(reader, name);
+    // While a span is open, every segment is read to find where it ends.
+    while let Some(segment) =
+        segments.next(|index| Ok(open.is_empty() && ruled_out(reader, index, name, hint)?))?
+    {
+        let rows = segment.rows();
+        for i in segment.local_rows(&rows) {
             let (call_id, seq) = (rows.calls.value(i), rows.seqs.value(i));
             let local = rows.local(i);
             let holds = local.tag != deleted && predicate(&local);

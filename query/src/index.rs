@@ -185,7 +185,7 @@ impl EventIndex {
         mut accept: impl FnMut(u64, u64) -> Result<bool>,
     ) -> Result<Option<u64>> {
         let codes = self.code.at_lines(breakpoints);
-        let hit = self.scan_lines(beyond(from, direction), direction, &codes, None, |h| {
+        let hit = self.scan_lines(direction.beyond(from), direction, &codes, None, |h| {
             accept(h.seq, h.call_id)
         })?;
         Ok(hit.map(|h| h.seq))
@@ -215,7 +215,7 @@ impl EventIndex {
         }
         let reader = self.reader.clone();
         let hit = self.scan_lines(
-            beyond(from, direction),
+            direction.beyond(from),
             direction,
             &codes,
             candidates.spans.as_deref(),
@@ -434,16 +434,6 @@ pub struct LineHit {
 pub struct CandidateCalls {
     pub calls: HashSet<u64>,
     pub spans: Option<Vec<RangeInclusive<u64>>>,
-}
-
-/// The seqs after (before) `from` in `direction`.
-fn beyond(from: u64, direction: Direction) -> RangeInclusive<u64> {
-    match direction {
-        Direction::Forward => from.saturating_add(1)..=u64::MAX,
-        // Nothing is before seq 0: an empty range.
-        Direction::Backward if from == 0 => RangeInclusive::new(1, 0),
-        Direction::Backward => 0..=from - 1,
-    }
 }
 
 /// Seq spans holding every event of each of `calls`, sorted by start: from the call's `call`

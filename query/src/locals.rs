@@ -415,30 +415,16 @@ pub fn variable_changes(
 ) -> pyttd_format::Result<Vec<(u64, Local)>> {
     let mut out = Vec::new();
     let mut last: HashMap<u64, Local> = HashMap::new();
-    let segments: Vec<usize> = reader
-        .table_segments(Table::Values)
-        .map(|s| s.index)
-        .collect();
-    for seg in segments {
-        if let Some(c) = call_id
-            && !reader.zone_map(seg)?.may_contain_any("call_id", &[c])
-        {
-            continue;
-        }
-        let batch = reader.segment(seg)?;
-        let rows = ValueRows::new(&batch);
-        let keys: Vec<bool> = (0..rows.name_values.len())
-            .map(|k| rows.name_values.value(k) == name)
-            .collect();
-        if !keys.contains(&true) {
-            continue;
-        }
-        for i in 0..batch.num_rows() {
+    let mut segments = NamedLocals::new(reader, name);
+    let elsewhere = |index: usize| match call_id {
+        Some(c) => Ok(!reader.zone_map(index)?.may_contain_any("call_id", &[c])),
+        None => Ok(false),
+    };
+    while let Some(segment) = segments.next(elsewhere)? {
+        let rows = segment.rows();
+        for i in segment.local_rows(&rows) {
             let call = rows.calls.value(i);
-            if !keys[rows.names.keys().value(i) as usize]
-                || rows.roles.value(i) != ValueRole::Local.code()
-                || call_id.is_some_and(|c| call != c)
-            {
+            if call_id.is_some_and(|c| call != c) {
                 continue;
             }
             let value = rows.local(i);
@@ -453,4 +439,93 @@ pub fn variable_changes(
         }
     }
     Ok(out)
+}
+
+/// The columns of `values` a value scan decodes.
+const VALUE_SCAN_COLUMNS: [&str; 12] = [
+    "seq",
+    "call_id",
+    "name",
+    "role",
+    "tag",
+    "int_value",
+    "float_value",
+    "text",
+    "truncated",
+    "type_name",
+    "length",
+    "object_id",
+];
+
+/// The `values` segments holding a local named `name`, in seq order, each decoded with the
+/// columns a value scan reads (not through the cache: scans touch many segments once).
+pub(crate) struct NamedLocals<'r> {
+    reader: &'r TraceReader,
+    name: &'r str,
+    projection: Vec<usize>,
+    segments: std::vec::IntoIter<usize>,
+}
+
+/// One segment of [`NamedLocals`].
+pub(crate) struct NamedSegment {
+    batch: RecordBatch,
+    /// Which dictionary keys of `name` are the name sought (a dictionary may hold a name more
+    /// than once: batches concatenated into a segment keep each one's entries).
+    keys: Vec<bool>,
+}
+
+impl<'r> NamedLocals<'r> {
+    pub fn new(reader: &'r TraceReader, name: &'r str) -> Self {
+        let schema = Table::Values.schema();
+        let projection = VALUE_SCAN_COLUMNS
+            .iter()
+            .map(|n| schema.index_of(n).expect("v1 column"))
+            .collect();
+        let segments: Vec<usize> = reader
+            .table_segments(Table::Values)
+            .map(|s| s.index)
+            .collect();
+        NamedLocals {
+            reader,
+            name,
+            projection,
+            segments: segments.into_iter(),
+        }
+    }
+
+    /// The next segment that holds the name, among those `skip` (asked before decoding) does
+    /// not rule out.
+    pub fn next(
+        &mut self,
+        mut skip: impl FnMut(usize) -> pyttd_format::Result<bool>,
+    ) -> pyttd_format::Result<Option<NamedSegment>> {
+        for index in self.segments.by_ref() {
+            if skip(index)? {
+                continue;
+            }
+            let batch = self.reader.read_segment(index, Some(&self.projection))?;
+            let rows = ValueRows::new(&batch);
+            let keys: Vec<bool> = (0..rows.name_values.len())
+                .map(|k| rows.name_values.value(k) == self.name)
+                .collect();
+            if keys.contains(&true) {
+                return Ok(Some(NamedSegment { batch, keys }));
+            }
+        }
+        Ok(None)
+    }
+}
+
+impl NamedSegment {
+    pub fn rows(&self) -> ValueRows<'_> {
+        ValueRows::new(&self.batch)
+    }
+
+    /// The rows of `rows` (this segment's) that are a `local` row of the name, in order.
+    pub fn local_rows<'a>(&'a self, rows: &'a ValueRows<'a>) -> impl Iterator<Item = usize> + 'a {
+        let local = ValueRole::Local.code();
+        (0..self.batch.num_rows()).filter(move |&i| {
+            self.keys[rows.names.keys().value(i) as usize] && rows.roles.value(i) == local
+        })
+    }
 }

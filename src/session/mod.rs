@@ -703,10 +703,9 @@ impl<'a> Nearest<'a> {
 /// The seqs strictly after `from` up to `to` (forwards), or strictly before `from` down to `to`
 /// (backwards).
 fn between(from: u64, to: u64, direction: Direction) -> RangeInclusive<u64> {
+    let beyond = direction.beyond(from);
     match direction {
-        Direction::Forward => from.saturating_add(1)..=to,
-        // Nothing is before seq 0: an empty range.
-        Direction::Backward if from == 0 => RangeInclusive::new(1, 0),
-        Direction::Backward => to..=from - 1,
+        Direction::Forward => *beyond.start()..=to.min(*beyond.end()),
+        Direction::Backward => to.max(*beyond.start())..=*beyond.end(),
     }
 }

@@ -30,12 +30,7 @@ impl Walker<'_> {
         skip: impl FnMut(&Block) -> bool,
         matches: impl FnMut(&Event) -> bool,
     ) -> Result<Option<Event>> {
-        let within = match direction {
-            Direction::Forward => from.saturating_add(1)..=u64::MAX,
-            Direction::Backward if from == 0 => return Ok(None),
-            Direction::Backward => 0..=from - 1,
-        };
-        self.find_within(within, direction, skip, matches)
+        self.find_within(direction.beyond(from), direction, skip, matches)
     }
 
     /// The first event in `within`, walking in `direction`, for which `matches` holds.

@@ -22,7 +22,7 @@ def response(command, body=None, success=True, **extra):
     return message
 
 
-FRAME = {"id": 1, "name": "square", "line": 5, "column": 1, "source": {"path": "/tmp/dap_basic.py"}}
+FRAME = {"id": 1, "name": "square", "line": 5, "column": 1, "source": {"path": "/home/you/app/dap_basic.py"}}
 
 
 def test_the_schema_is_a_valid_draft4_schema():
@@ -84,7 +84,7 @@ def test_a_custom_timeline_response_passes_generic_validation():
                          "breakpointHits": 2}]}
     assert validate_message(response("pyttd/timeline", body)) == "Response"
     position = {"seq": 5, "type": "event", "event": "pyttd/position",
-                "body": {"seq": 4, "threadId": 0, "file": "/tmp/x.py", "line": 11, "callId": 1}}
+                "body": {"seq": 4, "threadId": 0, "file": "/home/you/app/x.py", "line": 11, "callId": 1}}
     assert validate_message(position) == "Event"
     request = {"seq": 1, "type": "request", "command": "pyttd/timeline", "arguments": {"buckets": 4}}
     assert validate_message(request) == "Request"
