@@ -3,12 +3,17 @@
 
 use std::sync::Arc;
 
+use std::collections::HashMap;
+
 use arrow_array::builder::{
-    BooleanBuilder, Float64Builder, Int64Builder, ListBuilder, StringBuilder,
-    StringDictionaryBuilder, UInt8Builder, UInt32Builder, UInt64Builder,
+    BooleanBuilder, Float64Builder, Int64Builder, ListBuilder, StringBuilder, UInt8Builder,
+    UInt32Builder, UInt64Builder,
 };
 use arrow_array::types::Int32Type;
-use arrow_array::{ArrayRef, Int64Array, RecordBatch, UInt8Array, UInt32Array, UInt64Array};
+use arrow_array::{
+    ArrayRef, DictionaryArray, Int32Array, Int64Array, RecordBatch, StringArray, UInt8Array,
+    UInt32Array, UInt64Array,
+};
 use arrow_schema::Field;
 
 use crate::error::Result;
@@ -18,6 +23,73 @@ use crate::writer::{TraceWriter, WriterOptions};
 
 fn batch(table: Table, columns: Vec<ArrayRef>) -> RecordBatch {
     RecordBatch::try_new(table.schema(), columns).expect("builders produce the v1 schema")
+}
+
+/// A dictionary-encoded string column (`Dictionary(Int32, Utf8)`, entries in first-seen order).
+///
+/// Callers pass the same few strings over and over. A name shared as an `Arc<str>` (a
+/// variable's name) is looked up by its address in a small cache that holds the `Arc` itself, so
+/// the address cannot be freed and reused for other text while it is cached; other text is
+/// hashed.
+#[derive(Debug, Default)]
+struct DictionaryColumn {
+    keys: Vec<i32>,
+    entries: Vec<Box<str>>,
+    by_text: HashMap<Box<str>, i32>,
+    /// Shared names by address hash, with their keys.
+    recent: Vec<Option<(Arc<str>, i32)>>,
+}
+
+impl DictionaryColumn {
+    const RECENT: usize = 64;
+
+    fn key_of(&mut self, text: &str) -> i32 {
+        if let Some(&key) = self.by_text.get(text) {
+            return key;
+        }
+        let key = i32::try_from(self.entries.len()).expect("fewer than 2^31 entries");
+        self.entries.push(text.into());
+        self.by_text.insert(text.into(), key);
+        key
+    }
+
+    fn append(&mut self, text: &str) {
+        let key = self.key_of(text);
+        self.keys.push(key);
+    }
+
+    /// Appends a key pushed before (see [`DictionaryColumn::key_of`]).
+    fn append_key(&mut self, key: i32) {
+        debug_assert!((key as usize) < self.entries.len());
+        self.keys.push(key);
+    }
+
+    fn append_shared(&mut self, text: &Arc<str>) {
+        if self.recent.is_empty() {
+            self.recent.resize(Self::RECENT, None);
+        }
+        let address = Arc::as_ptr(text) as *const u8 as usize;
+        let slot = (address.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 58) % Self::RECENT;
+        if let Some((cached, key)) = &self.recent[slot]
+            && Arc::ptr_eq(cached, text)
+        {
+            self.keys.push(*key);
+            return;
+        }
+        let key = self.key_of(text);
+        self.recent[slot] = Some((text.clone(), key));
+        self.keys.push(key);
+    }
+
+    /// The column so far; the builder starts over with an empty dictionary.
+    fn finish(&mut self) -> DictionaryArray<Int32Type> {
+        let keys = Int32Array::from(std::mem::take(&mut self.keys));
+        let values = StringArray::from_iter_values(self.entries.iter());
+        self.entries.clear();
+        self.by_text.clear();
+        self.recent.fill(None);
+        DictionaryArray::try_new(keys, Arc::new(values)).expect("every key names an entry")
+    }
 }
 
 /// Builds `events` batches. Pushing is a handful of `Vec` pushes; `finish` hands the vectors
@@ -172,7 +244,9 @@ impl From<&str> for Value {
 #[derive(Default)]
 struct ValueColumns {
     tag: UInt8Builder,
-    type_name: StringDictionaryBuilder<Int32Type>,
+    type_name: DictionaryColumn,
+    /// The `type_name` key of each tag whose type name is fixed, once in the dictionary.
+    fixed_type_keys: [Option<i32>; 8],
     int_value: Int64Builder,
     float_value: Float64Builder,
     text: StringBuilder,
@@ -183,8 +257,25 @@ struct ValueColumns {
 
 impl ValueColumns {
     fn push(&mut self, v: &Value) {
-        self.tag.append_value(v.tag().code());
-        self.type_name.append_value(v.type_name());
+        let tag = v.tag().code();
+        self.tag.append_value(tag);
+        match v {
+            Value::Repr { type_name, .. } | Value::Redacted { type_name } => {
+                self.type_name.append(type_name)
+            }
+            // Every other kind of value has one type name per tag.
+            _ => {
+                let key = match self.fixed_type_keys[tag as usize] {
+                    Some(key) => key,
+                    None => {
+                        let key = self.type_name.key_of(v.type_name());
+                        self.fixed_type_keys[tag as usize] = Some(key);
+                        key
+                    }
+                };
+                self.type_name.append_key(key);
+            }
+        }
         let (int, float, text, truncated, length, object_id) = match v {
             Value::Deleted | Value::None | Value::Redacted { .. } => {
                 (None, None, None, false, None, None)
@@ -220,6 +311,7 @@ impl ValueColumns {
     }
 
     fn finish(&mut self) -> Vec<ArrayRef> {
+        self.fixed_type_keys = [None; 8];
         vec![
             Arc::new(self.tag.finish()),
             Arc::new(self.type_name.finish()),
@@ -238,7 +330,7 @@ impl ValueColumns {
 pub struct ValuesBuilder {
     seq: UInt64Builder,
     call_id: UInt64Builder,
-    name: StringDictionaryBuilder<Int32Type>,
+    name: DictionaryColumn,
     role: UInt8Builder,
     snapshot: BooleanBuilder,
     value: ValueColumns,
@@ -263,12 +355,31 @@ impl ValuesBuilder {
         snapshot: bool,
         value: &Value,
     ) {
+        self.name.append(name);
+        self.push_rest(seq, call_id, role, snapshot, value);
+    }
+
+    /// As [`ValuesBuilder::push`], for a name shared by many rows (faster: the name is found in
+    /// the dictionary by its address).
+    pub fn push_shared(
+        &mut self,
+        seq: u64,
+        call_id: u64,
+        name: &Arc<str>,
+        role: ValueRole,
+        snapshot: bool,
+        value: &Value,
+    ) {
+        self.name.append_shared(name);
+        self.push_rest(seq, call_id, role, snapshot, value);
+    }
+
+    fn push_rest(&mut self, seq: u64, call_id: u64, role: ValueRole, snapshot: bool, v: &Value) {
         self.seq.append_value(seq);
         self.call_id.append_value(call_id);
-        self.name.append_value(name);
         self.role.append_value(role.code());
         self.snapshot.append_value(snapshot);
-        self.value.push(value);
+        self.value.push(v);
         self.rows += 1;
     }
 
@@ -779,4 +890,86 @@ pub fn exceptions_batch(rows: &[(u64, u32, u64, String, Option<String>)]) -> Rec
             )),
         ],
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow_array::Array;
+    use arrow_array::cast::AsArray;
+
+    fn texts(column: &DictionaryArray<Int32Type>) -> Vec<String> {
+        let values = column.values().as_string::<i32>();
+        column
+            .keys()
+            .iter()
+            .map(|k| values.value(k.expect("no nulls") as usize).to_string())
+            .collect()
+    }
+
+    #[test]
+    fn dictionary_column_keys_shared_and_plain_text_alike() {
+        let mut column = DictionaryColumn::default();
+        let alpha: Arc<str> = Arc::from("alpha");
+        column.append_shared(&alpha);
+        column.append_shared(&alpha);
+        column.append("alpha");
+        column.append_shared(&Arc::from("omega"));
+        column.append("omega");
+        drop(alpha);
+        // Whatever allocation these get, their text is what is stored.
+        for text in ["beta", "gamma", "alpha"] {
+            column.append_shared(&Arc::from(text));
+        }
+        let first = column.finish();
+        assert_eq!(
+            texts(&first),
+            [
+                "alpha", "alpha", "alpha", "omega", "omega", "beta", "gamma", "alpha"
+            ]
+        );
+        assert_eq!(first.values().len(), 4);
+        // A finished column starts over with an empty dictionary.
+        column.append("omega");
+        let second = column.finish();
+        assert_eq!(texts(&second), ["omega"]);
+        assert_eq!(second.values().len(), 1);
+    }
+
+    #[test]
+    fn value_type_names_come_from_the_value() {
+        let mut values = ValuesBuilder::default();
+        let name: Arc<str> = Arc::from("x");
+        let repr = |type_name: &str| Value::Repr {
+            type_name: type_name.into(),
+            text: "[]".into(),
+            truncated: false,
+            length: Some(0),
+            object_id: Some(1),
+        };
+        for v in [
+            Value::Int(1),
+            repr("list"),
+            Value::Int(2),
+            Value::None,
+            repr("dict"),
+        ] {
+            values.push_shared(0, 1, &name, ValueRole::Local, false, &v);
+        }
+        let batch = values.finish();
+        let column = batch
+            .column_by_name("type_name")
+            .expect("values has type_name")
+            .as_dictionary::<Int32Type>();
+        assert_eq!(texts(column), ["int", "list", "int", "NoneType", "dict"]);
+        // The next batch has its own dictionary.
+        values.push_shared(1, 1, &name, ValueRole::Local, false, &repr("set"));
+        values.push_shared(1, 1, &name, ValueRole::Local, false, &Value::Int(3));
+        let batch = values.finish();
+        let column = batch
+            .column_by_name("type_name")
+            .unwrap()
+            .as_dictionary::<Int32Type>();
+        assert_eq!(texts(column), ["set", "int"]);
+    }
 }

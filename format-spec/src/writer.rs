@@ -50,7 +50,8 @@ pub struct WriterOptions {
 }
 
 impl Default for WriterOptions {
-    /// Zstd and 64Ki-row segments: chosen by measurement (BENCHMARKS.md, "format").
+    /// Zstd level 1 (BENCHMARKS.md, "format") and 16Ki-row segments (a cold point lookup decodes
+    /// one segment; BENCHMARKS.md, "navigation").
     fn default() -> Self {
         WriterOptions {
             compression: Compression::DEFAULT_ZSTD,

@@ -197,7 +197,7 @@ impl Flusher {
                             role,
                             snapshot,
                             value,
-                        }) => values.push(r.seq, r.call_id, &name, role, snapshot, &value),
+                        }) => values.push_shared(r.seq, r.call_id, &name, role, snapshot, &value),
                         Some(Aux::Child {
                             parent_id,
                             position,
