@@ -80,12 +80,12 @@ class Workload:
 
 
 WORKLOADS = [
-    Workload("tight_loop", 2_000, 300_000),
-    Workload("compute", 300, 120_000),
-    Workload("many_locals", 100, 60_000),
+    Workload("tight_loop", 2_000, 1_600_000),
+    Workload("compute", 300, 240_000),
+    Workload("many_locals", 100, 140_000),
     Workload("io_bound", 100, 6_000),
-    Workload("deep_recursion", 2, 800),
-    Workload("multi_thread", 500, 100_000),
+    Workload("deep_recursion", 2, 1_800),
+    Workload("multi_thread", 500, 160_000),
     Workload("json_report", 1, 40),
     Workload("solver", 1, 12),
 ]

@@ -1,11 +1,18 @@
 //! Navigation latency on a recorded trace: step in / over / out / back and goto, stack and
-//! variables at an arbitrary step, and reverse-continue to a conditional breakpoint. Targets
-//! (issue "Navigation engine and native DAP server"): step and goto p99 ≤ 1 ms; stack and
-//! variables ≤ 5 ms; reverse-continue to a conditional breakpoint ≤ 100 ms, on ≥ 10M events.
+//! variables at an arbitrary step, the timeline and execution stats, and reverse-continue to a
+//! conditional breakpoint. Targets (issue "Navigation engine and native DAP server"): step and
+//! goto p99 ≤ 1 ms; stack and variables ≤ 5 ms; reverse-continue to a conditional breakpoint
+//! ≤ 100 ms, on ≥ 10M events.
 //!
 //! Percentiles need every sample, so this harness times each operation itself (criterion
-//! reports means). Run through `./dev bench-nav`, which records the trace:
+//! reports means). `benches/nav_compare.py` (`./dev bench-nav`) records the traces, runs this
+//! and py-tt-debug's side (`benches/py_tt_debug_nav.py`) and writes the table. By hand:
 //! `PYTTD_NAV_TRACE=compute.pyttd PYTTD_NAV_SOURCE=benches/workloads/compute.py cargo bench --bench navigation`.
+//!
+//! Environment: `PYTTD_NAV_TRACE`, `PYTTD_NAV_SOURCE` (required); `PYTTD_NAV_LINE` (the
+//! breakpoint line, default 23, `compute.py`'s loop body); `PYTTD_NAV_CONDITIONS` (`;`-separated
+//! `NAME == INT` conditions, default `i == 200000`); `PYTTD_NAV_SAMPLES` (default 2000);
+//! `PYTTD_NAV_COLD_SAMPLES` (default 200); `PYTTD_NAV_JSON` (also write the results there).
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -14,21 +21,34 @@ use pyttd::session::{Condition, LineSpec, Motion, Session};
 use pyttd_format::EventKind;
 use pyttd_query::Direction;
 
-/// Samples per operation (`PYTTD_NAV_SAMPLES` overrides).
-const SAMPLES: usize = 2000;
-/// Samples of operations that start from a fresh session.
-const COLD_SAMPLES: usize = 200;
+/// Timeline buckets asked for (what a client's timeline view asks for).
+const TIMELINE_BUCKETS: u32 = 500;
+
+struct Row {
+    name: String,
+    samples: Vec<Duration>,
+    /// The target in ms (p99 with ≥ 100 samples, else the max); NaN: none.
+    target: f64,
+    note: String,
+}
+
+fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
 
 fn main() {
     let trace = PathBuf::from(std::env::var("PYTTD_NAV_TRACE").expect("PYTTD_NAV_TRACE: a trace"));
     let source = std::env::var("PYTTD_NAV_SOURCE").expect("PYTTD_NAV_SOURCE: the recorded script");
     let source = std::fs::canonicalize(&source).expect("the recorded script exists");
     let source = source.to_string_lossy().into_owned();
+    let line: u32 = env_or("PYTTD_NAV_LINE", 23);
+    let conditions = std::env::var("PYTTD_NAV_CONDITIONS").unwrap_or_else(|_| "i == 200000".into());
+    let samples_per_op: usize = env_or("PYTTD_NAV_SAMPLES", 2000);
+    let cold_samples: usize = env_or("PYTTD_NAV_COLD_SAMPLES", 200);
 
-    let samples_per_op: usize = std::env::var("PYTTD_NAV_SAMPLES")
-        .ok()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(SAMPLES);
     let opened = Instant::now();
     let mut session = Session::open(&trace).expect("the trace opens");
     let open_time = opened.elapsed();
@@ -52,7 +72,16 @@ fn main() {
         }
     }
 
-    let mut rows: Vec<(&str, Vec<Duration>, f64)> = Vec::new();
+    let mut rows = Vec::new();
+    let mut row = |name: &str, samples: Vec<Duration>, target: f64, note: String| {
+        eprintln!("{name}: done");
+        rows.push(Row {
+            name: name.to_string(),
+            samples,
+            target,
+            note,
+        })
+    };
     for (name, motion, direction) in [
         ("step in", Motion::In, Direction::Forward),
         ("step over", Motion::Over, Direction::Forward),
@@ -67,12 +96,11 @@ fn main() {
             session.step(motion, direction, false).expect("step");
             samples.push(t.elapsed());
         }
-        eprintln!("{name}: done");
-        rows.push((name, samples, 1.0));
+        row(name, samples, 1.0, String::new());
     }
     // Arbitrary steps read cold: each sample opens a fresh session (its reader's segment
     // cache empty; opening is not timed), then jumps and asks what a client asks.
-    let cold = positions.len().min(COLD_SAMPLES);
+    let cold = positions.len().min(cold_samples);
     let (mut gotos, mut views, mut everything) = (Vec::new(), Vec::new(), Vec::new());
     let mut locals = 0usize;
     for &seq in &positions[..cold] {
@@ -93,49 +121,98 @@ fn main() {
         everything.push(t.elapsed());
     }
     assert!(locals > 0, "the workload has locals");
-    rows.push(("goto an arbitrary seq (cold)", gotos, 1.0));
-    rows.push(("goto + stack + top frame's variables (cold)", views, 5.0));
+    row("goto an arbitrary seq (cold)", gotos, 1.0, String::new());
+    let name = "goto + stack + top frame's variables (cold)";
+    row(name, views, 5.0, String::new());
     // Beyond the target (a client asks for the top frame's variables): every frame's locals.
-    rows.push((
-        "goto + stack + every frame's locals (cold)",
-        everything,
-        f64::NAN,
-    ));
+    let name = "goto + stack + every frame's locals (cold)";
+    row(name, everything, f64::NAN, String::new());
 
-    // Reverse-continue from the end to `acc = add(acc, poly(i % 100))` when `i == N`, on a fresh
-    // session each time (nothing cached but the OS page cache).
-    let (line, condition) = (23, "i == 200000");
-    let mut samples = Vec::new();
-    for _ in 0..5 {
-        let mut fresh = Session::open(&trace).expect("the trace opens");
-        fresh.set_line_breakpoints(
-            &source,
-            vec![LineSpec {
-                line,
-                condition: Some(Condition::parse(condition).expect("condition")),
-                hit: None,
-                log: None,
-                invalid: None,
-            }],
-        );
-        fresh.goto(last).expect("goto the end");
+    // What a timeline view and a stats view ask for when a trace opens.
+    let (mut timelines, mut stats) = (Vec::new(), Vec::new());
+    let mut functions = 0;
+    for _ in 0..cold.clamp(1, 20) {
+        let fresh = Session::open(&trace).expect("the trace opens");
         let t = Instant::now();
-        let stop = fresh.resume(Direction::Backward).expect("reverse-continue");
-        samples.push(t.elapsed());
-        let i = fresh
-            .locals(stop.event.call_id)
-            .expect("locals")
-            .into_iter()
-            .find(|l| l.name == "i")
-            .expect("i at the stop");
-        assert_eq!((stop.event.line, i.int_value), (line, Some(200_000)));
+        let buckets = fresh
+            .index()
+            .timeline(first, last, TIMELINE_BUCKETS, &[])
+            .expect("timeline");
+        timelines.push(t.elapsed());
+        assert!(!buckets.is_empty());
+        let t = Instant::now();
+        functions = pyttd_query::function_stats_direct(fresh.reader())
+            .expect("stats")
+            .len();
+        stats.push(t.elapsed());
     }
-    rows.push(("reverse-continue to `i == 200000` (cold)", samples, 100.0));
+    let name = format!("timeline, {TIMELINE_BUCKETS} buckets over the whole trace (cold)");
+    row(&name, timelines, f64::NAN, String::new());
+    let note = format!(
+        "{functions} function{}",
+        if functions == 1 { "" } else { "s" }
+    );
+    row("execution stats per function (cold)", stats, f64::NAN, note);
+
+    // Reverse-continue from the end to the breakpoint line when the condition holds, on a fresh
+    // session each time (nothing cached but the OS page cache).
+    for condition in conditions
+        .split(';')
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+    {
+        let (name, value) = condition
+            .split_once("==")
+            .map(|(n, v)| (n.trim(), v.trim().parse::<i64>()))
+            .expect("a condition `NAME == INT`");
+        let value = value.expect("a condition `NAME == INT`");
+        let mut samples = Vec::new();
+        let mut hits = 0;
+        for _ in 0..5 {
+            let mut fresh = Session::open(&trace).expect("the trace opens");
+            fresh.set_line_breakpoints(
+                &source,
+                vec![LineSpec {
+                    line,
+                    condition: Some(Condition::parse(condition).expect("condition")),
+                    hit: None,
+                    log: None,
+                    invalid: None,
+                }],
+            );
+            fresh.goto(last).expect("goto the end");
+            let t = Instant::now();
+            let stop = fresh.resume(Direction::Backward).expect("reverse-continue");
+            samples.push(t.elapsed());
+            let held = fresh
+                .locals(stop.event.call_id)
+                .expect("locals")
+                .into_iter()
+                .find(|l| l.name == name)
+                .is_some_and(|l| l.int_value == Some(value));
+            if stop.event.line == line && held {
+                hits += 1;
+            }
+        }
+        let note = match hits {
+            5 => format!("stopped at line {line} with `{condition}`"),
+            _ => format!("**wrong stop** in {} of 5", 5 - hits),
+        };
+        let name = format!("reverse-continue to `{condition}` (cold)");
+        row(&name, samples, 100.0, note);
+    }
 
     println!();
     println!("| operation | samples | p50 | p99 | max | target | met |");
     println!("|---|---|---|---|---|---|---|");
-    for (name, mut samples, target) in rows {
+    let mut json = Vec::new();
+    for Row {
+        name,
+        mut samples,
+        target,
+        note,
+    } in rows
+    {
         samples.sort_unstable();
         let pick = |q: f64| ms(samples[((samples.len() - 1) as f64 * q).round() as usize]);
         let (p50, p99, max) = (pick(0.5), pick(0.99), pick(1.0));
@@ -152,6 +229,19 @@ fn main() {
             "| {name} | {} | {p50:.3} ms | {p99:.3} ms | {max:.3} ms | {label} | {met} |",
             samples.len()
         );
+        json.push(serde_json::json!({
+            "name": name, "samples": samples.len(), "p50_ms": p50, "p99_ms": p99, "max_ms": max,
+            "target": label, "met": met, "note": note,
+        }));
+    }
+    if let Ok(path) = std::env::var("PYTTD_NAV_JSON") {
+        let out = serde_json::json!({
+            "events": last + 1,
+            "open_ms": ms(open_time),
+            "operations": json,
+        });
+        std::fs::write(&path, serde_json::to_string_pretty(&out).expect("json"))
+            .unwrap_or_else(|e| panic!("cannot write {path}: {e}"));
     }
 }
 
