@@ -79,7 +79,8 @@ def record(tier: Tier, scratch: Path, ptd: PyTtDebug) -> dict:
         stats = ast.literal_eval(match[1])
         out["py-tt-debug"] = {
             "db": str(db),
-            "counted": stats["frame_count"],
+            "counted": stats.get("frame_count", 0),
+            "dropped": stats.get("dropped_frames", 0),
             "bytes": sum(p.stat().st_size for p in scratch.glob(f"{db.name}*")),
             "seconds": run.seconds,
         }
@@ -140,6 +141,13 @@ def _ms(value: float | None) -> str:
     return f"{value:.3f} ms" if value < 10 else f"{value:.1f} ms" if value < 1000 else f"{value / 1000:.2f} s"
 
 
+def _ratio(theirs: float, ours: float) -> str:
+    if ours <= 0:
+        return "—"
+    r = theirs / ours
+    return f"{r:.2g}×" if r < 10 else f"{r:,.0f}×"
+
+
 def _mib(n: int) -> str:
     return f"{n / 2**20:.1f} MiB"
 
@@ -155,7 +163,7 @@ def render_tier(tier: dict) -> str:
     if "error" in ptd:
         lines.append(f"- py-tt-debug: failed: {ptd['error']}")
     else:
-        lost = rec_d["counted"] - ptd["events"]
+        lost = rec_d["counted"] - ptd["events"] + rec_d["dropped"]  # as harness.py counts it
         lines.append(
             f"- py-tt-debug: {ptd['events']:,} rows stored of {rec_d['counted']:,} events counted "
             f"(lost {lost:,}), {_mib(rec_d['bytes'])}; {ptd['torn_rows']:,} rows torn (function name "
@@ -176,14 +184,16 @@ def render_tier(tier: dict) -> str:
             if "error" not in ptd:
                 notes.append("py-tt-debug: no such operation")
         else:
-            ratio = f"{other['p50_ms'] / op['p50_ms']:,.0f}×" if op["p50_ms"] > 0 else "—"
+            ratio = _ratio(other["p50_ms"], op["p50_ms"])
+            if "**" in other["note"] or "**" in op["note"]:
+                ratio = "—"  # one side did not find what was asked: not the same work
             d50, d99 = _ms(other["p50_ms"]), _ms(p99(other))
             if other["samples"] < 100:
                 d99 = f"max {_ms(other['max_ms'])}"
             if other["note"]:
                 notes.append(f"py-tt-debug: {other['note']}")
             if other["samples"] < op["samples"]:
-                notes.append(f"py-tt-debug: {other['samples']} samples (time budget)")
+                notes.append(f"py-tt-debug: {other['samples']} samples (time budget or positions found)")
         p_99 = _ms(p99(op)) if p99(op) is not None else f"max {_ms(op['max_ms'])}"
         lines.append(
             f"| {op['name']} | {_ms(op['p50_ms'])} | {p_99} | {d50} | {d99} | {ratio} | {op['target']} | {op['met']} | "
@@ -194,20 +204,31 @@ def render_tier(tier: dict) -> str:
 
 def render_markdown(report: dict) -> str:
     m = report["machine"]
+    quick = "**Quick mode** (an unoptimised build, 50 steps, 10 cold samples): numbers only.\n\n" if report["quick"] else ""
     head = f"""{HEADING}
 
-Measured {m['date']} on {m['cores']} cores ({m['cpu']}), {m['kernel']}; Python {m['python']}, {m['pyttd']} at `{m['commit']}`, py-tt-debug {report['py_tt_debug']}. Reproduce with `{report['command']}`.
+{quick}Measured {m['date']} on {m['cores']} cores ({m['cpu']}), {m['kernel']}; Python {m['python']}, {m['pyttd']} at `{m['commit']}`, py-tt-debug {report['py_tt_debug']}. Reproduce with `{report['command']}`.
 
 Both tools record the same workload; then each operation is timed on each tool's own trace:
 pyttd through `Session` (what its DAP server calls; `benches/navigation.rs`, release build),
 py-tt-debug through its `Session` (what its DAP server calls; `benches/py_tt_debug_nav.py`).
-Steps start from 2,000 pseudo-random line events (placing the session there is not timed);
-"cold" operations start from a session with empty caches (pyttd: a freshly opened trace, opening
-not timed; py-tt-debug: a session as `enter_replay` leaves it, on a warm SQLite connection).
-Reverse-continue starts at the last line event, with one breakpoint on the loop body and a
-condition near the end of the run and one far from it. Ratios are py-tt-debug's p50 over pyttd's;
-a p99 needs 100 samples (otherwise the max is shown). py-tt-debug gives up a conditional search
-after 10,000 hits, and evaluates conditions on the locals it sampled.
+
+- **Steps** start from 2,000 pseudo-random line events, reached by a goto that is not timed (on
+  py-tt-debug, `goto_frame`, which leaves its stack built and cached). A py-tt-debug step always
+  brings its stack up to date, a pyttd step only moves, so the row that compares the same work is
+  "+ stack + top frame's variables": what a client asks after every stop.
+- **Cold** operations start from a session with empty caches (pyttd: a freshly opened trace,
+  opening not timed; py-tt-debug: a session as `enter_replay` leaves it, on a warm SQLite
+  connection). py-tt-debug's goto builds the stack as well.
+- **Reverse-continue** starts at the end of the trace (pyttd: its last event; py-tt-debug: its
+  last line event), with one breakpoint on the loop body and a condition near the end of the run
+  and one far from it; the time includes the stack and top frame's variables at the stop.
+  py-tt-debug gives up a conditional search after 10,000 hits and evaluates conditions on the
+  locals it sampled; where a side did not find the stop, no ratio is given.
+- **Stats** differ: pyttd's cover every recorded file with total and self time per function,
+  py-tt-debug's the one file with call counts.
+- Ratios are py-tt-debug's p50 over pyttd's; a p99 needs 100 samples (otherwise the max is
+  shown).
 """
     return head + "\n" + "\n\n".join(render_tier(t) for t in report["tiers"]) + "\n"
 
@@ -243,13 +264,18 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="small traces, few samples; BENCHMARKS.md untouched")
     parser.add_argument("--out", type=Path, help="raw results as JSON (default benches/results/navigation.json)")
+    parser.add_argument("--render", type=Path, metavar="JSON", help="only render a results file into BENCHMARKS.md")
     args = parser.parse_args(argv)
+    if args.render:
+        write_benchmarks_md(render_markdown(json.loads(args.render.read_text())))
+        return 0
     started = time.perf_counter()
     ptd = PyTtDebug()
     ptd.ensure_installed()
     given = sys.argv[1:] if argv is None else argv
     report = {
         "machine": machine(),
+        "quick": args.quick,
         "py_tt_debug": ptd.version,
         "command": shlex.join(["./dev", "bench-nav", *given]),
         "tiers": [],

@@ -46,8 +46,8 @@ fn main() {
     let source = source.to_string_lossy().into_owned();
     let line: u32 = env_or("PYTTD_NAV_LINE", 23);
     let conditions = std::env::var("PYTTD_NAV_CONDITIONS").unwrap_or_else(|_| "i == 200000".into());
-    let samples_per_op: usize = env_or("PYTTD_NAV_SAMPLES", 2000);
-    let cold_samples: usize = env_or("PYTTD_NAV_COLD_SAMPLES", 200);
+    let samples_per_op: usize = env_or("PYTTD_NAV_SAMPLES", 2000).max(1);
+    let cold_samples: usize = env_or("PYTTD_NAV_COLD_SAMPLES", 200).max(1);
 
     let opened = Instant::now();
     let mut session = Session::open(&trace).expect("the trace opens");
@@ -82,6 +82,8 @@ fn main() {
             note,
         })
     };
+    // Each step alone (the target), and with what a client asks right after any stop: the
+    // stack and the top frame's variables (what py-tt-debug's step includes).
     for (name, motion, direction) in [
         ("step in", Motion::In, Direction::Forward),
         ("step over", Motion::Over, Direction::Forward),
@@ -89,14 +91,20 @@ fn main() {
         ("step back", Motion::In, Direction::Backward),
         ("reverse step over", Motion::Over, Direction::Backward),
     ] {
-        let mut samples = Vec::with_capacity(samples_per_op);
+        let mut steps = Vec::with_capacity(samples_per_op);
+        let mut views = Vec::with_capacity(samples_per_op);
         for &seq in &positions {
             session.goto(seq).expect("goto");
             let t = Instant::now();
             session.step(motion, direction, false).expect("step");
-            samples.push(t.elapsed());
+            steps.push(t.elapsed());
+            let stack = session.stack().expect("stack");
+            session.locals(stack[0].frame.call_id).expect("locals");
+            views.push(t.elapsed());
         }
-        row(name, samples, 1.0, String::new());
+        row(name, steps, 1.0, String::new());
+        let name = format!("{name} + stack + top frame's variables");
+        row(&name, views, 5.0, String::new());
     }
     // Arbitrary steps read cold: each sample opens a fresh session (its reader's segment
     // cache empty; opening is not timed), then jumps and asks what a client asks.
@@ -141,17 +149,15 @@ fn main() {
         timelines.push(t.elapsed());
         assert!(!buckets.is_empty());
         let t = Instant::now();
-        functions = pyttd_query::function_stats_direct(fresh.reader())
-            .expect("stats")
-            .len();
+        let rows = pyttd_query::function_stats_direct(fresh.reader()).expect("stats");
         stats.push(t.elapsed());
+        functions = rows.iter().filter(|f| f.file == source).count();
     }
     let name = format!("timeline, {TIMELINE_BUCKETS} buckets over the whole trace (cold)");
     row(&name, timelines, f64::NAN, String::new());
-    let note = format!(
-        "{functions} function{}",
-        if functions == 1 { "" } else { "s" }
-    );
+    let plural = if functions == 1 { "" } else { "s" };
+    let note =
+        format!("every file, with total and self time; {functions} function{plural} in the script");
     row("execution stats per function (cold)", stats, f64::NAN, note);
 
     // Reverse-continue from the end to the breakpoint line when the condition holds, on a fresh
@@ -183,6 +189,8 @@ fn main() {
             fresh.goto(last).expect("goto the end");
             let t = Instant::now();
             let stop = fresh.resume(Direction::Backward).expect("reverse-continue");
+            let stack = fresh.stack().expect("stack");
+            fresh.locals(stack[0].frame.call_id).expect("locals");
             samples.push(t.elapsed());
             let held = fresh
                 .locals(stop.event.call_id)
@@ -198,7 +206,8 @@ fn main() {
             5 => format!("stopped at line {line} with `{condition}`"),
             _ => format!("**wrong stop** in {} of 5", 5 - hits),
         };
-        let name = format!("reverse-continue to `{condition}` (cold)");
+        let name =
+            format!("reverse-continue to `{condition}` + stack + top frame's variables (cold)");
         row(&name, samples, 100.0, note);
     }
 

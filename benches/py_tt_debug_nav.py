@@ -8,11 +8,11 @@ Runs on py-tt-debug's interpreter (its venv; `nav_compare.py` starts it):
         --conditions "i == 200000" --json out.json
 
 Positions are pseudo-random line events, from the same generator as the Rust side. A step starts
-from a position set directly on the session (not timed, as the Rust side's `goto` is not). "Cold"
-operations run on a session with empty caches, as `enter_replay` leaves it; the SQLite connection
-(and its page cache) is shared, which favours py-tt-debug. Each operation stops taking samples
-after `--budget` seconds (at least three samples), since some of py-tt-debug's operations scan
-the trace from the start.
+from a position reached with `goto_frame` (not timed, as the Rust side's `goto` is not; it leaves
+the stack built and cached, as a real session has it). "Cold" operations run on a session with
+empty caches, as `enter_replay` leaves it; the SQLite connection (and its page cache) is shared,
+which favours py-tt-debug. Each operation stops taking samples after `--budget` seconds (at least
+three samples), since some of py-tt-debug's operations scan the trace from the start.
 """
 
 from __future__ import annotations
@@ -29,8 +29,21 @@ IDENTIFIER = re.compile(r"^(<\w+>|[A-Za-z_]\w*)$")
 
 
 def percentile(samples: list[float], q: float) -> float:
+    """The sample at rank (n - 1) * q, rounded half up (as the Rust side picks it)."""
     ordered = sorted(samples)
-    return ordered[round((len(ordered) - 1) * q)]
+    return ordered[int((len(ordered) - 1) * q + 0.5)]
+
+
+class GaveUp(logging.Handler):
+    """Counts py-tt-debug's "search exhausted" warnings: a conditional search that gave up."""
+
+    def __init__(self):
+        super().__init__(logging.WARNING)
+        self.count = 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if "exhausted" in record.getMessage():
+            self.count += 1
 
 
 class Timer:
@@ -40,9 +53,11 @@ class Timer:
         self.count = count
         self.budget_s = budget_s
         self.samples: list[float] = []
-        self.started = time.perf_counter()
+        self.started: float | None = None
 
     def more(self) -> bool:
+        if self.started is None:
+            self.started = time.perf_counter()
         if len(self.samples) < 3:
             return True
         return len(self.samples) < self.count and time.perf_counter() - self.started < self.budget_s
@@ -65,8 +80,12 @@ def main() -> int:
     parser.add_argument("--budget", type=float, default=20.0, help="seconds per operation")
     parser.add_argument("--json", required=True)
     args = parser.parse_args()
-    # Its session logs every locals snapshot it cannot parse; the count is reported instead.
-    logging.disable(logging.WARNING)
+    # Its session logs every locals snapshot it cannot parse (the torn rows are counted instead)
+    # and every conditional search that gives up (counted by GaveUp).
+    gave_up = GaveUp()
+    root = logging.getLogger()
+    root.handlers = [gave_up]
+    root.setLevel(logging.WARNING)
 
     from pyttd.models import storage
     from pyttd.models.db import db
@@ -91,14 +110,13 @@ def main() -> int:
 
     # Rows whose function name is not a name or whose locals are not JSON: torn rows.
     torn = 0
-    for row in db.fetchall("SELECT function_name, locals_snapshot FROM executionframes WHERE run_id = ?", (rid,)):
-        intact = IDENTIFIER.match(row.function_name or "") is not None
-        if intact and row.locals_snapshot:
-            try:
-                json.loads(row.locals_snapshot)
-            except ValueError:
-                intact = False
-        torn += not intact
+    for row in db.fetchall(
+        "SELECT function_name, count(*) AS n,"
+        " sum(locals_snapshot IS NOT NULL AND NOT json_valid(locals_snapshot)) AS bad"
+        " FROM executionframes WHERE run_id = ? GROUP BY function_name",
+        (rid,),
+    ):
+        torn += row.n if IDENTIFIER.match(row.function_name or "") is None else row.bad
 
     def fresh() -> Session:
         """A session as `enter_replay` leaves it (empty caches), without its setup queries."""
@@ -110,19 +128,15 @@ def main() -> int:
         return s
 
     def place(s: Session, seq: int) -> None:
-        """Puts the session at `seq` as a completed navigation would (not timed)."""
-        s.current_frame_seq = seq
-        s.current_thread_id = db.fetchone(
-            "SELECT thread_id FROM executionframes WHERE run_id = ? AND sequence_no = ?", (rid, seq)
-        ).thread_id
-        s.current_stack = []
+        """Puts the session at `seq` as a navigation there leaves it (not timed)."""
+        s.goto_frame(seq)
 
     # Pseudo-random line events: the Rust side's generator over this trace's seq range (the
     # database has gaps where py-tt-debug lost events; those seqs are skipped like non-lines).
     state = 0x9E3779B97F4A7C15
     positions: list[int] = []
     attempts = 0
-    while len(positions) < args.samples and attempts < 100 * args.samples:
+    while last > first and len(positions) < args.samples and attempts < 100 * args.samples:
         attempts += 1
         state = (state * 6364136223846793005 + 1442695040888963407) % (1 << 64)
         seq = first + (state >> 11) % (last - first)
@@ -136,6 +150,9 @@ def main() -> int:
 
     def record(name: str, timer: Timer, note: str = "") -> None:
         s = timer.samples
+        if not s:
+            print(f"{name}: no samples", flush=True)
+            return
         operations.append(
             {
                 "name": name,
@@ -148,6 +165,8 @@ def main() -> int:
         )
         print(f"{name}: {len(s)} samples", flush=True)
 
+    # Each step alone (its stack update included: every navigation keeps the stack current),
+    # and with what a client asks right after any stop: the stack and the top frame's variables.
     session = fresh()
     for name, method in [
         ("step in", Session.step_into),
@@ -155,20 +174,27 @@ def main() -> int:
         ("step out", Session.step_out),
         ("step back", Session.step_back),
     ]:
-        timer = Timer(len(positions), args.budget)
+        steps, views = Timer(len(positions), args.budget), Timer(len(positions), args.budget)
         for seq in positions:
-            if not timer.more():
+            if not steps.more():
                 break
             place(session, seq)
-            timer.time(method, session)
-        record(name, timer)
+            t = time.perf_counter()
+            method(session)
+            steps.samples.append((time.perf_counter() - t) * 1e3)
+            session.get_stack_at(session.current_frame_seq)
+            session.get_variables_at(session.current_frame_seq)
+            views.samples.append((time.perf_counter() - t) * 1e3)
+        record(name, steps)
+        record(f"{name} + stack + top frame's variables", views)
 
     cold = positions[: args.cold_samples]
-    gotos, views, everything = (Timer(len(cold), args.budget) for _ in range(3))
+    gotos = Timer(len(cold), args.budget)
     with_locals = 0
     for seq in cold:
         if gotos.more():
             gotos.time(fresh().goto_frame, seq)
+    views, everything = Timer(len(cold), args.budget), Timer(len(cold), args.budget)
     for seq in cold:
         if not views.more():
             break
@@ -187,25 +213,32 @@ def main() -> int:
     record("goto + stack + top frame's variables (cold)", views, note)
     record("goto + stack + every frame's locals (cold)", everything)
 
-    timelines, stats = Timer(min(len(cold), 20), args.budget), Timer(min(len(cold), 20), args.budget)
+    timelines = Timer(min(len(cold), 20), args.budget)
     functions = 0
     while timelines.more():
         timelines.time(get_timeline_summary, run.run_id, first, last, 500)
+    stats = Timer(min(len(cold), 20), args.budget)
     while stats.more():
         functions = len(stats.time(fresh().get_execution_stats, script))
     record("timeline, 500 buckets over the whole trace (cold)", timelines)
-    record("execution stats per function (cold)", stats, f"{functions} function{'' if functions == 1 else 's'}")
+    plural = "" if functions == 1 else "s"
+    record("execution stats per function (cold)", stats, f"the script's file, call counts only; {functions} function{plural}")
 
     for condition in [c.strip() for c in args.conditions.split(";") if c.strip()]:
         name, value = (part.strip() for part in condition.split("=="))
         timer = Timer(5, args.budget)
         right = 0
         stops = []
+        gave_up.count = 0
         while timer.more():
             s = fresh()
             s.set_breakpoints([{"file": script, "line": args.line, "condition": condition}])
             place(s, base.last_line_seq)
-            stop = timer.time(s.reverse_continue)
+            t = time.perf_counter()
+            stop = s.reverse_continue()
+            s.get_stack_at(s.current_frame_seq)
+            s.get_variables_at(s.current_frame_seq)
+            timer.samples.append((time.perf_counter() - t) * 1e3)
             held = False
             if stop.get("reason") == "breakpoint" and stop.get("line") == args.line:
                 frame = db.fetchone(
@@ -222,11 +255,14 @@ def main() -> int:
         n = len(timer.samples)
         if right == n:
             note = f"stopped at line {args.line} with `{condition}`"
+        elif gave_up.count:
+            note = "**not found**: gave up after 10,000 hits (its limit) and went to the start"
         elif right == 0 and all(r == "start" for r in stops):
-            note = "**not found**: ran back to the start"
+            note = "**not found**: no hit with the condition true in its locals; went to the start"
         else:
-            note = f"**wrong stop** in {n - right} of {n}"
-        record(f"reverse-continue to `{condition}` (cold)", timer, note)
+            reasons = ", ".join(sorted(set(r or "?" for r in stops)))
+            note = f"**wrong stop** in {n - right} of {n} (stop reason: {reasons})"
+        record(f"reverse-continue to `{condition}` + stack + top frame's variables (cold)", timer, note)
 
     with open(args.json, "w") as f:
         json.dump({"events": events, "torn_rows": torn, "first_seq": first, "last_seq": last, "open_ms": open_ms, "operations": operations}, f, indent=2)
