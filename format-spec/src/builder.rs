@@ -596,6 +596,17 @@ impl TraceBuilder {
         seq
     }
 
+    /// A line event at which the recorder wrote a periodic snapshot: every bound local of the
+    /// frame, as snapshot rows (SPEC section 6, `values`).
+    pub fn line_snapshot(&mut self, thread: u32, line: u32, locals: &[(&str, Value)]) -> u64 {
+        let (seq, call_id) = self.event(thread, EventKind::Line, line);
+        for (name, v) in locals {
+            self.values
+                .push(seq, call_id, name, ValueRole::Local, true, v);
+        }
+        seq
+    }
+
     /// A return from the current frame of `thread` with `value`.
     pub fn ret(&mut self, thread: u32, line: u32, value: Value) -> u64 {
         let (seq, call_id) = self.event(thread, EventKind::Return, line);

@@ -173,15 +173,11 @@ pub fn frame_locals(
             continue;
         }
         let batch = reader.segment(index)?;
-        let rows = frame_rows(&batch, seq, call_id);
+        let (rows, newest_snapshot) = frame_rows(&batch, seq, call_id);
         if snapshot.is_none() {
-            snapshot = rows
-                .iter()
-                .rev()
-                .find(|(_, snap)| *snap)
-                .map(|(l, _)| l.seq);
+            snapshot = newest_snapshot;
         }
-        found.push(rows.into_iter().map(|(l, _)| l).collect());
+        found.push(rows);
     }
     let mut state: BTreeMap<String, Local> = BTreeMap::new();
     let from = snapshot.unwrap_or(0);
@@ -311,17 +307,26 @@ impl<'a> ValueRows<'a> {
     }
 }
 
-/// The `local` rows of `call_id` with seq ≤ `seq` in one `values` segment, with their snapshot
-/// flag.
-fn frame_rows(batch: &RecordBatch, seq: u64, call_id: u64) -> Vec<(Local, bool)> {
+/// The `local` rows of `call_id` with seq ≤ `seq` in one `values` segment that still matter: from
+/// the newest snapshot among them on (every row when the segment holds none), with that
+/// snapshot's seq. Older rows are never decoded: a long-running frame has thousands of rows in a
+/// segment, and a reader needs only those since its last snapshot.
+fn frame_rows(batch: &RecordBatch, seq: u64, call_id: u64) -> (Vec<Local>, Option<u64>) {
     let rows = ValueRows::new(batch);
-    let end = rows.seqs.values().partition_point(|&s| s <= seq);
-    (0..end)
-        .filter(|&i| {
-            rows.calls.value(i) == call_id && rows.roles.value(i) == ValueRole::Local.code()
-        })
-        .map(|i| (rows.local(i), rows.snapshot(i)))
-        .collect()
+    let seqs = rows.seqs.values();
+    let end = seqs.partition_point(|&s| s <= seq);
+    let of_frame =
+        |i: usize| rows.calls.value(i) == call_id && rows.roles.value(i) == ValueRole::Local.code();
+    let snapshot = (0..end)
+        .rev()
+        .find(|&i| of_frame(i) && rows.snapshot(i))
+        .map(|i| seqs[i]);
+    let start = snapshot.map_or(0, |s| seqs[..end].partition_point(|&x| x < s));
+    let out = (start..end)
+        .filter(|&i| of_frame(i))
+        .map(|i| rows.local(i))
+        .collect();
+    (out, snapshot)
 }
 
 /// The `return` and `exception` rows at `seq` (the value a `return` or `yield` event hands

@@ -624,3 +624,63 @@ fn traces_without_summaries_are_summarized_from_their_events() {
         "square() ran three times before the crash: {hits:?}"
     );
 }
+
+/// A frame's locals at each step, rebuilt from its newest snapshot (call arguments or a periodic
+/// snapshot) plus the changes and deletions after it, whether the rows share one `values` segment
+/// or spread over many.
+#[test]
+fn frame_locals_rebuild_each_step_from_the_newest_snapshot() {
+    let int = Value::Int;
+    for segment_rows in [16_384, 2, 1] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("snapshots.pyttd");
+        let w = pyttd_format::TraceWriter::create(
+            &path,
+            WriterOptions {
+                segment_rows,
+                ..WriterOptions::default()
+            },
+        )
+        .unwrap();
+        let mut b = TraceBuilder::new();
+        let module = b.code(APP, "<module>", 1, CodeKind::Module);
+        let f = b.code(APP, "f", 2, CodeKind::Function);
+        b.call(0, module, 1, &[]);
+        let call = b.call(0, f, 2, &[("a", int(0))]); // seq 1
+        b.line(0, 3, &[("a", int(1)), ("b", int(10))]); // 2
+        b.line(0, 4, &[("a", int(2))]); // 3
+        b.line_snapshot(0, 5, &[("a", int(2)), ("b", int(10))]); // 4
+        b.line(0, 6, &[("b", int(11))]); // 5
+        b.line(0, 7, &[("a", Value::Deleted)]); // 6
+        b.line_snapshot(0, 8, &[("b", int(11))]); // 7
+        b.line(0, 9, &[("a", int(7))]); // 8
+        b.ret(0, 9, Value::None); // 9
+        b.finish_into(w, 0).unwrap();
+
+        let reader = pyttd_format::TraceReader::open(&path).unwrap();
+        let at = |seq| -> Vec<(String, i64)> {
+            pyttd_query::frame_locals(&reader, seq, call)
+                .unwrap()
+                .into_iter()
+                .map(|l| (l.name, l.int_value.expect("int locals")))
+                .collect()
+        };
+        let s = |pairs: &[(&str, i64)]| -> Vec<(String, i64)> {
+            pairs.iter().map(|&(n, v)| (n.to_string(), v)).collect()
+        };
+        let expected = [
+            (1, s(&[("a", 0)])),
+            (2, s(&[("a", 1), ("b", 10)])),
+            (3, s(&[("a", 2), ("b", 10)])),
+            (4, s(&[("a", 2), ("b", 10)])),
+            (5, s(&[("a", 2), ("b", 11)])),
+            (6, s(&[("b", 11)])),
+            (7, s(&[("b", 11)])),
+            (8, s(&[("a", 7), ("b", 11)])),
+            (9, s(&[("a", 7), ("b", 11)])),
+        ];
+        for (seq, locals) in expected {
+            assert_eq!(at(seq), locals, "seq {seq}, {segment_rows}-row segments");
+        }
+    }
+}
