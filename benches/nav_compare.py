@@ -213,9 +213,10 @@ Both tools record the same workload; then each operation is timed on each tool's
 pyttd through `Session` (what its DAP server calls; `benches/navigation.rs`, release build),
 py-tt-debug through its `Session` (what its DAP server calls; `benches/py_tt_debug_nav.py`).
 
-- **Steps** start from 2,000 pseudo-random line events, reached by a goto that is not timed (on
-  py-tt-debug, `goto_frame`, which leaves its stack built and cached). A py-tt-debug step always
-  brings its stack up to date, a pyttd step only moves, so the row that compares the same work is
+- **Steps** start from 2,000 pseudo-random line events, reached by a goto and shown (stack and
+  top frame's variables, as a client shows every stop), none of it timed; on py-tt-debug the goto
+  is `goto_frame`, which leaves its stack built and cached. A py-tt-debug step always brings its
+  stack up to date, a pyttd step only moves, so the row that compares the same work is
   "+ stack + top frame's variables": what a client asks after every stop.
 - **Cold** operations start from a session with empty caches (pyttd: a freshly opened trace,
   opening not timed; py-tt-debug: a session as `enter_replay` leaves it, on a warm SQLite
@@ -227,6 +228,10 @@ py-tt-debug through its `Session` (what its DAP server calls; `benches/py_tt_deb
   locals it sampled; where a side did not find the stop, no ratio is given.
 - **Stats** differ: pyttd's cover every recorded file with total and self time per function,
   py-tt-debug's the one file with call counts.
+- **Torn rows**: in py-tt-debug's traces of `compute.py` most stored rows are damaged: a
+  `function_name` that is a fragment of some locals JSON (`"}}`, `oly`) and a `locals_snapshot`
+  that is not JSON. The harness counts them; they occur with and without its SQLite preload.
+  Its operations still run on them, which is why its stats list thousands of "functions".
 - Ratios are py-tt-debug's p50 over pyttd's; a p99 needs 100 samples (otherwise the max is
   shown).
 """

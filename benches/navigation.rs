@@ -94,7 +94,10 @@ fn main() {
         let mut steps = Vec::with_capacity(samples_per_op);
         let mut views = Vec::with_capacity(samples_per_op);
         for &seq in &positions {
+            // A client shows every stop (the goto too) before the user steps from it.
             session.goto(seq).expect("goto");
+            let stack = session.stack().expect("stack");
+            session.locals(stack[0].frame.call_id).expect("locals");
             let t = Instant::now();
             session.step(motion, direction, false).expect("step");
             steps.push(t.elapsed());

@@ -128,8 +128,11 @@ def main() -> int:
         return s
 
     def place(s: Session, seq: int) -> None:
-        """Puts the session at `seq` as a navigation there leaves it (not timed)."""
+        """Puts the session at `seq` as a navigation there leaves it, shown as a client shows
+        every stop (not timed)."""
         s.goto_frame(seq)
+        s.get_stack_at(seq)
+        s.get_variables_at(seq)
 
     # Pseudo-random line events: the Rust side's generator over this trace's seq range (the
     # database has gaps where py-tt-debug lost events; those seqs are skipped like non-lines).
