@@ -577,14 +577,20 @@ def main(argv: list[str] | None = None) -> int:
         out.write_text(json.dumps(report, indent=1) + "\n")
         print(f"results: {out}", file=sys.stderr)
     print(section)
-    if args.quick:
-        problems = check_quick(report)
+    return conclude(report, check_quick(report) if args.quick else None, lambda: write_benchmarks_md(section))
+
+
+def conclude(report: dict, problems: list[str] | None, write_section) -> int:
+    """Ends a run: a quick one reports its problems (exit status 1 if any), a full one writes its
+    section of BENCHMARKS.md."""
+    elapsed = f"{report['elapsed_s']:.0f} s"
+    if problems is not None:
         for problem in problems:
             print(f"error: {problem}", file=sys.stderr)
-        print(f"quick run {'failed' if problems else 'ok'} in {report['elapsed_s']:.0f} s", file=sys.stderr)
+        print(f"quick run {'failed' if problems else 'ok'} in {elapsed}", file=sys.stderr)
         return 1 if problems else 0
-    write_benchmarks_md(section)
-    print(f"BENCHMARKS.md updated ({report['elapsed_s']:.0f} s)", file=sys.stderr)
+    write_section()
+    print(f"BENCHMARKS.md updated ({elapsed})", file=sys.stderr)
     return 0
 
 

@@ -33,7 +33,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness import BENCHMARKS_MD, PYTTD, REPO, WORKLOADS_DIR, PyTtDebug, child_env, machine, run_child
+from harness import BENCHMARKS_MD, PYTTD, REPO, WORKLOADS_DIR, PyTtDebug, child_env, conclude, machine, run_child
 
 HEADING = "## navigation (benches/nav_compare.py)"
 
@@ -306,15 +306,7 @@ def main(argv: list[str] | None = None) -> int:
     if out:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(report, indent=1) + "\n")
-    if args.quick:
-        problems = check_quick(report)
-        for problem in problems:
-            print(f"error: {problem}", file=sys.stderr)
-        print(f"quick navigation run {'failed' if problems else 'ok'} in {report['elapsed_s']:.0f} s", file=sys.stderr)
-        return 1 if problems else 0
-    write_benchmarks_md(section)
-    print(f"BENCHMARKS.md updated ({report['elapsed_s']:.0f} s)", file=sys.stderr)
-    return 0
+    return conclude(report, check_quick(report) if args.quick else None, lambda: write_benchmarks_md(section))
 
 
 if __name__ == "__main__":

@@ -588,21 +588,26 @@ impl TraceBuilder {
     /// A line event in the current frame of `thread`; `changes` are the locals that became
     /// visible at this line.
     pub fn line(&mut self, thread: u32, line: u32, changes: &[(&str, Value)]) -> u64 {
-        let (seq, call_id) = self.event(thread, EventKind::Line, line);
-        for (name, v) in changes {
-            self.values
-                .push(seq, call_id, name, ValueRole::Local, false, v);
-        }
-        seq
+        self.line_with_rows(thread, line, changes, false)
     }
 
     /// A line event at which the recorder wrote a periodic snapshot: every bound local of the
     /// frame, as snapshot rows (SPEC section 6, `values`).
     pub fn line_snapshot(&mut self, thread: u32, line: u32, locals: &[(&str, Value)]) -> u64 {
+        self.line_with_rows(thread, line, locals, true)
+    }
+
+    fn line_with_rows(
+        &mut self,
+        thread: u32,
+        line: u32,
+        rows: &[(&str, Value)],
+        snapshot: bool,
+    ) -> u64 {
         let (seq, call_id) = self.event(thread, EventKind::Line, line);
-        for (name, v) in locals {
+        for (name, v) in rows {
             self.values
-                .push(seq, call_id, name, ValueRole::Local, true, v);
+                .push(seq, call_id, name, ValueRole::Local, snapshot, v);
         }
         seq
     }
