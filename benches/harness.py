@@ -202,6 +202,28 @@ _PYTTD_SUMMARY = re.compile(r"^pyttd: recorded (\d+) events .* in ([0-9.]+)s to 
 _PY_TT_DEBUG_SUMMARY = re.compile(r"^Recording complete: (\{.*\})$", re.M)
 
 
+def pyttd_summary(stderr: str) -> tuple[int, float] | None:
+    """(events, recording seconds) from the summary line of `pyttd record`."""
+    match = _PYTTD_SUMMARY.search(stderr)
+    return (int(match[1]), float(match[2])) if match else None
+
+
+def py_tt_debug_stats(stdout: str) -> dict | None:
+    """The stats py-tt-debug prints when its recording completes (`frame_count`, ...)."""
+    match = _PY_TT_DEBUG_SUMMARY.search(stdout)
+    return ast.literal_eval(match[1]) if match else None
+
+
+def py_tt_debug_lost(stats: dict, stored: int) -> int:
+    """Events py-tt-debug counted but did not store, plus those it says it dropped."""
+    return stats.get("frame_count", 0) - stored + stats.get("dropped_frames", 0)
+
+
+def db_files(db: Path) -> list[Path]:
+    """A SQLite database and its WAL files, those that exist."""
+    return [p for p in (db, Path(f"{db}-wal"), Path(f"{db}-shm")) if p.exists()]
+
+
 class Bench:
     """Runs the four tools on one workload in a scratch directory."""
 
@@ -223,7 +245,7 @@ class Bench:
             run = run_child([str(PYTTD), "record", "-o", str(trace), str(script), str(scale)], self.scratch, child_env())
             self._measure_pyttd(run, trace)
         else:
-            for path in self._db_files(db):
+            for path in db_files(db):
                 path.unlink()
             run = run_child(self.ptd.argv(script, scale, db), self.scratch, self.ptd.env())
             self._measure_py_tt_debug(run, db)
@@ -233,10 +255,9 @@ class Bench:
         return run
 
     def _measure_pyttd(self, run: Run, trace: Path) -> None:
-        match = _PYTTD_SUMMARY.search(run.stderr)
-        if match and trace.exists():
-            run.events = int(match[1])
-            run.recording_s = float(match[2])
+        summary = pyttd_summary(run.stderr)
+        if summary and trace.exists():
+            run.events, run.recording_s = summary
             run.bytes = trace.stat().st_size
             run.lost = 0  # pyttd never drops: its rings apply backpressure
         elif run.error is None:
@@ -244,21 +265,16 @@ class Bench:
         trace.unlink(missing_ok=True)
 
     def _measure_py_tt_debug(self, run: Run, db: Path) -> None:
-        match = _PY_TT_DEBUG_SUMMARY.search(run.stdout)
-        if match and db.exists():
-            stats = ast.literal_eval(match[1])
+        stats = py_tt_debug_stats(run.stdout)
+        if stats and db.exists():
             with sqlite3.connect(db) as conn:
                 run.events = conn.execute("SELECT count(*) FROM executionframes").fetchone()[0]
-            run.bytes = sum(p.stat().st_size for p in self._db_files(db))
-            run.lost = stats["frame_count"] - run.events + stats.get("dropped_frames", 0)
+            run.bytes = sum(p.stat().st_size for p in db_files(db))
+            run.lost = py_tt_debug_lost(stats, run.events)
         elif run.error is None:
             run.error = "no `Recording complete` summary or no database"
-        for path in self._db_files(db):
+        for path in db_files(db):
             path.unlink()
-
-    @staticmethod
-    def _db_files(db: Path) -> list[Path]:
-        return [p for p in (db, Path(f"{db}-wal"), Path(f"{db}-shm")) if p.exists()]
 
     def fidelity(self, script: Path, scale: int) -> dict[str, dict]:
         """Fidelity of pyttd and py-tt-debug at `scale`, against the settrace oracle."""
@@ -279,7 +295,7 @@ class Bench:
             results["py-tt-debug"] = fidelity.score(reference, fidelity.py_tt_debug_lines(db, script.parent)).to_json()
         else:
             results["py-tt-debug"] = {"error": run.error or "no database"}
-        for path in self._db_files(db):
+        for path in db_files(db):
             path.unlink()
         return results
 

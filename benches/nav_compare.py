@@ -20,7 +20,6 @@ samples locals); the notes say what each stop found.
 from __future__ import annotations
 
 import argparse
-import ast
 import json
 import os
 import re
@@ -33,7 +32,21 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness import BENCHMARKS_MD, PYTTD, REPO, WORKLOADS_DIR, PyTtDebug, child_env, conclude, machine, run_child
+from harness import (
+    BENCHMARKS_MD,
+    PYTTD,
+    REPO,
+    WORKLOADS_DIR,
+    PyTtDebug,
+    child_env,
+    conclude,
+    db_files,
+    machine,
+    py_tt_debug_lost,
+    py_tt_debug_stats,
+    pyttd_summary,
+    run_child,
+)
 
 HEADING = "## navigation (benches/nav_compare.py)"
 
@@ -56,8 +69,6 @@ QUICK_TIERS = [
     Tier("tight_loop", 5_000, 9, ["i == 4900", "i == 1000"]),
 ]
 
-_PYTTD_SUMMARY = re.compile(r"^pyttd: recorded (\d+) events .* in ([0-9.]+)s to ", re.M)
-_PY_TT_DEBUG_SUMMARY = re.compile(r"^Recording complete: (\{.*\})$", re.M)
 
 
 def record(tier: Tier, scratch: Path, ptd: PyTtDebug) -> dict:
@@ -67,21 +78,19 @@ def record(tier: Tier, scratch: Path, ptd: PyTtDebug) -> dict:
     db = scratch / f"{tier.workload}-{tier.scale}.db"
     out: dict = {"workload": tier.workload, "scale": tier.scale, "script": str(script)}
     run = run_child([str(PYTTD), "record", "-o", str(trace), str(script), str(tier.scale)], scratch, child_env())
-    match = _PYTTD_SUMMARY.search(run.stderr)
-    if run.error or not match:
+    summary = pyttd_summary(run.stderr)
+    if run.error or not summary:
         raise SystemExit(f"error: pyttd could not record {script.name} {tier.scale}: {run.error or run.stderr[-300:]}")
-    out["pyttd"] = {"trace": str(trace), "events": int(match[1]), "bytes": trace.stat().st_size, "seconds": run.seconds}
+    out["pyttd"] = {"trace": str(trace), "events": summary[0], "bytes": trace.stat().st_size, "seconds": run.seconds}
     run = run_child(ptd.argv(script, tier.scale, db), scratch, ptd.env())
-    match = _PY_TT_DEBUG_SUMMARY.search(run.stdout)
-    if run.error or not match or not db.exists():
+    stats = py_tt_debug_stats(run.stdout)
+    if run.error or not stats or not db.exists():
         out["py-tt-debug"] = {"error": run.error or "no `Recording complete` summary or no database"}
     else:
-        stats = ast.literal_eval(match[1])
         out["py-tt-debug"] = {
             "db": str(db),
-            "counted": stats.get("frame_count", 0),
-            "dropped": stats.get("dropped_frames", 0),
-            "bytes": sum(p.stat().st_size for p in scratch.glob(f"{db.name}*")),
+            "stats": stats,
+            "bytes": sum(p.stat().st_size for p in db_files(db)),
             "seconds": run.seconds,
         }
     return out
@@ -163,9 +172,10 @@ def render_tier(tier: dict) -> str:
     if "error" in ptd:
         lines.append(f"- py-tt-debug: failed: {ptd['error']}")
     else:
-        lost = rec_d["counted"] - ptd["events"] + rec_d["dropped"]  # as harness.py counts it
+        counted = rec_d["stats"].get("frame_count", 0)
+        lost = py_tt_debug_lost(rec_d["stats"], ptd["events"])
         lines.append(
-            f"- py-tt-debug: {ptd['events']:,} rows stored of {rec_d['counted']:,} events counted "
+            f"- py-tt-debug: {ptd['events']:,} rows stored of {counted:,} events counted "
             f"(lost {lost:,}), {_mib(rec_d['bytes'])}; {ptd['torn_rows']:,} rows torn (function name "
             f"not a name, or locals not JSON); session open {_ms(ptd['open_ms'])}."
         )

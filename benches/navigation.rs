@@ -17,7 +17,7 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use pyttd::session::{Condition, LineSpec, Motion, Session};
+use pyttd::session::{Condition, LineSpec, Motion, NamedFrame, Session};
 use pyttd_format::EventKind;
 use pyttd_query::Direction;
 
@@ -96,13 +96,11 @@ fn main() {
         for &seq in &positions {
             // A client shows every stop (the goto too) before the user steps from it.
             session.goto(seq).expect("goto");
-            let stack = session.stack().expect("stack");
-            session.locals(stack[0].frame.call_id).expect("locals");
+            show(&session);
             let t = Instant::now();
             session.step(motion, direction, false).expect("step");
             steps.push(t.elapsed());
-            let stack = session.stack().expect("stack");
-            session.locals(stack[0].frame.call_id).expect("locals");
+            show(&session);
             views.push(t.elapsed());
         }
         row(name, steps, 1.0, String::new());
@@ -123,8 +121,8 @@ fn main() {
         let mut fresh = Session::open(&trace).expect("the trace opens");
         let t = Instant::now();
         fresh.goto(seq).expect("goto");
-        let stack = fresh.stack().expect("stack");
-        locals += fresh.locals(stack[0].frame.call_id).expect("locals").len();
+        let (stack, top) = show(&fresh);
+        locals += top;
         views.push(t.elapsed());
         for frame in &stack[1..] {
             locals += fresh.locals(frame.frame.call_id).expect("locals").len();
@@ -192,8 +190,7 @@ fn main() {
             fresh.goto(last).expect("goto the end");
             let t = Instant::now();
             let stop = fresh.resume(Direction::Backward).expect("reverse-continue");
-            let stack = fresh.stack().expect("stack");
-            fresh.locals(stack[0].frame.call_id).expect("locals");
+            show(&fresh);
             samples.push(t.elapsed());
             let held = fresh
                 .locals(stop.event.call_id)
@@ -255,6 +252,17 @@ fn main() {
         std::fs::write(&path, serde_json::to_string_pretty(&out).expect("json"))
             .unwrap_or_else(|e| panic!("cannot write {path}: {e}"));
     }
+}
+
+/// What a client asks at every stop: the stack and the top frame's variables. Returns the stack
+/// and how many variables the top frame has.
+fn show(session: &Session) -> (Vec<NamedFrame>, usize) {
+    let stack = session.stack().expect("stack");
+    let top = session
+        .locals(stack[0].frame.call_id)
+        .expect("locals")
+        .len();
+    (stack, top)
 }
 
 fn ms(d: Duration) -> f64 {

@@ -127,12 +127,15 @@ def main() -> int:
         s.current_stack = list(base.current_stack)
         return s
 
+    def show(s: Session) -> tuple[list[dict], list[dict]]:
+        """What a client asks at every stop: the stack and the top frame's variables."""
+        return s.get_stack_at(s.current_frame_seq), s.get_variables_at(s.current_frame_seq)
+
     def place(s: Session, seq: int) -> None:
         """Puts the session at `seq` as a navigation there leaves it, shown as a client shows
         every stop (not timed)."""
         s.goto_frame(seq)
-        s.get_stack_at(seq)
-        s.get_variables_at(seq)
+        show(s)
 
     # Pseudo-random line events: the Rust side's generator over this trace's seq range (the
     # database has gaps where py-tt-debug lost events; those seqs are skipped like non-lines).
@@ -185,8 +188,7 @@ def main() -> int:
             t = time.perf_counter()
             method(session)
             steps.samples.append((time.perf_counter() - t) * 1e3)
-            session.get_stack_at(session.current_frame_seq)
-            session.get_variables_at(session.current_frame_seq)
+            show(session)
             views.samples.append((time.perf_counter() - t) * 1e3)
         record(name, steps)
         record(f"{name} + stack + top frame's variables", views)
@@ -204,8 +206,7 @@ def main() -> int:
         s = fresh()
         t = time.perf_counter()
         s.goto_frame(seq)
-        stack = s.get_stack_at(seq)
-        top = s.get_variables_at(seq)
+        stack, top = show(s)
         views.samples.append((time.perf_counter() - t) * 1e3)
         with_locals += bool(top)
         for frame in stack[1:]:
@@ -239,8 +240,7 @@ def main() -> int:
             place(s, base.last_line_seq)
             t = time.perf_counter()
             stop = s.reverse_continue()
-            s.get_stack_at(s.current_frame_seq)
-            s.get_variables_at(s.current_frame_seq)
+            show(s)
             timer.samples.append((time.perf_counter() - t) * 1e3)
             held = False
             if stop.get("reason") == "breakpoint" and stop.get("line") == args.line:
