@@ -27,22 +27,19 @@ fn batch(table: Table, columns: Vec<ArrayRef>) -> RecordBatch {
 
 /// A dictionary-encoded string column (`Dictionary(Int32, Utf8)`, entries in first-seen order).
 ///
-/// Callers pass the same few strings over and over. A name shared as an `Arc<str>` (a
-/// variable's name) is looked up by its address in a small cache that holds the `Arc` itself, so
-/// the address cannot be freed and reused for other text while it is cached; other text is
-/// hashed.
+/// Callers pass the same few strings over and over. A caller that numbers its strings (the
+/// recorder numbers variable names) passes the number too, and the entry is found by it in a
+/// `Vec`; other text is hashed.
 #[derive(Debug, Default)]
 struct DictionaryColumn {
     keys: Vec<i32>,
     entries: Vec<Box<str>>,
     by_text: HashMap<Box<str>, i32>,
-    /// Shared names by address hash, with their keys.
-    recent: Vec<Option<(Arc<str>, i32)>>,
+    /// By the caller's number of a string: its key + 1 in this batch's dictionary (0: none yet).
+    by_id: Vec<i32>,
 }
 
 impl DictionaryColumn {
-    const RECENT: usize = 64;
-
     fn key_of(&mut self, text: &str) -> i32 {
         if let Some(&key) = self.by_text.get(text) {
             return key;
@@ -64,20 +61,20 @@ impl DictionaryColumn {
         self.keys.push(key);
     }
 
-    fn append_shared(&mut self, text: &Arc<str>) {
-        if self.recent.is_empty() {
-            self.recent.resize(Self::RECENT, None);
-        }
-        let address = Arc::as_ptr(text) as *const u8 as usize;
-        let slot = (address.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 58) % Self::RECENT;
-        if let Some((cached, key)) = &self.recent[slot]
-            && Arc::ptr_eq(cached, text)
+    /// Appends `text`, which the caller numbers `id` (the same id always names the same text).
+    fn append_numbered(&mut self, id: u32, text: &str) {
+        let i = id as usize;
+        if let Some(&k) = self.by_id.get(i)
+            && k > 0
         {
-            self.keys.push(*key);
+            self.keys.push(k - 1);
             return;
         }
         let key = self.key_of(text);
-        self.recent[slot] = Some((text.clone(), key));
+        if self.by_id.len() <= i {
+            self.by_id.resize(i + 1, 0);
+        }
+        self.by_id[i] = key + 1;
         self.keys.push(key);
     }
 
@@ -87,7 +84,7 @@ impl DictionaryColumn {
         let values = StringArray::from_iter_values(self.entries.iter());
         self.entries.clear();
         self.by_text.clear();
-        self.recent.fill(None);
+        self.by_id.clear();
         DictionaryArray::try_new(keys, Arc::new(values)).expect("every key names an entry")
     }
 }
@@ -359,18 +356,20 @@ impl ValuesBuilder {
         self.push_rest(seq, call_id, role, snapshot, value);
     }
 
-    /// As [`ValuesBuilder::push`], for a name shared by many rows (faster: the name is found in
-    /// the dictionary by its address).
-    pub fn push_shared(
+    /// As [`ValuesBuilder::push`], for a caller that numbers its names: `name_id` always means
+    /// the same `name` (faster: the name's dictionary entry is found by its number).
+    #[allow(clippy::too_many_arguments)]
+    pub fn push_numbered(
         &mut self,
         seq: u64,
         call_id: u64,
-        name: &Arc<str>,
+        name_id: u32,
+        name: &str,
         role: ValueRole,
         snapshot: bool,
         value: &Value,
     ) {
-        self.name.append_shared(name);
+        self.name.append_numbered(name_id, name);
         self.push_rest(seq, call_id, role, snapshot, value);
     }
 
@@ -924,38 +923,32 @@ mod tests {
     }
 
     #[test]
-    fn dictionary_column_keys_shared_and_plain_text_alike() {
+    fn dictionary_column_keys_numbered_and_plain_text_alike() {
         let mut column = DictionaryColumn::default();
-        let alpha: Arc<str> = Arc::from("alpha");
-        column.append_shared(&alpha);
-        column.append_shared(&alpha);
+        column.append_numbered(3, "alpha");
+        column.append_numbered(3, "alpha");
         column.append("alpha");
-        column.append_shared(&Arc::from("omega"));
+        column.append_numbered(0, "");
         column.append("omega");
-        drop(alpha);
-        // Whatever allocation these get, their text is what is stored.
-        for text in ["beta", "gamma", "alpha"] {
-            column.append_shared(&Arc::from(text));
-        }
+        column.append_numbered(9, "omega");
         let first = column.finish();
         assert_eq!(
             texts(&first),
-            [
-                "alpha", "alpha", "alpha", "omega", "omega", "beta", "gamma", "alpha"
-            ]
+            ["alpha", "alpha", "alpha", "", "omega", "omega"]
         );
-        assert_eq!(first.values().len(), 4);
-        // A finished column starts over with an empty dictionary.
-        column.append("omega");
+        assert_eq!(first.values().len(), 3);
+        // A finished column starts over with an empty dictionary, numbers included.
+        column.append_numbered(9, "omega");
+        column.append("beta");
+        column.append_numbered(3, "alpha");
         let second = column.finish();
-        assert_eq!(texts(&second), ["omega"]);
-        assert_eq!(second.values().len(), 1);
+        assert_eq!(texts(&second), ["omega", "beta", "alpha"]);
+        assert_eq!(second.values().len(), 3);
     }
 
     #[test]
     fn value_type_names_come_from_the_value() {
         let mut values = ValuesBuilder::default();
-        let name: Arc<str> = Arc::from("x");
         let repr = |type_name: &str| Value::Repr {
             type_name: type_name.into(),
             text: "[]".into(),
@@ -970,7 +963,7 @@ mod tests {
             Value::None,
             repr("dict"),
         ] {
-            values.push_shared(0, 1, &name, ValueRole::Local, false, &v);
+            values.push_numbered(0, 1, 7, "x", ValueRole::Local, false, &v);
         }
         let batch = values.finish();
         let column = batch
@@ -979,8 +972,8 @@ mod tests {
             .as_dictionary::<Int32Type>();
         assert_eq!(texts(column), ["int", "list", "int", "NoneType", "dict"]);
         // The next batch has its own dictionary.
-        values.push_shared(1, 1, &name, ValueRole::Local, false, &repr("set"));
-        values.push_shared(1, 1, &name, ValueRole::Local, false, &Value::Int(3));
+        values.push_numbered(1, 1, 7, "x", ValueRole::Local, false, &repr("set"));
+        values.push_numbered(1, 1, 7, "x", ValueRole::Local, false, &Value::Int(3));
         let batch = values.finish();
         let column = batch
             .column_by_name("type_name")

@@ -50,6 +50,8 @@ pub(crate) struct Flusher {
     thread_descs: Vec<Option<ThreadRow>>,
     /// Per thread id: its `threads` row is written (at its first event).
     threads_written: Vec<bool>,
+    /// The variable names numbered so far (`Names`), by number.
+    names: Vec<Arc<str>>,
     flushes: u64,
 }
 
@@ -71,6 +73,7 @@ impl Flusher {
             threads: Vec::new(),
             thread_descs: Vec::new(),
             threads_written: Vec::new(),
+            names: Vec::new(),
             flushes: 0,
         }
     }
@@ -161,6 +164,7 @@ impl Flusher {
             (&mut self.values, &mut self.children, &mut self.exceptions);
         let mut missing_rows = None;
         let (descs, written) = (&self.thread_descs, &mut self.threads_written);
+        let (names, numbered) = (&mut self.names, &self.session.names);
         merge_until(
             &mut self.lanes,
             &mut self.next,
@@ -197,7 +201,20 @@ impl Flusher {
                             role,
                             snapshot,
                             value,
-                        }) => values.push_shared(r.seq, r.call_id, &name, role, snapshot, &value),
+                        }) => {
+                            if names.len() <= name as usize {
+                                // Numbered before the row was pushed, so `extend` finds it.
+                                numbered.extend(names);
+                            }
+                            match names.get(name as usize) {
+                                Some(text) => values.push_numbered(
+                                    r.seq, r.call_id, name, text, role, snapshot, &value,
+                                ),
+                                None => {
+                                    missing_rows.get_or_insert(r.seq);
+                                }
+                            }
+                        }
                         Some(Aux::Child {
                             parent_id,
                             position,

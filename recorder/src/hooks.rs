@@ -803,6 +803,11 @@ fn emit(
     }
     // The event's rows first: the flush thread finds them whenever it finds the record.
     let naux = local.pending.len() as u32;
+    // All of them in one write when they fit (one index update for the flush thread to see),
+    // else one by one as space comes.
+    if let Ok(chunk) = local.aux.write_chunk_uninit(local.pending.len()) {
+        chunk.fill_from_iter(local.pending.drain(..));
+    }
     for aux in local.pending.drain(..) {
         if local.aux.is_full() {
             wait_for_space(session, || local.aux.is_full())?;
@@ -830,10 +835,9 @@ fn emit(
         .producer
         .push(rec)
         .map_err(|_| "a ring with free space refused a record".to_string())?;
-    session
-        .next_seq
-        .compare_exchange(seq, seq + 1, Ordering::Release, Ordering::Relaxed)
-        .map_err(|_| "two threads numbered events at once".to_string())?;
+    // No other thread numbers an event between the load above and this store: callbacks hold
+    // the GIL, and nothing in between runs Python code.
+    session.next_seq.store(seq + 1, Ordering::Release);
     local.since_wake += 1;
     if local.since_wake >= session.ring_capacity / 4 {
         local.since_wake = 0;

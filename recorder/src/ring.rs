@@ -37,7 +37,7 @@ const _: () = assert!(std::mem::size_of::<Rec>() <= 56);
 #[derive(Debug, Clone, PartialEq)]
 pub enum Aux {
     Value {
-        name: std::sync::Arc<str>,
+        name: crate::names::NameId,
         role: pyttd_format::ValueRole,
         snapshot: bool,
         value: pyttd_format::Value,

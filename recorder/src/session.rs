@@ -22,6 +22,7 @@ use crate::expand::Expander;
 use crate::filter::{FileFilter, FunctionFilter};
 use crate::flush::{FlushStats, Flusher};
 use crate::hooks;
+use crate::names::{NameId, Names};
 use crate::redact::Redactor;
 use crate::ring::{Aux, Rec};
 use crate::values::FrameVals;
@@ -113,8 +114,8 @@ pub(crate) struct CodeInfo {
     pub lines: Box<[u32]>,
     /// `CO_OPTIMIZED`: locals live in `localsplus`; otherwise in the `f_locals` dict.
     pub optimized: bool,
-    /// `co_localsplusnames` and `co_localspluskinds`.
-    pub slot_names: Box<[Arc<str>]>,
+    /// `co_localsplusnames` (numbered) and `co_localspluskinds`.
+    pub slot_names: Box<[NameId]>,
     pub slot_kinds: Box<[u8]>,
     /// Per slot: the name is secret, its values are withheld.
     pub secret_slots: Box<[bool]>,
@@ -122,6 +123,7 @@ pub(crate) struct CodeInfo {
     pub secret_return: bool,
     pub redact: Arc<Redactor>,
     pub expand: Arc<Expander>,
+    pub names: Arc<Names>,
 }
 
 pub(crate) const NO_LINE: u32 = u32::MAX;
@@ -185,6 +187,8 @@ pub(crate) struct Session {
     pub set_local_events: Py<PyAny>,
     pub redact: Arc<Redactor>,
     pub expand: Arc<Expander>,
+    /// Variable names by number (`values` rows carry the number).
+    pub names: Arc<Names>,
     /// Stop recording events once this many are recorded (`--max-events`).
     pub max_events: Option<u64>,
     /// `output` rows not yet taken by the flush thread, in write order.
@@ -282,6 +286,7 @@ impl Session {
             secret_return: false,
             redact: self.redact.clone(),
             expand: self.expand.clone(),
+            names: self.names.clone(),
         };
         let Some(file) = file else {
             return Ok(info);
@@ -305,7 +310,7 @@ impl Session {
             ));
         };
         info.secret_slots = names.iter().map(|n| self.redact.is_secret(n)).collect();
-        info.slot_names = names.into_iter().map(Arc::from).collect();
+        info.slot_names = names.iter().map(|n| self.names.id(n)).collect();
         info.slot_kinds = kinds.into_boxed_slice();
         info.code_id = self.next_code_id.fetch_add(1, Ordering::Relaxed);
         info.secret_return = self.redact.is_secret(&name);
@@ -551,6 +556,7 @@ impl Recorder {
                 set_local_events: monitoring.getattr("set_local_events")?.unbind(),
                 redact: redact.clone(),
                 expand: Arc::new(Expander::new(options.expand_depth, options.expand_width)),
+                names: Arc::new(Names::new()),
                 max_events: options.max_events,
                 output: Mutex::new(Vec::new()),
             });

@@ -18,15 +18,13 @@
 //! skipped, bound hidden comprehension slots laid over it. Cost is O(namespace) per module-level
 //! event; dict watchers (DESIGN.md 2.5) are the planned optimization.
 
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
-use std::sync::Arc;
-
 use pyo3_ffi as ffi;
 use pyttd_format::{Value, ValueRole};
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 
 use crate::cpython::{self, CO_FAST_HIDDEN, FramePtr};
-use crate::redact::Redactor;
+use crate::names::{NO_NAME, NameId};
 use crate::render::{self, is_immortal, same};
 use crate::ring::Aux;
 use crate::session::CodeInfo;
@@ -52,7 +50,7 @@ pub(crate) struct FrameVals {
     /// Module and class bodies: every name the namespace has shown, in first-seen order.
     names: Vec<NsName>,
     /// Index into `names` by name.
-    by_name: HashMap<Arc<str>, usize>,
+    by_name: HashMap<NameId, usize>,
     /// Index into `names` (or [`SKIPPED`] for dunder names) by the address of an immortal key
     /// object (interned identifiers are): such an address always means the same string.
     by_key: HashMap<usize, usize, BuildHasherDefault<AddressHasher>>,
@@ -67,7 +65,7 @@ pub(crate) struct FrameVals {
 /// A namespace name, its redaction, and what it last recorded (`None`: unbound).
 #[derive(Debug)]
 struct NsName {
-    name: Arc<str>,
+    name: NameId,
     secret: bool,
     cached: Option<Cached>,
     seen: u32,
@@ -75,9 +73,9 @@ struct NsName {
 
 const SKIPPED: usize = usize::MAX;
 
-fn row(name: &Arc<str>, snapshot: bool, value: Value) -> Aux {
+fn row(name: NameId, snapshot: bool, value: Value) -> Aux {
     Aux::Value {
-        name: name.clone(),
+        name,
         role: ValueRole::Local,
         snapshot,
         value,
@@ -126,7 +124,7 @@ impl FrameVals {
         for i in 0..n {
             // SAFETY: `i < co_nlocalsplus`, kind from the same code object.
             let v = unsafe { cpython::frame_local(frame, i, info.slot_kinds[i]) };
-            let name = &info.slot_names[i];
+            let name = info.slot_names[i];
             // SAFETY: `v` is a live object held by the frame (or its cell) right now.
             unsafe {
                 update(
@@ -171,7 +169,7 @@ impl FrameVals {
                 let index = match self.by_position.get(ordinal) {
                     Some(&(key, index)) if key == k as usize => index,
                     _ => {
-                        let index = self.key_index(k, &info.redact);
+                        let index = self.key_index(k, info);
                         // Entries before `ordinal` matched or were just pushed, so this lands at
                         // `ordinal`. Address 0 (a mortal key) never matches.
                         let key = if is_immortal(k) { k as usize } else { 0 };
@@ -196,7 +194,7 @@ impl FrameVals {
                     continue;
                 }
                 ffi::Py_IncRef(v);
-                let index = self.name_index(&info.slot_names[i], info.secret_slots[i]);
+                let index = self.name_index(info.slot_names[i], info.secret_slots[i]);
                 match items.iter_mut().find(|(k, _)| *k == index) {
                     Some(item) => {
                         ffi::Py_DecRef(item.1 as *mut ffi::PyObject);
@@ -211,7 +209,7 @@ impl FrameVals {
                 let entry = &mut self.names[index];
                 update(
                     &mut entry.cached,
-                    &entry.name,
+                    entry.name,
                     v,
                     snap,
                     entry.secret,
@@ -224,7 +222,7 @@ impl FrameVals {
             self.items = items;
             for entry in &mut self.names {
                 if entry.seen != mark && entry.cached.take().is_some() {
-                    out.push(row(&entry.name, false, Value::Deleted));
+                    out.push(row(entry.name, false, Value::Deleted));
                 }
             }
         }
@@ -234,7 +232,7 @@ impl FrameVals {
     ///
     /// # Safety
     /// GIL held; `k` is live.
-    unsafe fn key_index(&mut self, k: *mut ffi::PyObject, redact: &Redactor) -> usize {
+    unsafe fn key_index(&mut self, k: *mut ffi::PyObject, info: &CodeInfo) -> usize {
         // SAFETY: guaranteed by the caller.
         unsafe {
             if let Some(&index) = self.by_key.get(&(k as usize)) {
@@ -248,8 +246,8 @@ impl FrameVals {
             let index = if key.len() >= 2 && key.starts_with("__") && key.ends_with("__") {
                 SKIPPED
             } else {
-                let secret = redact.is_secret(&key);
-                self.name_index(&Arc::from(key), secret)
+                let secret = info.redact.is_secret(&key);
+                self.name_index(info.names.id(&key), secret)
             };
             if is_immortal(k) {
                 self.by_key.insert(k as usize, index);
@@ -258,18 +256,18 @@ impl FrameVals {
         }
     }
 
-    fn name_index(&mut self, name: &Arc<str>, secret: bool) -> usize {
-        if let Some(&index) = self.by_name.get(name) {
+    fn name_index(&mut self, name: NameId, secret: bool) -> usize {
+        if let Some(&index) = self.by_name.get(&name) {
             return index;
         }
         let index = self.names.len();
         self.names.push(NsName {
-            name: name.clone(),
+            name,
             secret,
             cached: None,
             seen: u32::MAX,
         });
-        self.by_name.insert(name.clone(), index);
+        self.by_name.insert(name, index);
         index
     }
 }
@@ -304,7 +302,7 @@ impl Hasher for AddressHasher {
 /// caller).
 unsafe fn update(
     slot: &mut Option<Cached>,
-    name: &Arc<str>,
+    name: NameId,
     v: *mut ffi::PyObject,
     snap: bool,
     secret: bool,
@@ -404,9 +402,8 @@ pub unsafe fn value_rows(
     info: &CodeInfo,
     out: &mut Vec<Aux>,
 ) {
-    static EMPTY: std::sync::OnceLock<Arc<str>> = std::sync::OnceLock::new();
     let row = |value| Aux::Value {
-        name: EMPTY.get_or_init(|| Arc::from("")).clone(),
+        name: NO_NAME,
         role,
         snapshot: false,
         value,
