@@ -24,13 +24,34 @@
 //! innocent name (`x = creds["password"]` records `x`), exception messages, the program's own
 //! output, and command-line arguments in the `run` row.
 
+use std::sync::Mutex;
+
+use foldhash::HashMap;
+
 use regex::{Regex, RegexBuilder};
 
 /// Decides which names are secret.
-#[derive(Debug, Clone)]
+///
+/// The same few names are asked about at every event (the keys of every dict rendered, the
+/// attributes of every object expanded), so answers are remembered: by name, up to
+/// [`MEMO_NAMES`] of them, and per Python type for [`Redactor::type_answer`]. The lock is never
+/// held while Python code runs.
+#[derive(Debug)]
 pub struct Redactor {
     enabled: bool,
     extra: Vec<Regex>,
+    memo: Mutex<Memo>,
+}
+
+/// Distinct names whose answer is remembered (a program whose dict keys are data, not names,
+/// would otherwise grow the memo without bound).
+pub const MEMO_NAMES: usize = 1 << 16;
+
+#[derive(Debug, Default)]
+struct Memo {
+    names: HashMap<Box<str>, bool>,
+    /// By `(type address, version tag)`: see [`Redactor::type_answer`].
+    types: HashMap<(usize, u32), bool>,
 }
 
 const WORDS: [&str; 8] = [
@@ -56,6 +77,7 @@ impl Redactor {
         Ok(Redactor {
             enabled: true,
             extra,
+            memo: Mutex::default(),
         })
     }
 
@@ -64,6 +86,7 @@ impl Redactor {
         Redactor {
             enabled: false,
             extra: Vec::new(),
+            memo: Mutex::default(),
         }
     }
 
@@ -76,6 +99,39 @@ impl Redactor {
         if !self.enabled || name.is_empty() {
             return false;
         }
+        if let Some(&known) = self.memo().names.get(name) {
+            return known;
+        }
+        let secret = self.decide(name);
+        let mut memo = self.memo();
+        if memo.names.len() < MEMO_NAMES {
+            memo.names.insert(name.into(), secret);
+        }
+        secret
+    }
+
+    /// A remembered answer about a Python type, keyed by its address and version tag (a type
+    /// gets a new tag whenever it is modified, and a type created at a freed type's address gets
+    /// a new one too). `decide` runs, without the lock, when there is none yet.
+    pub fn type_answer(&self, key: (usize, u32), decide: impl FnOnce() -> bool) -> bool {
+        if let Some(&known) = self.memo().types.get(&key) {
+            return known;
+        }
+        let answer = decide();
+        let mut memo = self.memo();
+        if memo.types.len() >= MEMO_NAMES {
+            memo.types.clear();
+        }
+        memo.types.insert(key, answer);
+        answer
+    }
+
+    fn memo(&self) -> std::sync::MutexGuard<'_, Memo> {
+        // A panic while the lock was held left nothing half-done: every entry is complete.
+        self.memo.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn decide(&self, name: &str) -> bool {
         let parts = components(name);
         let word = |p: &str| {
             WORDS.iter().any(|w| {
@@ -191,5 +247,32 @@ mod tests {
         assert!(r.is_secret("password"));
         assert!(Redactor::new(&["(".into()]).is_err());
         assert!(!Redactor::disabled().is_secret("password"));
+    }
+
+    #[test]
+    fn remembered_answers_are_the_same_answers() {
+        let r = Redactor::new(&["pin".into()]).unwrap();
+        for _ in 0..2 {
+            assert!(r.is_secret("db_password"));
+            assert!(r.is_secret("card_pin"));
+            assert!(!r.is_secret("author"));
+        }
+        assert_eq!(r.memo().names.len(), 3);
+        // Past the bound, answers are still right, just not remembered.
+        for i in 0..MEMO_NAMES + 10 {
+            assert!(!r.is_secret(&format!("k{i}")));
+        }
+        assert!(r.is_secret("password_2"));
+        assert!(!r.is_secret("k1"));
+        assert_eq!(r.memo().names.len(), MEMO_NAMES);
+        let mut calls = 0;
+        for _ in 0..3 {
+            assert!(r.type_answer((8, 1), || {
+                calls += 1;
+                true
+            }));
+        }
+        assert!(!r.type_answer((8, 2), || false));
+        assert_eq!(calls, 1);
     }
 }

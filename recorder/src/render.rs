@@ -104,6 +104,10 @@ unsafe fn read_str(
     unsafe {
         let len = ffi::PyUnicode_GET_LENGTH(obj) as usize;
         let n = len.min(max);
+        if let Some(text) = ascii(obj) {
+            out.push_str(&text[..n]);
+            return Ok(len > n);
+        }
         let kind = ffi::PyUnicode_KIND(obj);
         let data = ffi::PyUnicode_DATA(obj);
         out.reserve(n);
@@ -122,6 +126,22 @@ unsafe fn read_str(
             }
         }
         Ok(len > n)
+    }
+}
+
+/// The text of the `str` object `obj` when it is ASCII (one byte per character, stored as is).
+///
+/// # Safety
+/// GIL held; `obj` is a live `str`, and the result is not used after it dies.
+unsafe fn ascii<'a>(obj: *mut ffi::PyObject) -> Option<&'a str> {
+    // SAFETY: guaranteed by the caller; an ASCII str's data is its `GET_LENGTH` bytes.
+    unsafe {
+        if ffi::PyUnicode_IS_ASCII(obj) == 0 {
+            return None;
+        }
+        let len = ffi::PyUnicode_GET_LENGTH(obj) as usize;
+        let bytes = std::slice::from_raw_parts(ffi::PyUnicode_DATA(obj) as *const u8, len);
+        std::str::from_utf8(bytes).ok()
     }
 }
 
@@ -708,6 +728,9 @@ unsafe fn is_secret_key(k: *mut ffi::PyObject, redact: &Redactor) -> bool {
         if ffi::PyUnicode_Check(k) == 0 {
             return false;
         }
+        if let Some(key) = ascii(k) {
+            return redact.is_secret(key);
+        }
         let mut key = String::new();
         read_key(k, &mut key);
         redact.is_secret(&key)
@@ -763,6 +786,23 @@ unsafe fn has_secret_attribute(obj: *mut ffi::PyObject, redact: &Redactor) -> bo
                 }
             }
         }
+        // The type's field names change only with the type, which then gets a new version tag.
+        let fields_secret = || type_fields_secret(t, redact);
+        if (*t).tp_flags & ffi::Py_TPFLAGS_VALID_VERSION_TAG != 0 {
+            redact.type_answer((t as usize, (*t).tp_version_tag), fields_secret)
+        } else {
+            fields_secret()
+        }
+    }
+}
+
+/// Whether a name in type `t`'s `__slots__`, `_fields` or `__dataclass_fields__` is secret.
+///
+/// # Safety
+/// GIL held; `t` live.
+unsafe fn type_fields_secret(t: *mut ffi::PyTypeObject, redact: &Redactor) -> bool {
+    // SAFETY: guaranteed by the caller; every new reference is released, errors cleared.
+    unsafe {
         for attr in [c"__slots__", c"_fields", c"__dataclass_fields__"] {
             let v = ffi::PyObject_GetAttrString(t as *mut ffi::PyObject, attr.as_ptr());
             if v.is_null() {

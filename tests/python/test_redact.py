@@ -211,3 +211,38 @@ def test_modules_and_classes_with_secret_attributes_keep_their_repr(tmp_path):
     texts = {r[2]: r[9] for r in _native.read_trace(out)["values"] if r[3] == "local" and r[5] == "repr"}
     assert texts["rng"].startswith("<module 'secrets' from ")
     assert texts["v"] == "<class '__main__.Vault'>"
+
+
+def test_a_type_that_gains_a_secret_field_has_its_repr_withheld_from_then_on(tmp_path):
+    # Whether a type's fields name a secret is remembered per type version: giving the class a
+    # secret field name modifies it, and the next rendering must see that.
+    script = tmp_path / "s.py"
+    script.write_text(
+        textwrap.dedent(
+            """\
+            class Box:
+                __slots__ = ("value",)
+
+                def __init__(self, value):
+                    self.value = value
+
+                def __repr__(self):
+                    return f"Box({self.value!r})"
+
+
+            def show(box):
+                return 1
+
+
+            show(Box("visible"))
+            Box._fields = ("password",)
+            show(Box("late"))
+            """
+        )
+    )
+    out = tmp_path / "s.pyttd"
+    result = subprocess.run([str(PYTTD_SCRIPT), "record", "-o", str(out), str(script)], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    trace = _native.read_trace(out)
+    boxes = [r[9] for r in trace["values"] if r[2] == "box" and r[4]]
+    assert boxes == ["Box('visible')", "<Box object: repr withheld, secret attributes>"]
