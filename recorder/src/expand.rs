@@ -8,7 +8,7 @@
 //! (an element past the repr's text cap can change while the text does not), and a changed
 //! value is written with its children, linked through `object_id`.
 
-use std::hash::{Hash, Hasher};
+use std::hash::{BuildHasher, Hash, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use pyo3_ffi as ffi;
@@ -55,7 +55,7 @@ impl Rendered {
         if self.children.is_empty() {
             return 0;
         }
-        let mut h = std::collections::hash_map::DefaultHasher::new();
+        let mut h = foldhash::fast::FixedState::default().build_hasher();
         for n in &self.children {
             (n.parent, n.position, &n.key).hash(&mut h);
             hash_value(&n.value, &mut h);

@@ -178,7 +178,11 @@ impl<'a> Out<'a> {
         let room = self.room();
         if s.len() <= room {
             self.text.push_str(s);
-            self.chars += s.chars().count();
+            self.chars += if s.is_ascii() {
+                s.len()
+            } else {
+                s.chars().count()
+            };
             return;
         }
         for c in s.chars() {
