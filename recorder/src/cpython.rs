@@ -246,6 +246,29 @@ pub unsafe fn code_flags(code: *mut ffi::PyObject) -> u32 {
     unsafe { read::<c_int>(code as *const u8, CODE_FLAGS) as u32 }
 }
 
+unsafe extern "C" {
+    /// CPython 3.12+ unstable API (`cpython/object.h`): gives `t` a valid version tag if it has
+    /// none (as any attribute lookup on it would); 0 when CPython has no tag left to give.
+    fn PyUnstable_Type_AssignVersionTag(t: *mut ffi::PyTypeObject) -> c_int;
+}
+
+/// `t`'s version tag, assigned now if it has none yet; `None` when CPython cannot give it one.
+/// A type gets a new tag whenever it is modified, and tags are never reused.
+///
+/// # Safety
+/// GIL held; `t` is a live type.
+pub unsafe fn type_version(t: *mut ffi::PyTypeObject) -> Option<u32> {
+    // SAFETY: guaranteed by the caller; reading and assigning a live type's tag.
+    unsafe {
+        if (*t).tp_flags & ffi::Py_TPFLAGS_VALID_VERSION_TAG == 0
+            && PyUnstable_Type_AssignVersionTag(t) == 0
+        {
+            return None;
+        }
+        Some((*t).tp_version_tag).filter(|&tag| tag != 0)
+    }
+}
+
 /// Whether `code` is really a code object (`PyCode_Type`).
 ///
 /// # Safety

@@ -108,6 +108,32 @@ impl Expander {
         Rendered { value, children }
     }
 
+    /// [`render::repr_stamp`], and one stamp more for objects this expander shows no children
+    /// of: an object shown by `object.__repr__` (`<module.Name object at 0x...>`) renders the
+    /// same for as long as its address and its type's version tag are the same (a type's
+    /// `__module__` or `__qualname__` changing gives it a new tag). A `SimpleQueue` or a lock
+    /// held in a local is then not rendered again at every event.
+    ///
+    /// # Safety
+    /// GIL held; `obj` is live.
+    pub unsafe fn repr_stamp(&self, obj: *mut ffi::PyObject) -> Option<(usize, u64)> {
+        // SAFETY: guaranteed by the caller; type slots of a live object's type are read.
+        unsafe {
+            if let Some(stamp) = render::repr_stamp(obj) {
+                return Some(stamp);
+            }
+            let t = ffi::Py_TYPE(obj);
+            let base = &raw mut ffi::PyBaseObject_Type;
+            if (*t).tp_repr.map(|f| f as usize) != (*base).tp_repr.map(|f| f as usize)
+                || (self.depth > 0 && may_have_children(t))
+            {
+                return None;
+            }
+            let tag = crate::cpython::type_version(t)?;
+            Some((t as usize, u64::from(tag)))
+        }
+    }
+
     /// Appends the children of `obj` (whose node is `parent`) and, `levels` deep, theirs.
     /// Returns whether `obj` had any.
     ///
@@ -202,6 +228,41 @@ struct Item {
     key: String,
     obj: *mut ffi::PyObject,
     secret: bool,
+}
+
+/// Whether [`items`] may find children in an instance of `t` (false: it never does).
+///
+/// # Safety
+/// GIL held; `t` live.
+unsafe fn may_have_children(t: *mut ffi::PyTypeObject) -> bool {
+    // SAFETY: guaranteed by the caller; the member tables of `t` and its bases are read.
+    unsafe {
+        if (*t).tp_flags & ffi::Py_TPFLAGS_HEAPTYPE == 0
+            || (*t).tp_getattro.map(|f| f as usize)
+                != Some(ffi::PyObject_GenericGetAttr as *const () as usize)
+        {
+            return false;
+        }
+        if (*t).tp_dictoffset != 0
+            || (*t).tp_flags & (1 << 4) != 0
+            || (*t).tp_flags & ffi::Py_TPFLAGS_TUPLE_SUBCLASS != 0
+            || (*t).tp_flags & ffi::Py_TPFLAGS_TYPE_SUBCLASS != 0
+        {
+            return true;
+        }
+        let mut ty = t;
+        while !ty.is_null() {
+            let mut m = (*ty).tp_members;
+            while !m.is_null() && !(*m).name.is_null() {
+                if (*m).type_code == ffi::Py_T_OBJECT_EX {
+                    return true;
+                }
+                m = m.add(1);
+            }
+            ty = (*ty).tp_base;
+        }
+        false
+    }
 }
 
 /// The first `width` children of `obj`, or `None` when it is not expandable.

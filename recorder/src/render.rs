@@ -311,10 +311,7 @@ pub unsafe fn repr_stamp(obj: *mut ffi::PyObject) -> Option<(usize, u64)> {
         }
         if t == &raw mut ffi::PyType_Type {
             let ty = obj.cast::<ffi::PyTypeObject>();
-            let tag = (*ty).tp_version_tag;
-            if tag == 0 || (*ty).tp_flags & ffi::Py_TPFLAGS_VALID_VERSION_TAG == 0 {
-                return None;
-            }
+            let tag = crate::cpython::type_version(ty)?;
             return Some((t as usize, u64::from(tag)));
         }
         if t == &raw mut ffi::PyFunction_Type {
@@ -792,10 +789,9 @@ unsafe fn has_secret_attribute(obj: *mut ffi::PyObject, redact: &Redactor) -> bo
         }
         // The type's field names change only with the type, which then gets a new version tag.
         let fields_secret = || type_fields_secret(t, redact);
-        if (*t).tp_flags & ffi::Py_TPFLAGS_VALID_VERSION_TAG != 0 {
-            redact.type_answer((t as usize, (*t).tp_version_tag), fields_secret)
-        } else {
-            fields_secret()
+        match crate::cpython::type_version(t) {
+            Some(tag) => redact.type_answer((t as usize, tag), fields_secret),
+            None => fields_secret(),
         }
     }
 }

@@ -39,7 +39,7 @@ struct Cached {
     value: Value,
     /// Fingerprint of the children recorded with `value` (0: none).
     children: u64,
-    /// [`render::repr_stamp`] when `value` was rendered.
+    /// [`Expander::repr_stamp`](crate::expand::Expander::repr_stamp) when `value` was rendered.
     stamp: Option<(usize, u64)>,
 }
 
@@ -341,7 +341,7 @@ unsafe fn update(
         let same_object = c.ptr == v as usize;
         // SAFETY: `v` is live (guaranteed by the caller).
         let stamped =
-            same_object && c.stamp.is_some() && c.stamp == unsafe { render::repr_stamp(v) };
+            same_object && c.stamp.is_some() && c.stamp == unsafe { expand.repr_stamp(v) };
         // SAFETY: as above.
         if (same_object && c.immortal) || stamped || unsafe { render::renders_as(v, &c.value) } {
             if !same_object {
@@ -361,7 +361,7 @@ unsafe fn update(
     let (rendered, immortal, stamp) = unsafe {
         // Taken before rendering: if the repr changes what the stamp covers, the next event
         // renders again.
-        let stamp = render::repr_stamp(v);
+        let stamp = expand.repr_stamp(v);
         ffi::Py_IncRef(v);
         let rendered = expand.render(v, redact);
         let immortal = is_immortal(v);

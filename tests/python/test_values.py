@@ -234,7 +234,8 @@ def test_module_class_and_function_reprs_follow_renames(tmp_path):
         def f():
             m = types.ModuleType("alpha")
             class C:
-                pass
+                __slots__ = ()
+            o = C()
             def g():
                 pass
             m.__name__ = "beta"
@@ -245,12 +246,15 @@ def test_module_class_and_function_reprs_follow_renames(tmp_path):
         """,
     )
     steps = dict(locals_at_lines(record(script), "f"))
-    assert steps[8]["m"] == "<module 'alpha'>"
-    assert steps[9]["m"] == "<module 'beta'>"
-    assert steps[9]["C"] == "<class '__main__.f.<locals>.C'>"
-    assert steps[10]["C"] == "<class '__main__.D'>"
-    assert re.fullmatch(r"<function f\.<locals>\.g at 0x[0-9a-f]+>", steps[10]["g"])
-    assert steps[11]["g"] == steps[10]["g"].replace("f.<locals>.g", "h")
+    assert steps[9]["m"] == "<module 'alpha'>"
+    assert steps[10]["m"] == "<module 'beta'>"
+    assert steps[10]["C"] == "<class '__main__.f.<locals>.C'>"
+    assert steps[11]["C"] == "<class '__main__.D'>"
+    # `object.__repr__` of an instance (no children to show): the type's tag is its stamp.
+    assert re.fullmatch(r"<__main__\.f\.<locals>\.C object at 0x[0-9a-f]+>", steps[10]["o"])
+    assert steps[11]["o"] == steps[10]["o"].replace("f.<locals>.C", "D")
+    assert re.fullmatch(r"<function f\.<locals>\.g at 0x[0-9a-f]+>", steps[11]["g"])
+    assert steps[12]["g"] == steps[11]["g"].replace("f.<locals>.g", "h")
 
 
 def test_values_of_every_kind(tmp_path):
