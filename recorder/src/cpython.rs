@@ -246,6 +246,27 @@ pub unsafe fn code_flags(code: *mut ffi::PyObject) -> u32 {
     unsafe { read::<c_int>(code as *const u8, CODE_FLAGS) as u32 }
 }
 
+/// The value of an exact `int` small enough to be stored in one digit (|v| < 2^30), read from the
+/// object (`_PyLong_IsCompact` and `_PyLong_CompactValue` of `cpython/longintrepr.h`, the same on
+/// 3.12 and 3.13: after the object header, `lv_tag` then the digits; a tag below 16 is compact,
+/// its low two bits the sign: 0 positive, 1 zero, 2 negative). `None` for larger ints.
+///
+/// # Safety
+/// GIL held; `obj` is a live exact `int`.
+#[inline]
+pub unsafe fn compact_int(obj: *mut ffi::PyObject) -> Option<i64> {
+    const HEADER: usize = std::mem::size_of::<ffi::PyObject>();
+    // SAFETY: guaranteed by the caller; an int object has `lv_tag` and at least one digit.
+    unsafe {
+        let tag = read::<usize>(obj as *const u8, HEADER);
+        if tag >= 16 {
+            return None;
+        }
+        let digit = read::<u32>(obj as *const u8, HEADER + std::mem::size_of::<usize>());
+        Some((1 - (tag & 3) as i64) * i64::from(digit))
+    }
+}
+
 unsafe extern "C" {
     /// CPython 3.12+ unstable API (`cpython/object.h`): gives `t` a valid version tag if it has
     /// none (as any attribute lookup on it would); 0 when CPython has no tag left to give.

@@ -252,6 +252,9 @@ pub unsafe fn renders_as(obj: *mut ffi::PyObject, cached: &Value) -> bool {
         let t = ffi::Py_TYPE(obj);
         match cached {
             Value::Int(n) if t == &raw mut ffi::PyLong_Type => {
+                if let Some(v) = crate::cpython::compact_int(obj) {
+                    return v == *n;
+                }
                 let mut overflow = 0;
                 let v = ffi::PyLong_AsLongLongAndOverflow(obj, &mut overflow);
                 if v == -1 && !ffi::PyErr_Occurred().is_null() {
@@ -351,6 +354,10 @@ unsafe fn container_len(obj: *mut ffi::PyObject) -> Option<u64> {
 /// # Safety
 /// GIL held; `obj` is a live exact int.
 unsafe fn int_value(obj: *mut ffi::PyObject) -> Value {
+    // SAFETY: guaranteed by the caller.
+    if let Some(v) = unsafe { crate::cpython::compact_int(obj) } {
+        return Value::Int(v);
+    }
     let mut overflow = 0;
     // SAFETY: guaranteed by the caller.
     let v = unsafe { ffi::PyLong_AsLongLongAndOverflow(obj, &mut overflow) };

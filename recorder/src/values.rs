@@ -221,7 +221,8 @@ impl FrameVals {
             }
             self.items = items;
             for entry in &mut self.names {
-                if entry.seen != mark && entry.cached.take().is_some() {
+                if entry.seen != mark && entry.cached.is_some() {
+                    entry.cached = None;
                     out.push(row(entry.name, false, Value::Deleted));
                 }
             }
@@ -311,7 +312,10 @@ unsafe fn update(
 ) {
     let (redact, expand) = (&*info.redact, &*info.expand);
     if v.is_null() {
-        if slot.take().is_some() {
+        // An unbound slot is checked at every event: `is_some` first, since `take` would copy the
+        // whole `Option<Cached>` out even when it is `None`.
+        if slot.is_some() {
+            *slot = None;
             out.push(row(name, false, Value::Deleted));
         }
         return;

@@ -305,6 +305,25 @@ def test_values_of_every_kind(tmp_path):
     assert trace["result"].returncode == 0
 
 
+def test_ints_around_the_one_digit_boundary_are_told_apart(tmp_path):
+    """One-digit ints are read straight from the object; each change below flips only the sign,
+    the size or the digits past the first, and must be recorded."""
+    values = [0, 5, -5, 2**30 - 1, 2**30, -(2**30), -(2**30) + 1, 2**30 + 5, 5, -(2**62), 1 - 2**30]
+    script = write(
+        tmp_path,
+        f"""\
+        def f(values):
+            for v in values:
+                x = v * 1
+            return 0
+        f({values!r})
+        """,
+    )
+    trace = record(script)
+    xs = [r[7] for r in trace["values"] if r[2] == "x" and r[3] == "local"]
+    assert xs == values
+
+
 def test_return_and_exception_rows(tmp_path):
     script = write(
         tmp_path,
