@@ -24,7 +24,7 @@ pub enum FormatError {
 
     /// The file was written by an incompatible major version of the format.
     #[error(
-        "{path}: unsupported trace format version {found_major}.{found_minor} (this build reads {supported_major}.x)"
+        "{path}: unsupported trace format version {found_major}.{found_minor} (this build reads 1.x to {supported_major}.x)"
     )]
     UnsupportedVersion {
         path: PathBuf,

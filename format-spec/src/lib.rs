@@ -1,5 +1,5 @@
-//! The pyttd trace format, version 1: the writer and reader of the segmented trace file that
-//! `SPEC.md` (next to this crate) specifies.
+//! The pyttd trace format, version 2 (and reading version 1): the writer and reader of the
+//! segmented trace file that `SPEC.md` (next to this crate) specifies.
 //!
 //! A trace is an append-only sequence of checksummed segments, each an Arrow IPC file holding
 //! one record batch of one table, followed on clean close by a footer index. This crate depends
@@ -17,6 +17,7 @@
 //! ```
 
 mod builder;
+mod encoding;
 mod error;
 pub mod layout;
 mod reader;
@@ -33,6 +34,7 @@ pub use builder::{
     ValuesBuilder, calls_batch, code_batch, exceptions_batch, output_batch, run_batch,
     threads_batch,
 };
+pub use encoding::delta_coded_columns;
 pub use error::{FormatError, Result};
 pub use reader::{Event, TableScan, TraceReader, TraceState};
 pub use schema::{CodeKind, EventKind, OutputStream, Table, ValueRole, ValueTag, spec_type_name};
@@ -42,9 +44,9 @@ pub use zone::{
     INT_RANGE_KEY_PREFIX, INT_RANGES_COMPLETE_KEY, MAX_INT_RANGE_NAMES, ZONE_KEY_PREFIX, ZoneMap,
 };
 
-/// The format version this crate writes, `(major, minor)`. Readers accept any minor of the
-/// same major (SPEC.md, "Versioning").
-pub const FORMAT_VERSION: (u16, u16) = (1, 1);
+/// The format version this crate writes, `(major, minor)`. The reader reads every minor of
+/// majors 1 and 2 (SPEC.md, "Versioning").
+pub const FORMAT_VERSION: (u16, u16) = (2, 0);
 
 /// What the index knows about one segment, without decoding it.
 #[derive(Debug, Clone, PartialEq, Eq)]

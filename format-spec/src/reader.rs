@@ -108,7 +108,7 @@ impl TraceReader {
                 ));
             }
         };
-        if header.major != FORMAT_VERSION.0 {
+        if !(1..=FORMAT_VERSION.0).contains(&header.major) {
             return Err(FormatError::UnsupportedVersion {
                 path,
                 found_major: header.major,
@@ -415,6 +415,9 @@ impl TraceReader {
             let result =
                 std::panic::catch_unwind(|| decode_ipc_file(&body, &expected, Some(&to_decode)));
             Some(match result {
+                // Format 2 stores 64-bit columns encoded (SPEC.md, "Column encoding").
+                Ok(Ok(b)) if self.header.major >= 2 => crate::encoding::decode(table, b)
+                    .map_err(|reason| FormatError::corrupt(&self.path, seg.offset, reason))?,
                 Ok(Ok(b)) => b,
                 Ok(Err(reason)) => {
                     return Err(FormatError::corrupt(&self.path, seg.offset, reason));

@@ -341,7 +341,9 @@ impl TraceWriter {
         {
             let mut w = FileWriter::try_new_with_options(&mut out, &schema, self.ipc.clone())
                 .map_err(encode_err)?;
-            w.write(batch).map_err(encode_err)?;
+            // Format 2's column encoding (SPEC.md, "Column encoding").
+            w.write(&crate::encoding::encode(table, batch))
+                .map_err(encode_err)?;
             w.finish().map_err(encode_err)?;
         }
         let body_len = (out.len() - BLOCK) as u64;

@@ -1,16 +1,18 @@
 //! Golden fixtures: small traces written once by the real writer and frozen in
-//! `format-spec/fixtures/v1/`, each next to a `NAME.json` that holds everything a reader must find
-//! in it (version, state, segment index, every row of every table).
+//! `format-spec/fixtures/vN/` (N: the format's major version), each next to a `NAME.json` that
+//! holds everything a reader must find in it (version, state, segment index, every row of every
+//! table). The same fixtures exist for every major version: `v1/` was written by the writer of
+//! format 1.x, `v2/` by that of 2.0.
 //!
-//! The `.pyttd` bytes are FROZEN: they are what every future reader of format 1.x must keep
-//! reading. They were written by the ignored test `regenerate`:
+//! The `.pyttd` bytes are FROZEN: they are what every future reader must keep reading. They were
+//! written by the ignored test `regenerate`:
 //!
 //! ```text
 //! cargo test -p pyttd-format --test it -- --ignored regenerate
 //! ```
 //!
-//! which only writes files that do not exist yet. Run it to add a NEW fixture (or the fixtures of a
-//! new format version, in a new `fixtures/vN/` directory); never delete and regenerate a fixture to
+//! which only writes files that do not exist yet, in the directory of the major version this build
+//! writes. Run it to add a NEW fixture (or the fixtures of a new major version); never delete and regenerate a fixture to
 //! make a failing test pass — a failure here means this build no longer reads what an earlier
 //! build wrote, and that is the bug.
 
@@ -44,30 +46,45 @@ const FIXTURES: &[(&str, WriteFixture)] = &[
     ("zones", write_zones),
 ];
 
-/// `format-spec/fixtures/v1/`.
-pub fn fixture_dir() -> PathBuf {
+/// The major versions with fixtures: every one this build reads.
+const MAJORS: [u16; 2] = [1, 2];
+
+/// `format-spec/fixtures/vMAJOR/`.
+pub fn fixture_dir(major: u16) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("fixtures")
-        .join("v1")
+        .join(format!("v{major}"))
 }
 
 /// `format-spec/fixtures/v1/NAME.pyttd`.
 pub fn fixture_path(name: &str) -> PathBuf {
-    fixture_dir().join(format!("{name}.pyttd"))
+    fixture_path_in(1, name)
+}
+
+/// `format-spec/fixtures/vMAJOR/NAME.pyttd`.
+pub fn fixture_path_in(major: u16, name: &str) -> PathBuf {
+    fixture_dir(major).join(format!("{name}.pyttd"))
 }
 
 #[test]
 fn golden_fixtures_read_back_as_expected() {
-    let mut traces: Vec<PathBuf> = std::fs::read_dir(fixture_dir())
-        .expect("fixtures/v1 exists")
+    assert_eq!(MAJORS.last(), Some(&pyttd_format::FORMAT_VERSION.0));
+    for major in MAJORS {
+        golden_fixtures_of(major);
+    }
+}
+
+fn golden_fixtures_of(major: u16) {
+    let mut traces: Vec<PathBuf> = std::fs::read_dir(fixture_dir(major))
+        .unwrap_or_else(|e| panic!("fixtures/v{major}: {e}"))
         .map(|e| e.expect("readable directory entry").path())
         .filter(|p| p.extension().is_some_and(|e| e == "pyttd" || e == "json"))
         .collect();
     traces.sort();
     for (name, _) in FIXTURES {
         assert!(
-            fixture_path(name).exists(),
-            "fixture {name}.pyttd is missing; fixtures are never deleted (see fixtures.rs)"
+            fixture_path_in(major, name).exists(),
+            "fixture v{major}/{name}.pyttd is missing; fixtures are never deleted (see fixtures.rs)"
         );
     }
     let mut checked = 0;
@@ -86,19 +103,26 @@ fn golden_fixtures_read_back_as_expected() {
         if let Some(diff) = first_difference("", &expected, &actual) {
             panic!("fixture {name}.pyttd no longer reads as {name}.json says:\n{diff}");
         }
-        check_writer_rules(&name, &TraceReader::open(&pyttd).unwrap());
+        let reader = TraceReader::open(&pyttd).unwrap();
+        assert_eq!(
+            reader.version().0,
+            major,
+            "{name}.pyttd is in fixtures/v{major}"
+        );
+        check_writer_rules(&name, &reader);
         checked += 1;
     }
-    assert_eq!(checked, FIXTURES.len(), "one check per fixture");
+    assert_eq!(checked, FIXTURES.len(), "one check per fixture of v{major}");
 }
 
 /// Writes every missing fixture and every missing `.json`; never overwrites (see module docs).
 #[test]
 #[ignore = "writes frozen fixtures; run only to add a new one (see fixtures.rs)"]
 fn regenerate() {
-    std::fs::create_dir_all(fixture_dir()).unwrap();
+    let major = pyttd_format::FORMAT_VERSION.0;
+    std::fs::create_dir_all(fixture_dir(major)).unwrap();
     for (name, write) in FIXTURES {
-        let path = fixture_path(name);
+        let path = fixture_path_in(major, name);
         if path.exists() {
             eprintln!("{name}.pyttd exists, kept");
         } else {
@@ -370,8 +394,12 @@ fn write_crashed(path: &Path) {
         b.flush_into(&mut w).unwrap();
         w.flush().unwrap();
     }
-    let last = w.segments().last().unwrap();
-    assert_eq!(last.table, Some(Table::Events));
+    // The crash tears the last `events` segment (since 1.1 its block summaries follow it).
+    let last = w
+        .segments()
+        .filter(|s| s.table == Some(Table::Events))
+        .last()
+        .unwrap();
     drop(w);
     let torn_len = last.offset + (64 + last.body_len) / 2;
     let file = std::fs::OpenOptions::new().write(true).open(path).unwrap();

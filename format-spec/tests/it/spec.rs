@@ -738,6 +738,50 @@ fn spec_quotes_constants_and_version() {
     check(errors);
 }
 
+/// The column-encoding table of SPEC.md lists, per table, exactly the columns format 2 stores
+/// delta-coded.
+#[test]
+fn spec_delta_coded_columns_match_code() {
+    let sections = read_spec();
+    let section =
+        find(&sections, "### Column encoding (since 2.0)").unwrap_or_else(|e| panic!("{e}"));
+    let md = section
+        .table(&["table", "delta-coded columns"])
+        .unwrap_or_else(|e| panic!("{e}"));
+    let spans = |cell: &str| -> Vec<String> {
+        cell.split(',')
+            .map(|c| {
+                code_span(c.trim())
+                    .unwrap_or_else(|| panic!("SPEC.md: `{c}` is not a code span"))
+                    .to_string()
+            })
+            .collect()
+    };
+    let mut stated: Vec<(Table, Vec<String>)> = Vec::new();
+    for (line, row) in &md.rows {
+        for name in spans(&row[0]) {
+            let table = Table::from_name(&name)
+                .unwrap_or_else(|| panic!("SPEC.md:{line}: no table `{name}`"));
+            stated.push((table, spans(&row[1])));
+        }
+    }
+    let mut errors = Vec::new();
+    for table in Table::ALL {
+        let code = pyttd_format::delta_coded_columns(table);
+        let spec = stated
+            .iter()
+            .find(|(t, _)| *t == table)
+            .map(|(_, c)| c.clone())
+            .unwrap_or_default();
+        if spec != code {
+            errors.push(format!(
+                "`{table}`: SPEC.md lists delta-coded columns {spec:?}, the code {code:?}"
+            ));
+        }
+    }
+    check(errors);
+}
+
 /// The zone-map table of SPEC.md lists, per table, exactly the columns the writer records.
 #[test]
 fn spec_zone_columns_match_writer() {

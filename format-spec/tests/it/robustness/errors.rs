@@ -9,7 +9,7 @@ use pyttd_format::layout::{BLOCK, FileHeader, FooterEntry, SegmentHeader, encode
 use pyttd_format::{FormatError, Table, TraceReader, TraceState, TraceWriter, WriterOptions};
 
 use super::{Original, assert_one_line_naming, end_of, write_new};
-use crate::fixtures::fixture_path;
+use crate::fixtures::{fixture_path, fixture_path_in};
 
 /// The message with the file's path replaced by `{path}`.
 fn message(err: &FormatError, path: &Path) -> String {
@@ -35,13 +35,13 @@ fn error_messages_name_the_file_on_one_line() {
     );
 
     let future = dir.path().join("future.pyttd");
-    let mut bytes = FileHeader { major: 2, minor: 3 }.encode().to_vec();
+    let mut bytes = FileHeader { major: 3, minor: 1 }.encode().to_vec();
     bytes.extend_from_slice(&std::fs::read(fixture_path("basic")).unwrap()[BLOCK..]);
     std::fs::write(&future, bytes).unwrap();
     let err = TraceReader::open(&future).unwrap_err();
     assert_eq!(
         message(&err, &future),
-        "{path}: unsupported trace format version 2.3 (this build reads 1.x)"
+        "{path}: unsupported trace format version 3.1 (this build reads 1.x to 2.x)"
     );
 
     let damaged = dir.path().join("damaged.pyttd");
@@ -82,15 +82,21 @@ fn files_shorter_than_the_header_are_not_traces() {
 #[test]
 fn a_later_minor_version_is_read() {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("minor.pyttd");
-    let mut bytes = FileHeader { major: 1, minor: 7 }.encode().to_vec();
-    bytes.extend_from_slice(&std::fs::read(fixture_path("basic")).unwrap()[BLOCK..]);
-    std::fs::write(&path, bytes).unwrap();
-    let r = TraceReader::open(&path).unwrap();
-    let original = Original::open(&fixture_path("basic"));
-    assert_eq!((r.version(), r.state()), ((1, 7), &TraceState::Complete));
-    for (i, batch) in original.batches.iter().enumerate() {
-        assert!(r.segment(i).unwrap() == *batch, "segment {i}");
+    for major in [1, 2] {
+        let path = dir.path().join(format!("minor{major}.pyttd"));
+        let fixture = fixture_path_in(major, "basic");
+        let mut bytes = FileHeader { major, minor: 7 }.encode().to_vec();
+        bytes.extend_from_slice(&std::fs::read(&fixture).unwrap()[BLOCK..]);
+        std::fs::write(&path, bytes).unwrap();
+        let r = TraceReader::open(&path).unwrap();
+        let original = Original::open(&fixture);
+        assert_eq!(
+            (r.version(), r.state()),
+            ((major, 7), &TraceState::Complete)
+        );
+        for (i, batch) in original.batches.iter().enumerate() {
+            assert!(r.segment(i).unwrap() == *batch, "v{major} segment {i}");
+        }
     }
 }
 

@@ -9,7 +9,7 @@ use pyttd_format::layout::BLOCK;
 use pyttd_format::{TraceReader, TraceState};
 
 use super::{Original, assert_one_line_naming, end_of, with_deadline, write_new};
-use crate::fixtures::fixture_path;
+use crate::fixtures::fixture_path_in;
 
 /// Opens the first `len` bytes of `original`, written at `path`, and checks that the reader sees
 /// exactly the segments wholly inside them, each decoding as in the whole file. Returns the
@@ -74,9 +74,9 @@ pub(super) fn check_prefix(original: &Original, path: &Path, len: usize) -> Opti
     Some(n)
 }
 
-/// Every cut of a fixture, byte by byte, from 0 to its whole length.
-fn truncate_everywhere(name: &'static str) {
-    let original = Original::open(&fixture_path(name));
+/// Every cut of a fixture of format `major`, byte by byte, from 0 to its whole length.
+fn truncate_everywhere(major: u16, name: &'static str) {
+    let original = Original::open(&fixture_path_in(major, name));
     let started = Instant::now();
     with_deadline(name, Duration::from_secs(300), move |progress| {
         let dir = tempfile::tempdir().unwrap();
@@ -102,10 +102,12 @@ fn truncate_everywhere(name: &'static str) {
 
 #[test]
 fn every_truncation_of_basic_is_a_valid_prefix() {
-    truncate_everywhere("basic");
+    truncate_everywhere(1, "basic");
+    truncate_everywhere(2, "basic");
 }
 
 #[test]
 fn every_truncation_of_two_threads_is_a_valid_prefix() {
-    truncate_everywhere("two_threads");
+    truncate_everywhere(1, "two_threads");
+    truncate_everywhere(2, "two_threads");
 }
