@@ -170,16 +170,27 @@ pub enum Value {
         text: String,
         truncated: bool,
     },
-    Repr {
-        type_name: String,
-        text: String,
-        truncated: bool,
-        length: Option<u64>,
-        object_id: Option<u64>,
-    },
+    /// Boxed: the other kinds of value are what most rows hold, and stay small (32 bytes).
+    Repr(Box<ReprValue>),
     Redacted {
         type_name: String,
     },
+}
+
+/// A value shown by its `repr()` text (SPEC.md, value tag `repr`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReprValue {
+    pub type_name: String,
+    pub text: String,
+    pub truncated: bool,
+    pub length: Option<u64>,
+    pub object_id: Option<u64>,
+}
+
+impl From<ReprValue> for Value {
+    fn from(r: ReprValue) -> Value {
+        Value::Repr(Box::new(r))
+    }
 }
 
 impl Value {
@@ -191,7 +202,7 @@ impl Value {
             Value::Int(_) | Value::BigInt(_) => ValueTag::Int,
             Value::Float(_) => ValueTag::Float,
             Value::Str { .. } => ValueTag::Str,
-            Value::Repr { .. } => ValueTag::Repr,
+            Value::Repr(_) => ValueTag::Repr,
             Value::Redacted { .. } => ValueTag::Redacted,
         }
     }
@@ -205,7 +216,8 @@ impl Value {
             Value::Int(_) | Value::BigInt(_) => "int",
             Value::Float(_) => "float",
             Value::Str { .. } => "str",
-            Value::Repr { type_name, .. } | Value::Redacted { type_name } => type_name,
+            Value::Repr(r) => &r.type_name,
+            Value::Redacted { type_name } => type_name,
         }
     }
 }
@@ -257,9 +269,8 @@ impl ValueColumns {
         let tag = v.tag().code();
         self.tag.append_value(tag);
         match v {
-            Value::Repr { type_name, .. } | Value::Redacted { type_name } => {
-                self.type_name.append(type_name)
-            }
+            Value::Repr(r) => self.type_name.append(&r.type_name),
+            Value::Redacted { type_name } => self.type_name.append(type_name),
             // Every other kind of value has one type name per tag.
             _ => {
                 let key = match self.fixed_type_keys[tag as usize] {
@@ -284,19 +295,13 @@ impl ValueColumns {
             Value::Str { text, truncated } => {
                 (None, None, Some(text.as_str()), *truncated, None, None)
             }
-            Value::Repr {
-                text,
-                truncated,
-                length,
-                object_id,
-                ..
-            } => (
+            Value::Repr(r) => (
                 None,
                 None,
-                Some(text.as_str()),
-                *truncated,
-                *length,
-                *object_id,
+                Some(r.text.as_str()),
+                r.truncated,
+                r.length,
+                r.object_id,
             ),
         };
         self.int_value.append_option(int);
@@ -949,12 +954,14 @@ mod tests {
     #[test]
     fn value_type_names_come_from_the_value() {
         let mut values = ValuesBuilder::default();
-        let repr = |type_name: &str| Value::Repr {
-            type_name: type_name.into(),
-            text: "[]".into(),
-            truncated: false,
-            length: Some(0),
-            object_id: Some(1),
+        let repr = |type_name: &str| {
+            Value::from(ReprValue {
+                type_name: type_name.into(),
+                text: "[]".into(),
+                truncated: false,
+                length: Some(0),
+                object_id: Some(1),
+            })
         };
         for v in [
             Value::Int(1),

@@ -30,8 +30,8 @@ mod zone;
 use std::ops::RangeInclusive;
 
 pub use builder::{
-    CallRow, ChildrenBuilder, CodeRow, EventsBuilder, RunRow, ThreadRow, TraceBuilder, Value,
-    ValuesBuilder, calls_batch, code_batch, exceptions_batch, output_batch, run_batch,
+    CallRow, ChildrenBuilder, CodeRow, EventsBuilder, ReprValue, RunRow, ThreadRow, TraceBuilder,
+    Value, ValuesBuilder, calls_batch, code_batch, exceptions_batch, output_batch, run_batch,
     threads_batch,
 };
 pub use encoding::delta_coded_columns;

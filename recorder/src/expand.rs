@@ -72,13 +72,7 @@ fn hash_value(v: &Value, h: &mut impl Hasher) {
         Value::BigInt(t) => t.hash(h),
         Value::Float(x) => x.to_bits().hash(h),
         Value::Str { text, truncated } => (text, truncated).hash(h),
-        Value::Repr {
-            type_name,
-            text,
-            truncated,
-            length,
-            ..
-        } => (type_name, text, truncated, length).hash(h),
+        Value::Repr(r) => (&r.type_name, &r.text, r.truncated, r.length).hash(h),
         Value::Redacted { type_name } => type_name.hash(h),
         Value::Deleted | Value::None => {}
     }
@@ -101,7 +95,7 @@ impl Expander {
         // SAFETY: guaranteed by the caller.
         let value = unsafe { render::render(obj, redact) };
         let mut children = Vec::new();
-        if self.depth > 0 && matches!(value, Value::Repr { .. }) {
+        if self.depth > 0 && matches!(value, Value::Repr(_)) {
             // SAFETY: as above.
             unsafe { self.collect(obj, 0, self.depth, redact, &mut children) };
         }
@@ -177,7 +171,7 @@ impl Expander {
         if levels > 1 {
             for (i, item) in items.iter().enumerate().take(last - first) {
                 let node = first + i;
-                if item.secret || !matches!(out[node].value, Value::Repr { .. }) {
+                if item.secret || !matches!(out[node].value, Value::Repr(_)) {
                     continue;
                 }
                 // SAFETY: as above.
@@ -202,16 +196,16 @@ impl Expander {
         }
         let n = rendered.children.len() as u64;
         let base = self.next_object_id.fetch_add(n + 1, Ordering::Relaxed);
-        if let Value::Repr { object_id, .. } = &mut rendered.value {
-            *object_id = Some(base);
+        if let Value::Repr(r) = &mut rendered.value {
+            r.object_id = Some(base);
         }
         out.push(row(rendered.value));
         for (i, node) in rendered.children.into_iter().enumerate() {
             let mut value = node.value;
             if node.expanded
-                && let Value::Repr { object_id, .. } = &mut value
+                && let Value::Repr(r) = &mut value
             {
-                *object_id = Some(base + 1 + i as u64);
+                r.object_id = Some(base + 1 + i as u64);
             }
             out.push(Aux::Child {
                 parent_id: base + node.parent as u64,
@@ -421,7 +415,7 @@ unsafe fn key_text(k: *mut ffi::PyObject, redact: &Redactor) -> (String, bool) {
                 crate::repr::float_repr(x, &mut out);
                 (out, false)
             }
-            Value::Repr { text, .. } => (text, false),
+            Value::Repr(r) => (r.text, false),
             Value::Redacted { type_name } => (format!("<{type_name}>"), true),
             Value::Deleted => (String::new(), false),
         }

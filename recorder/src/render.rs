@@ -18,7 +18,7 @@
 use std::fmt::Write as _;
 
 use pyo3_ffi as ffi;
-use pyttd_format::Value;
+use pyttd_format::{ReprValue, Value};
 
 use crate::redact::Redactor;
 use crate::repr::{float_repr, str_repr};
@@ -77,13 +77,13 @@ unsafe fn take_error() -> String {
 }
 
 fn failed(type_name: String, error: &str) -> Value {
-    Value::Repr {
+    Value::from(ReprValue {
         type_name,
         text: format!("<repr failed: {error}>"),
         truncated: false,
         length: None,
         object_id: None,
-    }
+    })
 }
 
 /// A string had a lone surrogate where surrogates are not allowed.
@@ -227,13 +227,13 @@ pub unsafe fn render(obj: *mut ffi::PyObject, redact: &Redactor) -> Value {
         let length = container_len(obj);
         let mut out = Out::new(redact);
         match render_into(obj, &mut out) {
-            Ok(()) => Value::Repr {
+            Ok(()) => Value::from(ReprValue {
                 type_name: type_name(obj),
                 text: out.text,
                 truncated: out.cut,
                 length,
                 object_id: None,
-            },
+            }),
             Err(error) => failed(type_name(obj), &error),
         }
     }
@@ -374,13 +374,13 @@ unsafe fn int_value(obj: *mut ffi::PyObject) -> Value {
     match unsafe { big_int_text(obj, &mut text) } {
         Ok(()) => Value::BigInt(text),
         Err(BigInt::Failed(error)) => failed("int".into(), &error),
-        Err(BigInt::TooLarge(bits)) => Value::Repr {
+        Err(BigInt::TooLarge(bits)) => Value::from(ReprValue {
             type_name: "int".into(),
             text: format!("<int with {bits} bits>"),
             truncated: true,
             length: None,
             object_id: None,
-        },
+        }),
     }
 }
 

@@ -55,6 +55,10 @@ pub enum Aux {
     },
 }
 
+// Rows are moved several times on their way to the file (event buffer, ring, flush thread):
+// keep them small. `Value` boxes its rare large kind (`Repr`) for this.
+const _: () = assert!(std::mem::size_of::<Aux>() <= 72);
+
 /// Records drained from one thread's ring and not yet merged.
 #[derive(Debug, Default)]
 pub struct Lane {

@@ -28,8 +28,8 @@ use arrow_array::types::{
 use arrow_array::{Array, RecordBatch};
 use arrow_schema::DataType;
 use pyttd_format::{
-    CodeKind, Compression, OutputStream, Table, TraceBuilder, TraceReader, TraceState, TraceWriter,
-    Value, WriterOptions,
+    CodeKind, Compression, OutputStream, ReprValue, Table, TraceBuilder, TraceReader, TraceState,
+    TraceWriter, Value, WriterOptions,
 };
 use serde_json::Value as Json;
 
@@ -173,13 +173,13 @@ fn check_writer_rules(name: &str, r: &TraceReader) {
 }
 
 fn repr(type_name: &str, text: &str, length: Option<u64>, object_id: Option<u64>) -> Value {
-    Value::Repr {
+    Value::from(ReprValue {
         type_name: type_name.into(),
         text: text.into(),
         truncated: false,
         length,
         object_id,
-    }
+    })
 }
 
 fn function(name: &str, id: u64) -> Value {

@@ -1,8 +1,8 @@
 //! Traces written by the real writer read back exactly.
 
 use pyttd_format::{
-    CodeKind, Compression, EventKind, Table, TraceBuilder, TraceReader, TraceState, Value,
-    WriterOptions,
+    CodeKind, Compression, EventKind, ReprValue, Table, TraceBuilder, TraceReader, TraceState,
+    Value, WriterOptions,
 };
 
 /// `def f(n): x = n * 2; return x` called as `f(21)` from a module, then the module ends.
@@ -17,13 +17,13 @@ fn small_trace() -> TraceBuilder {
         4,
         &[(
             "f",
-            Value::Repr {
+            Value::from(ReprValue {
                 type_name: "function".into(),
                 text: "<function f at 0x7f>".into(),
                 truncated: false,
                 length: None,
                 object_id: None,
-            },
+            }),
         )],
     );
     b.call(0, f, 1, &[("n", 21i64.into())]);
@@ -110,7 +110,9 @@ fn scan_prunes_by_seq_and_projects() {
 
 #[test]
 fn children_rows_round_trip_with_the_v1_schema() {
-    use pyttd_format::{ChildrenBuilder, Table, TraceReader, TraceWriter, Value, WriterOptions};
+    use pyttd_format::{
+        ChildrenBuilder, ReprValue, Table, TraceReader, TraceWriter, Value, WriterOptions,
+    };
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("children.pyttd");
     let mut b = ChildrenBuilder::default();
@@ -120,13 +122,13 @@ fn children_rows_round_trip_with_the_v1_schema() {
         1,
         1,
         "[1]",
-        &Value::Repr {
+        &Value::from(ReprValue {
             type_name: "list".into(),
             text: "[1]".into(),
             truncated: false,
             length: Some(1),
             object_id: Some(2),
-        },
+        }),
     );
     b.push(7, 2, 0, "[0]", &Value::Int(1));
     assert_eq!(b.len(), 3);
