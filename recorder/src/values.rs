@@ -121,22 +121,18 @@ impl FrameVals {
         if self.slots.len() != n {
             self.slots.resize_with(n, || None);
         }
-        for i in 0..n {
+        let slots = &mut self.slots[..n];
+        for (i, slot) in slots.iter_mut().enumerate() {
             // SAFETY: `i < co_nlocalsplus`, kind from the same code object.
             let v = unsafe { cpython::frame_local(frame, i, info.slot_kinds[i]) };
+            // Most slots hold what they held at the last event: answered here, inline.
+            // SAFETY: `v` is null or a live object held by the frame (or its cell).
+            if !snap && unsafe { unchanged(slot, v) } {
+                continue;
+            }
             let name = info.slot_names[i];
             // SAFETY: `v` is a live object held by the frame (or its cell) right now.
-            unsafe {
-                update(
-                    &mut self.slots[i],
-                    name,
-                    v,
-                    snap,
-                    info.secret_slots[i],
-                    info,
-                    out,
-                )
-            };
+            unsafe { update(slot, name, v, snap, info.secret_slots[i], info, out) };
         }
     }
 
@@ -293,6 +289,34 @@ impl Hasher for AddressHasher {
         self.0 = (n as u64)
             .wrapping_mul(0x9e37_79b9_7f4a_7c15)
             .rotate_left(32);
+    }
+}
+
+/// Whether the slot whose cache is `slot` still shows what it recorded, by the cheapest checks of
+/// [`update`] (which this mirrors, cache updates included): unbound and uncached, the very object
+/// cached when it was immortal, or an object that [`render::renders_as`] the cached value (a
+/// redacted value's cache never does). `false` means "ask `update`".
+///
+/// # Safety
+/// GIL held; `v` is null or live.
+#[inline(always)]
+unsafe fn unchanged(slot: &mut Option<Cached>, v: *mut ffi::PyObject) -> bool {
+    match slot {
+        None => v.is_null(),
+        Some(_) if v.is_null() => false,
+        Some(c) if c.ptr == v as usize && c.immortal => true,
+        // SAFETY: guaranteed by the caller.
+        Some(c) => unsafe {
+            if !render::renders_as(v, &c.value) {
+                return false;
+            }
+            if c.ptr != v as usize {
+                c.ptr = v as usize;
+                c.stamp = None;
+                c.immortal = is_immortal(v);
+            }
+            true
+        },
     }
 }
 
