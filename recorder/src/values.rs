@@ -161,6 +161,7 @@ impl FrameVals {
             let mut pos: ffi::Py_ssize_t = 0;
             let (mut k, mut v) = (std::ptr::null_mut(), std::ptr::null_mut());
             let mut ordinal = 0;
+            let mark = self.events;
             while ffi::PyDict_Next(d, &mut pos, &mut k, &mut v) != 0 {
                 let index = match self.by_position.get(ordinal) {
                     Some(&(key, index)) if key == k as usize => index,
@@ -176,6 +177,13 @@ impl FrameVals {
                 };
                 ordinal += 1;
                 if index == SKIPPED {
+                    continue;
+                }
+                // Most names hold what they held at the last event (`unchanged` runs no Python
+                // code, so the walk goes on safely).
+                let entry = &mut self.names[index];
+                if !snap && unchanged(&mut entry.cached, v) {
+                    entry.seen = mark;
                     continue;
                 }
                 ffi::Py_IncRef(v);
@@ -199,7 +207,6 @@ impl FrameVals {
                     None => items.push((index, v as usize)),
                 }
             }
-            let mark = self.events;
             for &(index, v) in &items {
                 let v = v as *mut ffi::PyObject;
                 let entry = &mut self.names[index];
