@@ -52,13 +52,8 @@ pub(crate) fn encode(table: Table, batch: &RecordBatch) -> RecordBatch {
         .zip(batch.columns())
         .map(|(field, column)| {
             if is_shuffled(field) {
-                transform(column, |stored, out| {
-                    let mut words = words_of(stored);
-                    if is_delta(table, field) {
-                        delta(&mut words);
-                    }
-                    shuffle(&words, out);
-                })
+                let delta_coded = is_delta(table, field);
+                transform(column, |stored, out| shuffle(stored, delta_coded, out))
             } else {
                 column.clone()
             }
@@ -123,21 +118,6 @@ fn transform(column: &ArrayRef, f: impl FnOnce(&[u8], &mut [u8])) -> ArrayRef {
     make_array(encoded)
 }
 
-/// The little-endian words stored in `bytes`.
-fn words_of(bytes: &[u8]) -> Vec<u64> {
-    bytes
-        .chunks_exact(8)
-        .map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes")))
-        .collect()
-}
-
-/// `w[i] - w[i-1]` (wrapping), in place, from the last row down.
-fn delta(words: &mut [u64]) {
-    for i in (1..words.len()).rev() {
-        words[i] = words[i].wrapping_sub(words[i - 1]);
-    }
-}
-
 /// Prefix sums (wrapping) of little-endian words stored in `bytes`, in place.
 fn undelta(bytes: &mut [u8]) {
     let mut sum = 0u64;
@@ -147,19 +127,31 @@ fn undelta(bytes: &mut [u8]) {
     }
 }
 
-/// Byte `k` of `words[i]` to `out[k * n + i]`, eight rows at a time through an 8x8 byte
-/// transpose in registers.
-fn shuffle(words: &[u64], out: &mut [u8]) {
-    let n = words.len();
+/// Byte `k` of row `i`'s word (`stored` holds them little-endian; with `delta_coded`, its
+/// difference from row `i - 1`'s, wrapping) to `out[k * n + i]`, eight rows at a time through an
+/// 8x8 byte transpose in registers.
+fn shuffle(stored: &[u8], delta_coded: bool, out: &mut [u8]) {
+    let n = stored.len() / 8;
+    let mut prev = 0u64;
+    let mut next = |i: usize| {
+        let w = u64::from_le_bytes(stored[i * 8..i * 8 + 8].try_into().expect("8 bytes"));
+        if delta_coded {
+            let d = w.wrapping_sub(prev);
+            prev = w;
+            d
+        } else {
+            w
+        }
+    };
     let full = n - n % 8;
     for i in (0..full).step_by(8) {
-        let rows: [u64; 8] = words[i..i + 8].try_into().expect("8 rows");
+        let rows: [u64; 8] = std::array::from_fn(|r| next(i + r));
         for (k, plane) in transpose(rows).into_iter().enumerate() {
             out[k * n + i..k * n + i + 8].copy_from_slice(&plane.to_le_bytes());
         }
     }
-    for (i, w) in words.iter().enumerate().skip(full) {
-        for (k, b) in w.to_le_bytes().into_iter().enumerate() {
+    for i in full..n {
+        for (k, b) in next(i).to_le_bytes().into_iter().enumerate() {
             out[k * n + i] = b;
         }
     }
@@ -213,6 +205,10 @@ mod tests {
     use proptest::prelude::*;
     use std::sync::Arc;
 
+    fn bytes_of(words: &[u64]) -> Vec<u8> {
+        words.iter().flat_map(|w| w.to_le_bytes()).collect()
+    }
+
     fn naive_shuffle(words: &[u64]) -> Vec<u8> {
         let n = words.len();
         let mut out = vec![0u8; n * 8];
@@ -230,10 +226,16 @@ mod tests {
             .map(|i| 0x0807_0605_0403_0201 + (i << 56))
             .collect();
         let mut out = vec![0u8; words.len() * 8];
-        shuffle(&words, &mut out);
+        shuffle(&bytes_of(&words), false, &mut out);
         assert_eq!(out, naive_shuffle(&words));
         assert_eq!(&out[..19], &[1u8; 19]);
         assert_eq!(out[7 * 19 + 18], 8 + 18);
+        // Delta-coded: row 0 as is, then differences (wrapping).
+        let deltas: Vec<u64> = std::iter::once(words[0])
+            .chain(words.windows(2).map(|w| w[1].wrapping_sub(w[0])))
+            .collect();
+        shuffle(&bytes_of(&words), true, &mut out);
+        assert_eq!(out, naive_shuffle(&deltas));
     }
 
     proptest! {
@@ -274,7 +276,7 @@ mod tests {
             values in prop::collection::vec(any::<Option<f64>>(), 0..70),
         ) {
             let floats: ArrayRef = Arc::new(Float64Array::from(values.clone()));
-            let shuffled = transform(&floats, |b, o| shuffle(&words_of(b), o));
+            let shuffled = transform(&floats, |b, o| shuffle(b, false, o));
             let roundtrip = transform(&shuffled, unshuffle);
             let got = roundtrip.as_any().downcast_ref::<Float64Array>().unwrap();
             prop_assert_eq!(got.nulls(), floats.nulls());
