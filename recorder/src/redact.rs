@@ -99,6 +99,9 @@ impl Redactor {
         if !self.enabled || name.is_empty() {
             return false;
         }
+        if self.extra.is_empty() && !may_match_defaults(name) {
+            return false;
+        }
         if let Some(&known) = self.memo().names.get(name) {
             return known;
         }
@@ -152,6 +155,25 @@ impl Redactor {
         });
         pair || self.extra.iter().any(|r| r.is_match(name))
     }
+}
+
+/// Three letters every default pattern contains: `pas`sword, `pas`swd, `sec`ret, `tok`en,
+/// `aut`h, `cre`dential, api`key` and private `key`.
+const STEMS: [&[u8; 3]; 6] = [b"pas", b"sec", b"tok", b"aut", b"cre", b"key"];
+
+/// False when an ASCII `name` cannot match a default pattern, because no stem occurs in it in
+/// any case: most names, answered without splitting them or taking the memo's lock. (A non-ASCII
+/// name may lower-case into one: the Kelvin sign is `k`.)
+fn may_match_defaults(name: &str) -> bool {
+    !name.is_ascii()
+        || name.as_bytes().windows(3).any(|w| {
+            let w = [
+                w[0].to_ascii_lowercase(),
+                w[1].to_ascii_lowercase(),
+                w[2].to_ascii_lowercase(),
+            ];
+            STEMS.iter().any(|s| **s == w)
+        })
 }
 
 /// The lower-cased components of `name` (see the module docs).
@@ -247,6 +269,25 @@ mod tests {
         assert!(r.is_secret("password"));
         assert!(Redactor::new(&["(".into()]).is_err());
         assert!(!Redactor::disabled().is_secret("password"));
+    }
+
+    proptest::proptest! {
+        /// The stem filter never turns a secret name into a plain one.
+        #[test]
+        fn the_stem_filter_only_skips_names_that_are_not_secret(
+            name in "[a-zA-Z0-9_\\-]{0,6}(pass|Pass|PASS|sec|Sec|tok|TOK|aut|Aut|cre|key|Key|api|API|x)?[a-zA-Z0-9_\\-]{0,8}(word|wd|ret|en|h|dential|KEY|key|s)?[a-zA-Z0-9_]{0,3}",
+        ) {
+            let r = Redactor::new(&[]).unwrap();
+            proptest::prop_assert!(may_match_defaults(&name) || !r.decide(&name), "{}", name);
+        }
+    }
+
+    #[test]
+    fn non_ascii_names_are_never_filtered_out() {
+        // U+212A KELVIN SIGN lower-cases to an ASCII `k`.
+        let r = Redactor::new(&[]).unwrap();
+        assert!(r.is_secret("api_\u{212A}ey"));
+        assert!(!may_match_defaults("user_id") && may_match_defaults("api_\u{212A}ey"));
     }
 
     #[test]

@@ -134,14 +134,15 @@ unsafe fn read_str(
 /// # Safety
 /// GIL held; `obj` is a live `str`, and the result is not used after it dies.
 unsafe fn ascii<'a>(obj: *mut ffi::PyObject) -> Option<&'a str> {
-    // SAFETY: guaranteed by the caller; an ASCII str's data is its `GET_LENGTH` bytes.
+    // SAFETY: guaranteed by the caller; an ASCII str's data is its `GET_LENGTH` bytes, all
+    // below 128, which is valid UTF-8.
     unsafe {
         if ffi::PyUnicode_IS_ASCII(obj) == 0 {
             return None;
         }
         let len = ffi::PyUnicode_GET_LENGTH(obj) as usize;
         let bytes = std::slice::from_raw_parts(ffi::PyUnicode_DATA(obj) as *const u8, len);
-        std::str::from_utf8(bytes).ok()
+        Some(std::str::from_utf8_unchecked(bytes))
     }
 }
 
