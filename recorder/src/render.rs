@@ -146,6 +146,25 @@ unsafe fn ascii<'a>(obj: *mut ffi::PyObject) -> Option<&'a str> {
     }
 }
 
+/// `v` in decimal, written at the end of `buf`.
+fn decimal(v: i64, buf: &mut [u8; 20]) -> &str {
+    let mut n = v.unsigned_abs();
+    let mut at = buf.len();
+    loop {
+        at -= 1;
+        buf[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    if v < 0 {
+        at -= 1;
+        buf[at] = b'-';
+    }
+    std::str::from_utf8(&buf[at..]).expect("ASCII digits")
+}
+
 /// Bounded output text.
 struct Out<'a> {
     text: String,
@@ -448,12 +467,17 @@ unsafe fn render_into(obj: *mut ffi::PyObject, out: &mut Out) -> Result<(), Stri
             });
         } else if t == &raw mut ffi::PyLong_Type {
             let mut overflow = 0;
-            let v = ffi::PyLong_AsLongLongAndOverflow(obj, &mut overflow);
+            let v = match crate::cpython::compact_int(obj) {
+                Some(v) => v,
+                None => ffi::PyLong_AsLongLongAndOverflow(obj, &mut overflow),
+            };
             if overflow == 0 {
                 if v == -1 && !ffi::PyErr_Occurred().is_null() {
                     return Err(take_error());
                 }
-                out.push(&v.to_string());
+                // Formatted on the stack: an int in a container is the commonest element.
+                let mut digits = [0u8; 20];
+                out.push(decimal(v, &mut digits));
             } else {
                 let mut text = String::new();
                 match big_int_text(obj, &mut text) {
@@ -469,12 +493,21 @@ unsafe fn render_into(obj: *mut ffi::PyObject, out: &mut Out) -> Result<(), Stri
             out.push(&text);
         } else if t == &raw mut ffi::PyUnicode_Type {
             let room = out.room();
-            let mut text = String::new();
-            match read_str(obj, room, false, &mut text) {
-                Ok(_) => {
+            let mut owned = String::new();
+            let text = match ascii(obj) {
+                Some(text) => Ok(&text[..text.len().min(room)]),
+                None => read_str(obj, room, false, &mut owned).map(|_| owned.as_str()),
+            };
+            match text {
+                Ok(text) => {
                     let before = out.text.len();
-                    let cut = str_repr(&text, room, &mut out.text);
-                    out.chars += out.text[before..].chars().count();
+                    let cut = str_repr(text, room, &mut out.text);
+                    let added = &out.text[before..];
+                    out.chars += if added.is_ascii() {
+                        added.len()
+                    } else {
+                        added.chars().count()
+                    };
                     if cut {
                         out.cut = true;
                     }
@@ -916,4 +949,27 @@ pub fn same(a: &Value, b: &Value) -> bool {
 pub unsafe fn read_key(k: *mut ffi::PyObject, out: &mut String) {
     // SAFETY: guaranteed by the caller; escaping never fails.
     let _ = unsafe { read_str(k, usize::MAX, true, out) };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::decimal;
+
+    #[test]
+    fn decimal_matches_to_string() {
+        for v in [
+            0,
+            7,
+            -1,
+            10,
+            -10,
+            1_234_567,
+            i64::MAX,
+            i64::MIN,
+            i64::MIN + 1,
+        ] {
+            let mut buf = [0u8; 20];
+            assert_eq!(decimal(v, &mut buf), v.to_string());
+        }
+    }
 }
