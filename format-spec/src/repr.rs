@@ -146,23 +146,36 @@ pub fn str_repr(s: &str, max_chars: usize, out: &mut String) -> bool {
     };
     out.reserve(t.len() + 2);
     out.push(char::from(quote));
-    // Characters written as they are collect in a run from `run_start`, copied in one go when
-    // an escape or the end of the room interrupts it.
-    let mut run_start = 0;
-    for (i, c) in t.char_indices() {
-        let unit = Unit::of(c, quote);
-        if unit.len() > room {
-            out.push_str(&t[run_start..i]);
+    if bytes
+        .iter()
+        .all(|&b| (0x20..0x7f).contains(&b) && b != b'\\' && b != quote)
+    {
+        // Printable ASCII without backslash or the quote (most strings): written as it is.
+        if bytes.len() > room {
+            out.push_str(&t[..room]);
             return true;
         }
-        room -= unit.len();
-        if !matches!(unit, Unit::Same) {
-            out.push_str(&t[run_start..i]);
-            unit.push_to(out);
-            run_start = i + c.len_utf8();
+        room -= bytes.len();
+        out.push_str(t);
+    } else {
+        // Characters written as they are collect in a run from `run_start`, copied in one go
+        // when an escape or the end of the room interrupts it.
+        let mut run_start = 0;
+        for (i, c) in t.char_indices() {
+            let unit = Unit::of(c, quote);
+            if unit.len() > room {
+                out.push_str(&t[run_start..i]);
+                return true;
+            }
+            room -= unit.len();
+            if !matches!(unit, Unit::Same) {
+                out.push_str(&t[run_start..i]);
+                unit.push_to(out);
+                run_start = i + c.len_utf8();
+            }
         }
+        out.push_str(&t[run_start..]);
     }
-    out.push_str(&t[run_start..]);
     // Not whole: t has `max_chars` characters, so the loop above ran out of room.
     if !whole || room == 0 {
         return true;
