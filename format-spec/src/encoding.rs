@@ -14,7 +14,7 @@ use arrow_schema::{DataType, Field};
 
 use crate::schema::Table;
 
-/// Whether a column of `table` is stored shuffled: every 64-bit fixed-width column.
+/// Whether a column is stored shuffled: every 64-bit fixed-width column, in every table.
 pub(crate) fn is_shuffled(field: &Field) -> bool {
     matches!(
         field.data_type(),
@@ -22,7 +22,7 @@ pub(crate) fn is_shuffled(field: &Field) -> bool {
     )
 }
 
-/// Whether a shuffled column of `table` is delta-coded first: the table's seq column, every
+/// Whether a shuffled column of `table` is delta-coded first: the table's seq column, its
 /// `call_id` column, and `events.ts_ns`.
 pub(crate) fn is_delta(table: Table, field: &Field) -> bool {
     let name = field.name();
