@@ -290,6 +290,35 @@ pub unsafe fn type_version(t: *mut ffi::PyTypeObject) -> Option<u32> {
     }
 }
 
+/// A version of what `type.__repr__` and `object.__repr__` read from `t`: its `__module__` and
+/// `__qualname__`. The version tag covers `__module__` (setting it modifies the type), but on
+/// 3.13 assigning `__qualname__` keeps the tag, so a heap type's qualname text is folded in by
+/// its string hash (cached in the string; an exact `str` never runs Python to hash). `None`
+/// when there is no tag or the qualname is not an exact `str`.
+///
+/// # Safety
+/// GIL held; `t` is a live type.
+pub unsafe fn type_repr_version(t: *mut ffi::PyTypeObject) -> Option<u64> {
+    // SAFETY: guaranteed by the caller; `ht_qualname` is read only from a heap type.
+    unsafe {
+        let tag = u64::from(type_version(t)?);
+        if (*t).tp_flags & ffi::Py_TPFLAGS_HEAPTYPE == 0 {
+            // A static type's name is fixed at compile time.
+            return Some(tag);
+        }
+        let qualname = (*t.cast::<ffi::PyHeapTypeObject>()).ht_qualname;
+        if qualname.is_null() || ffi::PyUnicode_CheckExact(qualname) == 0 {
+            return None;
+        }
+        let hash = ffi::PyObject_Hash(qualname);
+        if hash == -1 {
+            ffi::PyErr_Clear();
+            return None;
+        }
+        Some(hash as u64 ^ tag.wrapping_mul(0x9E37_79B9_7F4A_7C15))
+    }
+}
+
 /// Whether `code` is really a code object (`PyCode_Type`).
 ///
 /// # Safety

@@ -104,8 +104,8 @@ impl Expander {
 
     /// [`render::repr_stamp`], and one stamp more for objects this expander shows no children
     /// of: an object shown by `object.__repr__` (`<module.Name object at 0x...>`) renders the
-    /// same for as long as its address and its type's version tag are the same (a type's
-    /// `__module__` or `__qualname__` changing gives it a new tag). A `SimpleQueue` or a lock
+    /// same for as long as its address and its type's `__module__` and `__qualname__`
+    /// ([`type_repr_version`](crate::cpython::type_repr_version)) are the same. A `SimpleQueue` or a lock
     /// held in a local is then not rendered again at every event.
     ///
     /// # Safety
@@ -123,8 +123,7 @@ impl Expander {
             {
                 return None;
             }
-            let tag = crate::cpython::type_version(t)?;
-            Some((t as usize, u64::from(tag)))
+            Some((t as usize, crate::cpython::type_repr_version(t)?))
         }
     }
 

@@ -311,8 +311,9 @@ pub unsafe fn renders_as(obj: *mut ffi::PyObject, cached: &Value) -> bool {
 ///   global counter, so a tag names one dict in one state; the repr reads the module's
 ///   `__name__`, `__spec__`, `__loader__` and `__file__` from that dict. (An attribute of the
 ///   `__spec__` object itself changing while the dict does not escapes this; DESIGN.md 5.6.)
-/// - a class whose metaclass is `type`: its type version tag, which CPython clears whenever the
-///   class (its `__qualname__`, `__module__`, any attribute) is modified.
+/// - a class whose metaclass is `type`: [`type_repr_version`](crate::cpython::type_repr_version),
+///   its version tag (new whenever the class, its `__module__` included, is modified) with its
+///   `__qualname__` text.
 /// - a function: its `__qualname__` when that string is immortal (top-level functions); the rest
 ///   of `<function NAME at 0x...>` is the address itself.
 ///
@@ -334,8 +335,7 @@ pub unsafe fn repr_stamp(obj: *mut ffi::PyObject) -> Option<(usize, u64)> {
         }
         if t == &raw mut ffi::PyType_Type {
             let ty = obj.cast::<ffi::PyTypeObject>();
-            let tag = crate::cpython::type_version(ty)?;
-            return Some((t as usize, u64::from(tag)));
+            return Some((t as usize, crate::cpython::type_repr_version(ty)?));
         }
         if t == &raw mut ffi::PyFunction_Type {
             let qualname = (*obj.cast::<ffi::PyFunctionObject>()).func_qualname;

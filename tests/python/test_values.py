@@ -226,7 +226,8 @@ def test_deletion_and_in_place_mutation(tmp_path):
 
 def test_module_class_and_function_reprs_follow_renames(tmp_path):
     """These reprs are not re-rendered while CPython's version stamps stay the same; a rename
-    changes the stamp, and the new text shows at the very next line."""
+    changes the stamp, and the new text shows at the very next line. (On 3.13 assigning a
+    class's `__qualname__` keeps its version tag.)"""
     script = write(
         tmp_path,
         """\
@@ -241,6 +242,7 @@ def test_module_class_and_function_reprs_follow_renames(tmp_path):
             m.__name__ = "beta"
             C.__qualname__ = "D"
             g.__qualname__ = "h"
+            C.__module__ = "pkg"
             return m
         f()
         """,
@@ -255,6 +257,9 @@ def test_module_class_and_function_reprs_follow_renames(tmp_path):
     assert steps[11]["o"] == steps[10]["o"].replace("f.<locals>.C", "D")
     assert re.fullmatch(r"<function f\.<locals>\.g at 0x[0-9a-f]+>", steps[11]["g"])
     assert steps[12]["g"] == steps[11]["g"].replace("f.<locals>.g", "h")
+    assert steps[12]["C"] == "<class '__main__.D'>"
+    assert steps[13]["C"] == "<class 'pkg.D'>"
+    assert steps[13]["o"] == steps[11]["o"].replace("__main__.D", "pkg.D")
 
 
 def test_values_of_every_kind(tmp_path):
