@@ -1,112 +1,251 @@
-//! Column encoding of format 2 (SPEC.md, "Column encoding"): every 64-bit column's values are
+//! Column encoding (SPEC.md, "Column encoding"). Format 2: every 64-bit column's values are
 //! stored byte-shuffled (byte `k` of row `i` at byte `k * rows + i`), and counter-like columns
 //! are delta-coded first. Counters, timestamps and ids then become runs of equal bytes, which
 //! zstd compresses several times faster and smaller than the raw little-endian words (whose
-//! bytes change at every row and leave it only short matches).
+//! bytes change at every row and leave it only short matches). Format 3 adds: 32-bit columns
+//! byte-shuffled too, and `Utf8` columns stored dictionary-encoded, so a text repeated within a
+//! segment (a container's repr re-recorded at each change, a dict key) is stored once and its
+//! rows cost a small index each, instead of an ever-growing offset each.
 //!
 //! The writer encodes a segment's batch just before Arrow IPC writes it; the reader decodes the
 //! columns it decoded from IPC. Validity buffers are untouched.
 
-use arrow_array::{ArrayRef, RecordBatch, make_array};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use arrow_array::builder::StringDictionaryBuilder;
+use arrow_array::cast::AsArray;
+use arrow_array::types::Int32Type;
+use arrow_array::{Array, ArrayRef, RecordBatch, make_array};
 use arrow_buffer::{Buffer, MutableBuffer};
 use arrow_data::ArrayData;
-use arrow_schema::{DataType, Field};
+use arrow_schema::{ArrowError, DataType, Field, Schema};
 
 use crate::schema::Table;
 
-/// Whether a column is stored shuffled: every 64-bit fixed-width column, in every table.
-pub(crate) fn is_shuffled(field: &Field) -> bool {
-    matches!(
-        field.data_type(),
-        DataType::Int64 | DataType::UInt64 | DataType::Float64
-    )
+/// How one column is stored in a segment body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stored {
+    /// As Arrow defines it.
+    Plain,
+    /// 64-bit values byte-shuffled, delta-coded first when `delta` (since 2.0).
+    Words8 { delta: bool },
+    /// 32-bit values byte-shuffled (since 3.0).
+    Words4,
+    /// A `Utf8` column, as `Dictionary(Int32, Utf8)` when that is smaller (since 3.0).
+    Dictionary,
+}
+
+impl Stored {
+    fn of(major: u16, table: Table, field: &Field) -> Stored {
+        match field.data_type() {
+            DataType::Int64 | DataType::UInt64 | DataType::Float64 if major >= 2 => {
+                Stored::Words8 {
+                    delta: is_delta(table, field),
+                }
+            }
+            DataType::Int32 | DataType::UInt32 if major >= 3 => Stored::Words4,
+            DataType::Utf8 if major >= 3 => Stored::Dictionary,
+            _ => Stored::Plain,
+        }
+    }
+}
+
+/// The type a `Utf8` column has in the body of a format-3 segment.
+fn dictionary_of_utf8() -> DataType {
+    DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8))
 }
 
 /// Whether a shuffled column of `table` is delta-coded first: the table's seq column, its
 /// `call_id` column, and `events.ts_ns`.
-pub(crate) fn is_delta(table: Table, field: &Field) -> bool {
+fn is_delta(table: Table, field: &Field) -> bool {
     let name = field.name();
     Some(name.as_str()) == table.seq_column()
         || name == "call_id"
         || (table == Table::Events && name == "ts_ns")
 }
 
-/// The columns of `table` that format 2 stores delta-coded, in schema order (SPEC.md, "Column
-/// encoding").
+/// The columns of `table` that format 2 and later store delta-coded, in schema order (SPEC.md,
+/// "Column encoding").
 pub fn delta_coded_columns(table: Table) -> Vec<String> {
     table
         .schema()
         .fields()
         .iter()
-        .filter(|f| is_shuffled(f) && is_delta(table, f))
+        .filter(|f| Stored::of(2, table, f) == Stored::Words8 { delta: true })
         .map(|f| f.name().clone())
         .collect()
 }
 
-/// `batch` with its 64-bit columns encoded for writing.
-pub(crate) fn encode(table: Table, batch: &RecordBatch) -> RecordBatch {
+/// Whether `stored`, a field of a format-`major` segment body, may hold the table's column
+/// `logical`: the same field, except that format 3 may store a `Utf8` column as
+/// `Dictionary(Int32, Utf8)` (SPEC.md, "Column encoding").
+pub(crate) fn stores(major: u16, logical: &Field, stored: &Field) -> bool {
+    stored == logical
+        || (major >= 3
+            && logical.data_type() == &DataType::Utf8
+            && stored.data_type() == &dictionary_of_utf8()
+            && stored.clone().with_data_type(DataType::Utf8) == *logical)
+}
+
+/// `batch` (rows of `table`) as the current format stores it, its schema carrying `metadata`.
+pub(crate) fn encode(
+    table: Table,
+    batch: &RecordBatch,
+    metadata: HashMap<String, String>,
+) -> Result<RecordBatch, ArrowError> {
+    let major = crate::FORMAT_VERSION.0;
     let columns = batch
         .schema()
         .fields()
         .iter()
         .zip(batch.columns())
         .map(|(field, column)| {
-            if is_shuffled(field) {
-                let delta_coded = is_delta(table, field);
-                transform(column, |stored, out| shuffle(stored, delta_coded, out))
-            } else {
-                column.clone()
-            }
+            Ok(match Stored::of(major, table, field) {
+                Stored::Plain => (field.as_ref().clone(), column.clone()),
+                Stored::Words8 { delta } => (
+                    field.as_ref().clone(),
+                    transform(column, 8, |stored, out| shuffle(stored, delta, out)),
+                ),
+                Stored::Words4 => (field.as_ref().clone(), transform(column, 4, shuffle4)),
+                Stored::Dictionary => match dictionary_encode(column)? {
+                    Some(dictionary) => (
+                        field.as_ref().clone().with_data_type(dictionary_of_utf8()),
+                        dictionary,
+                    ),
+                    None => (field.as_ref().clone(), column.clone()),
+                },
+            })
         })
-        .collect();
-    RecordBatch::try_new(batch.schema(), columns).expect("encoding keeps every column's type")
+        .collect::<Result<Vec<_>, ArrowError>>()?;
+    let (fields, columns): (Vec<Field>, Vec<ArrayRef>) = columns.into_iter().unzip();
+    RecordBatch::try_new(
+        Arc::new(Schema::new_with_metadata(fields, metadata)),
+        columns,
+    )
 }
 
-/// `batch` (columns of `table` as read from a format-2 segment, any projection) decoded; an
-/// error names a column whose stored values are shorter than its rows need.
-pub(crate) fn decode(table: Table, batch: RecordBatch) -> Result<RecordBatch, String> {
-    if !batch.schema().fields().iter().any(|f| is_shuffled(f)) {
+/// `batch` (columns of `table` as read from a segment of format `major`, any projection)
+/// decoded to the table's types; an error names a column whose stored values are shorter than
+/// its rows need.
+pub(crate) fn decode(table: Table, major: u16, batch: RecordBatch) -> Result<RecordBatch, String> {
+    let schema = batch.schema();
+    let stored: Vec<Stored> = schema
+        .fields()
+        .iter()
+        .map(|f| match f.data_type() {
+            // A dictionary the table declares `Utf8` is an encoding; one it declares a
+            // dictionary (`values.name`) is the column itself.
+            DataType::Dictionary(..) if major >= 3 => {
+                match table.schema().field_with_name(f.name()) {
+                    Ok(logical) if logical.data_type() == &DataType::Utf8 => Stored::Dictionary,
+                    _ => Stored::Plain,
+                }
+            }
+            DataType::Utf8 => Stored::Plain,
+            _ => Stored::of(major, table, f),
+        })
+        .collect();
+    if stored.iter().all(|s| *s == Stored::Plain) {
         return Ok(batch);
     }
-    for (field, column) in batch.schema().fields().iter().zip(batch.columns()) {
-        let data = column.to_data();
-        let stored = data.buffers().first().map_or(0, |b| b.len());
-        if is_shuffled(field) && stored < (data.offset() + data.len()) * 8 {
-            return Err(format!(
-                "column `{}` stores {stored} bytes of values for {} rows",
-                field.name(),
-                data.len()
-            ));
+    let mut fields = Vec::with_capacity(stored.len());
+    let mut columns = Vec::with_capacity(stored.len());
+    for ((field, column), how) in schema.fields().iter().zip(batch.columns()).zip(stored) {
+        let width = match how {
+            Stored::Words8 { .. } => 8,
+            Stored::Words4 => 4,
+            _ => 0,
+        };
+        if width > 0 {
+            let data = column.to_data();
+            let stored = data.buffers().first().map_or(0, |b| b.len());
+            if stored < (data.offset() + data.len()) * width {
+                return Err(format!(
+                    "column `{}` stores {stored} bytes of values for {} rows",
+                    field.name(),
+                    data.len()
+                ));
+            }
         }
-    }
-    let columns = batch
-        .schema()
-        .fields()
-        .iter()
-        .zip(batch.columns())
-        .map(|(field, column)| {
-            if is_shuffled(field) {
-                let delta_coded = is_delta(table, field);
-                transform(column, |stored, out| {
+        let (field, column) = match how {
+            Stored::Plain => (field.as_ref().clone(), column.clone()),
+            Stored::Words8 { delta } => (
+                field.as_ref().clone(),
+                transform(column, 8, |stored, out| {
                     unshuffle(stored, out);
-                    if delta_coded {
+                    if delta {
                         undelta(out);
                     }
-                })
-            } else {
-                column.clone()
-            }
-        })
-        .collect();
-    Ok(RecordBatch::try_new(batch.schema(), columns).expect("decoding keeps every column's type"))
+                }),
+            ),
+            Stored::Words4 => (field.as_ref().clone(), transform(column, 4, unshuffle4)),
+            Stored::Dictionary => (
+                field.as_ref().clone().with_data_type(DataType::Utf8),
+                dictionary_decode(column).map_err(|e| format!("column `{}`: {e}", field.name()))?,
+            ),
+        };
+        fields.push(field);
+        columns.push(column);
+    }
+    let schema = Schema::new_with_metadata(fields, schema.metadata().clone());
+    Ok(RecordBatch::try_new(Arc::new(schema), columns)
+        .expect("decoding keeps every column's length"))
 }
 
-/// A copy of the 64-bit column `column` whose value bytes are `f(its value bytes, output)`.
-fn transform(column: &ArrayRef, f: impl FnOnce(&[u8], &mut [u8])) -> ArrayRef {
+/// Fewest rows a `Utf8` column needs to be stored as a dictionary: below, the dictionary's own
+/// IPC message (a few hundred bytes) outweighs what it saves.
+const DICTIONARY_MIN_ROWS: usize = 64;
+
+/// A `Utf8` column as `Dictionary(Int32, Utf8)`, each distinct text once in first-seen order;
+/// `None` when it is short or no text repeats (all null included: a dictionary would then store the same texts,
+/// plus an index per row and its own IPC message). Even a column of mostly distinct texts (the
+/// reprs of a dict that changes at every line) is smaller as a dictionary: its indices compress
+/// better than its offsets.
+fn dictionary_encode(column: &ArrayRef) -> Result<Option<ArrayRef>, ArrowError> {
+    let texts = column.as_string::<i32>();
+    if texts.len() < DICTIONARY_MIN_ROWS {
+        return Ok(None);
+    }
+    let mut builder = StringDictionaryBuilder::<Int32Type>::with_capacity(
+        texts.len(),
+        texts.len().min(1024),
+        texts.value_data().len().min(1 << 16),
+    );
+    for text in texts {
+        match text {
+            Some(t) => {
+                builder.append(t)?;
+            }
+            None => builder.append_null(),
+        }
+    }
+    let dictionary = builder.finish();
+    let texts_shown = texts.len() - texts.null_count();
+    Ok((dictionary.values().len() < texts_shown).then(|| Arc::new(dictionary) as ArrayRef))
+}
+
+/// The inverse of [`dictionary_encode`] (any valid `Dictionary(Int32, Utf8)` array).
+fn dictionary_decode(column: &ArrayRef) -> Result<ArrayRef, ArrowError> {
+    let dictionary = column
+        .as_dictionary_opt::<Int32Type>()
+        .ok_or_else(|| ArrowError::SchemaError("not an Int32-keyed dictionary".into()))?;
+    if dictionary.values().data_type() != &DataType::Utf8 {
+        return Err(ArrowError::SchemaError(
+            "dictionary values are not Utf8".into(),
+        ));
+    }
+    arrow_select::take::take(dictionary.values().as_ref(), dictionary.keys(), None)
+}
+
+/// A copy of the `width`-byte fixed-width column `column` whose value bytes are
+/// `f(its value bytes, output)`.
+fn transform(column: &ArrayRef, width: usize, f: impl FnOnce(&[u8], &mut [u8])) -> ArrayRef {
     let data = column.to_data();
     let rows = data.len();
-    let bytes = &data.buffers()[0].as_slice()[data.offset() * 8..(data.offset() + rows) * 8];
-    let mut out = MutableBuffer::from_len_zeroed(rows * 8);
+    let bytes =
+        &data.buffers()[0].as_slice()[data.offset() * width..(data.offset() + rows) * width];
+    let mut out = MutableBuffer::from_len_zeroed(rows * width);
     f(bytes, out.as_slice_mut());
     let nulls = data.nulls().cloned();
     let encoded = ArrayData::builder(data.data_type().clone())
@@ -116,6 +255,31 @@ fn transform(column: &ArrayRef, f: impl FnOnce(&[u8], &mut [u8])) -> ArrayRef {
         .build()
         .expect("same type, length and validity as the column");
     make_array(encoded)
+}
+
+/// Byte `k` of row `i`'s 32-bit word to `out[k * n + i]`.
+fn shuffle4(stored: &[u8], out: &mut [u8]) {
+    let n = stored.len() / 4;
+    let (p0, rest) = out.split_at_mut(n);
+    let (p1, rest) = rest.split_at_mut(n);
+    let (p2, p3) = rest.split_at_mut(n);
+    for (i, w) in stored.chunks_exact(4).enumerate() {
+        p0[i] = w[0];
+        p1[i] = w[1];
+        p2[i] = w[2];
+        p3[i] = w[3];
+    }
+}
+
+/// The inverse of [`shuffle4`].
+fn unshuffle4(stored: &[u8], out: &mut [u8]) {
+    let n = stored.len() / 4;
+    let (p0, rest) = stored.split_at(n);
+    let (p1, rest) = rest.split_at(n);
+    let (p2, p3) = rest.split_at(n);
+    for (i, w) in out.chunks_exact_mut(4).enumerate() {
+        w.copy_from_slice(&[p0[i], p1[i], p2[i], p3[i]]);
+    }
 }
 
 /// Prefix sums (wrapping) of little-endian words stored in `bytes`, in place.
@@ -201,9 +365,8 @@ fn transpose(mut a: [u64; 8]) -> [u64; 8] {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use arrow_array::{Array, Float64Array, Int64Array, UInt32Array, UInt64Array};
+    use arrow_array::{Float64Array, Int64Array, StringArray, UInt32Array, UInt64Array};
     use proptest::prelude::*;
-    use std::sync::Arc;
 
     fn bytes_of(words: &[u64]) -> Vec<u8> {
         words.iter().flat_map(|w| w.to_le_bytes()).collect()
@@ -238,6 +401,80 @@ mod tests {
         assert_eq!(out, naive_shuffle(&deltas));
     }
 
+    #[test]
+    fn shuffled_32_bit_words_are_planes_of_one_byte_per_row() {
+        let words: Vec<u32> = (0..7u32).map(|i| 0x0403_0201 + (i << 24)).collect();
+        let bytes: Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
+        let mut out = vec![0u8; bytes.len()];
+        shuffle4(&bytes, &mut out);
+        assert_eq!(&out[..7], &[1u8; 7]);
+        assert_eq!(&out[7..14], &[2u8; 7]);
+        assert_eq!(&out[21..], &[4, 5, 6, 7, 8, 9, 10]);
+        let mut back = vec![0u8; bytes.len()];
+        unshuffle4(&out, &mut back);
+        assert_eq!(back, bytes);
+    }
+
+    #[test]
+    fn format_3_stores_texts_once_per_segment_and_reads_them_back() {
+        let schema = Table::Output.schema();
+        let texts: Vec<&str> = ["a", "bb", "a", "a", "bb", ""].repeat(11);
+        let columns: Vec<ArrayRef> = schema
+            .fields()
+            .iter()
+            .map(|f| -> ArrayRef {
+                match f.data_type() {
+                    DataType::Utf8 => Arc::new(StringArray::from_iter_values(&texts)),
+                    DataType::UInt64 => Arc::new(UInt64Array::from_iter_values(0..66)),
+                    DataType::UInt32 => Arc::new(UInt32Array::from_iter_values(7..73)),
+                    _ => Arc::new(arrow_array::UInt8Array::from_iter_values([1; 66])),
+                }
+            })
+            .collect();
+        let batch = RecordBatch::try_new(schema.clone(), columns).unwrap();
+        let encoded = encode(Table::Output, &batch, HashMap::new()).unwrap();
+        let text = encoded
+            .column_by_name("text")
+            .unwrap()
+            .as_dictionary::<Int32Type>();
+        assert_eq!(
+            text.values()
+                .as_string::<i32>()
+                .iter()
+                .flatten()
+                .collect::<Vec<_>>(),
+            ["a", "bb", ""]
+        );
+        assert_eq!(text.keys().values()[..7], [0, 1, 0, 0, 1, 2, 0]);
+        for (logical, stored) in schema.fields().iter().zip(encoded.schema().fields()) {
+            assert!(stores(3, logical, stored), "{stored:?}");
+            assert_eq!(stores(2, logical, stored), logical == stored);
+        }
+        assert_eq!(decode(Table::Output, 3, encoded).unwrap(), batch);
+        // Distinct texts, and short columns, are stored as they are.
+        let unique: ArrayRef = Arc::new(StringArray::from_iter_values(
+            (0..66).map(|i| format!("{i}")),
+        ));
+        let batch = RecordBatch::try_new(
+            schema.clone(),
+            vec![
+                batch.column(0).clone(),
+                batch.column(1).clone(),
+                batch.column(2).clone(),
+                unique,
+            ],
+        )
+        .unwrap();
+        let encoded = encode(Table::Output, &batch, HashMap::new()).unwrap();
+        assert_eq!(encoded.schema().field(3).data_type(), &DataType::Utf8);
+        assert_eq!(decode(Table::Output, 3, encoded).unwrap(), batch);
+        let nulls: ArrayRef = Arc::new(StringArray::from(vec![None::<&str>; 70]));
+        assert!(dictionary_encode(&nulls).unwrap().is_none());
+        let short = batch.slice(0, DICTIONARY_MIN_ROWS - 1);
+        let encoded = encode(Table::Output, &short, HashMap::new()).unwrap();
+        assert_eq!(encoded.schema().field(3).data_type(), &DataType::Utf8);
+    }
+
     proptest! {
         #[test]
         fn encode_then_decode_is_the_identity(
@@ -267,8 +504,8 @@ mod tests {
                 (0..schema.fields().len()).map(col).collect(),
             ).unwrap();
             let batch = batch.slice(offset.min(n), n - offset.min(n));
-            let encoded = encode(Table::Events, &batch);
-            prop_assert_eq!(decode(Table::Events, encoded).unwrap(), batch);
+            let encoded = encode(Table::Events, &batch, HashMap::new()).unwrap();
+            prop_assert_eq!(decode(Table::Events, crate::FORMAT_VERSION.0, encoded).unwrap(), batch);
         }
 
         #[test]
@@ -276,8 +513,8 @@ mod tests {
             values in prop::collection::vec(any::<Option<f64>>(), 0..70),
         ) {
             let floats: ArrayRef = Arc::new(Float64Array::from(values.clone()));
-            let shuffled = transform(&floats, |b, o| shuffle(b, false, o));
-            let roundtrip = transform(&shuffled, unshuffle);
+            let shuffled = transform(&floats, 8, |b, o| shuffle(b, false, o));
+            let roundtrip = transform(&shuffled, 8, unshuffle);
             let got = roundtrip.as_any().downcast_ref::<Float64Array>().unwrap();
             prop_assert_eq!(got.nulls(), floats.nulls());
             for (i, v) in values.iter().enumerate() {

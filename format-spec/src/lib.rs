@@ -45,8 +45,8 @@ pub use zone::{
 };
 
 /// The format version this crate writes, `(major, minor)`. The reader reads every minor of
-/// majors 1 and 2 (SPEC.md, "Versioning").
-pub const FORMAT_VERSION: (u16, u16) = (2, 0);
+/// majors 1, 2 and 3 (SPEC.md, "Versioning").
+pub const FORMAT_VERSION: (u16, u16) = (3, 0);
 
 /// What the index knows about one segment, without decoding it.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -383,6 +383,7 @@ impl TraceReader {
         })?;
         let body = self.verified_body(index)?;
         let expected = table.schema();
+        let major = self.header.major;
         let all: Vec<usize>;
         let wanted = match projection {
             Some(p) => p,
@@ -412,12 +413,15 @@ impl TraceReader {
         let decoded = if to_decode.is_empty() {
             None
         } else {
-            let result =
-                std::panic::catch_unwind(|| decode_ipc_file(&body, &expected, Some(&to_decode)));
+            let result = std::panic::catch_unwind(|| {
+                decode_ipc_file(&body, &expected, major, Some(&to_decode))
+            });
             Some(match result {
-                // Format 2 stores 64-bit columns encoded (SPEC.md, "Column encoding").
-                Ok(Ok(b)) if self.header.major >= 2 => crate::encoding::decode(table, b)
-                    .map_err(|reason| FormatError::corrupt(&self.path, seg.offset, reason))?,
+                // Formats 2 and 3 store columns encoded (SPEC.md, "Column encoding").
+                Ok(Ok(b)) if self.header.major >= 2 => {
+                    crate::encoding::decode(table, self.header.major, b)
+                        .map_err(|reason| FormatError::corrupt(&self.path, seg.offset, reason))?
+                }
                 Ok(Ok(b)) => b,
                 Ok(Err(reason)) => {
                     return Err(FormatError::corrupt(&self.path, seg.offset, reason));
@@ -657,14 +661,22 @@ fn ipc_schema_metadata(body: &[u8]) -> std::result::Result<HashMap<String, Strin
 fn decode_ipc_file(
     body: &Buffer,
     expected: &SchemaRef,
+    major: u16,
     projection: Option<&[usize]>,
 ) -> std::result::Result<RecordBatch, String> {
     let (footer, footer_start) = ipc_footer(body)?;
     let schema =
         arrow_ipc::convert::fb_to_schema(footer.schema().ok_or("Arrow IPC footer has no schema")?);
-    // Minor versions may append columns; the v1 columns must come first, unchanged.
+    // Minor versions may append columns; the v1 columns must come first, unchanged (as the
+    // major version stores them).
     let known = expected.fields().len();
-    if schema.fields().len() < known || schema.fields()[..known] != expected.fields()[..] {
+    if schema.fields().len() < known
+        || !expected
+            .fields()
+            .iter()
+            .zip(schema.fields())
+            .all(|(logical, stored)| crate::encoding::stores(major, logical, stored))
+    {
         return Err("segment schema differs from the table's v1 schema".into());
     }
     let projection: Vec<usize> = match projection {

@@ -10,7 +10,6 @@
 use std::fs::File;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use arrow_array::{Array, RecordBatch, UInt64Array};
 use arrow_ipc::writer::{FileWriter, IpcWriteOptions};
@@ -325,25 +324,16 @@ impl TraceWriter {
         let mut out = std::mem::take(&mut self.scratch);
         out.clear();
         out.resize(BLOCK, 0);
-        // The segment's zones ride in its schema metadata (SPEC.md, "Zone maps").
+        // The segment's zones ride in its schema metadata (SPEC.md, "Zone maps"), and its
+        // columns are stored encoded (SPEC.md, "Column encoding").
         let zones = ZoneMap::of(table, batch);
-        let schema = if zones.is_empty() {
-            table.schema()
-        } else {
-            Arc::new(
-                table
-                    .schema()
-                    .as_ref()
-                    .clone()
-                    .with_metadata(zones.to_metadata()),
-            )
-        };
+        let stored =
+            crate::encoding::encode(table, batch, zones.to_metadata()).map_err(encode_err)?;
         {
-            let mut w = FileWriter::try_new_with_options(&mut out, &schema, self.ipc.clone())
-                .map_err(encode_err)?;
-            // Format 2's column encoding (SPEC.md, "Column encoding").
-            w.write(&crate::encoding::encode(table, batch))
-                .map_err(encode_err)?;
+            let mut w =
+                FileWriter::try_new_with_options(&mut out, stored.schema_ref(), self.ipc.clone())
+                    .map_err(encode_err)?;
+            w.write(&stored).map_err(encode_err)?;
             w.finish().map_err(encode_err)?;
         }
         let body_len = (out.len() - BLOCK) as u64;

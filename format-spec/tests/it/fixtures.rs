@@ -2,7 +2,7 @@
 //! `format-spec/fixtures/vN/` (N: the format's major version), each next to a `NAME.json` that
 //! holds everything a reader must find in it (version, state, segment index, every row of every
 //! table). The same fixtures exist for every major version: `v1/` was written by the writer of
-//! format 1.x, `v2/` by that of 2.0.
+//! format 1.x, `v2/` by that of 2.0, `v3/` by that of 3.0.
 //!
 //! The `.pyttd` bytes are FROZEN: they are what every future reader must keep reading. They were
 //! written by the ignored test `regenerate`:
@@ -36,18 +36,26 @@ use serde_json::Value as Json;
 /// Writes one fixture at the given path.
 type WriteFixture = fn(&Path);
 
-/// The fixtures this build must find, with the writer that made each.
-const FIXTURES: &[(&str, WriteFixture)] = &[
-    ("basic", |p| write_basic(p, Compression::DEFAULT_ZSTD)),
-    ("uncompressed", |p| write_basic(p, Compression::None)),
-    ("two_threads", write_two_threads),
-    ("crashed", write_crashed),
+/// The fixtures this build must find, with the first major version that has each and the writer
+/// that made it.
+const FIXTURES: &[(&str, u16, WriteFixture)] = &[
+    ("basic", 1, |p| write_basic(p, Compression::DEFAULT_ZSTD)),
+    ("uncompressed", 1, |p| write_basic(p, Compression::None)),
+    ("two_threads", 1, write_two_threads),
+    ("crashed", 1, write_crashed),
     // Format 1.1: zone maps, with `events` split into segments of 8 rows so they differ.
-    ("zones", write_zones),
+    ("zones", 1, write_zones),
+    // Format 3.0: texts repeated often enough to be stored dictionary-encoded.
+    ("texts", 3, write_texts),
 ];
 
+/// The fixtures of major version `major`.
+fn fixtures_of(major: u16) -> impl Iterator<Item = &'static (&'static str, u16, WriteFixture)> {
+    FIXTURES.iter().filter(move |(_, since, _)| *since <= major)
+}
+
 /// The major versions with fixtures: every one this build reads.
-const MAJORS: [u16; 2] = [1, 2];
+const MAJORS: [u16; 3] = [1, 2, 3];
 
 /// `format-spec/fixtures/vMAJOR/`.
 pub fn fixture_dir(major: u16) -> PathBuf {
@@ -81,7 +89,7 @@ fn golden_fixtures_of(major: u16) {
         .filter(|p| p.extension().is_some_and(|e| e == "pyttd" || e == "json"))
         .collect();
     traces.sort();
-    for (name, _) in FIXTURES {
+    for (name, _, _) in fixtures_of(major) {
         assert!(
             fixture_path_in(major, name).exists(),
             "fixture v{major}/{name}.pyttd is missing; fixtures are never deleted (see fixtures.rs)"
@@ -112,7 +120,11 @@ fn golden_fixtures_of(major: u16) {
         check_writer_rules(&name, &reader);
         checked += 1;
     }
-    assert_eq!(checked, FIXTURES.len(), "one check per fixture of v{major}");
+    assert_eq!(
+        checked,
+        fixtures_of(major).count(),
+        "one check per fixture of v{major}"
+    );
 }
 
 /// Writes every missing fixture and every missing `.json`; never overwrites (see module docs).
@@ -121,7 +133,7 @@ fn golden_fixtures_of(major: u16) {
 fn regenerate() {
     let major = pyttd_format::FORMAT_VERSION.0;
     std::fs::create_dir_all(fixture_dir(major)).unwrap();
-    for (name, write) in FIXTURES {
+    for (name, _, write) in fixtures_of(major) {
         let path = fixture_path_in(major, name);
         if path.exists() {
             eprintln!("{name}.pyttd exists, kept");
@@ -642,5 +654,40 @@ fn write_zones(path: &Path) {
         w.flush().unwrap();
     }
     b.ret(main, 7, Value::None);
+    b.finish_into(w, 0).unwrap();
+}
+
+/// `texts.py`: a module loop whose list grows by one of three words per line, so that the
+/// `values` segment's texts repeat (each word, and each list's repr, many times): format 3 stores
+/// such a column dictionary-encoded (SPEC.md, "Column encoding").
+fn write_texts(path: &Path) {
+    const FILE: &str = "/src/texts.py";
+    let w = TraceWriter::create(path, WriterOptions::default()).unwrap();
+    let mut b = TraceBuilder::new();
+    let module = b.code(FILE, "<module>", 1, CodeKind::Module);
+    let main = 0;
+    b.call(main, module, 0, &[]);
+    let words = ["alpha", "beta", "gamma"];
+    let mut items: Vec<&str> = Vec::new();
+    for i in 0..40 {
+        let word = words[i % 3];
+        b.line(main, 3, &[("word", text(word))]);
+        items.push(word);
+        let shown: Vec<String> = items
+            .iter()
+            .rev()
+            .take(2)
+            .map(|w| format!("{w:?}"))
+            .collect();
+        let list = repr(
+            "list",
+            &format!("[{}]", shown.join(", ")),
+            Some(items.len() as u64),
+            None,
+        );
+        b.line(main, 4, &[("items", list)]);
+    }
+    b.output(main, OutputStream::Stdout, "done\n");
+    b.ret(main, 5, Value::None);
     b.finish_into(w, 0).unwrap();
 }

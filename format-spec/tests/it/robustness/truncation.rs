@@ -104,10 +104,12 @@ fn truncate_everywhere(major: u16, name: &'static str) {
 fn every_truncation_of_basic_is_a_valid_prefix() {
     truncate_everywhere(1, "basic");
     truncate_everywhere(2, "basic");
+    truncate_everywhere(3, "basic");
 }
 
 #[test]
 fn every_truncation_of_two_threads_is_a_valid_prefix() {
     truncate_everywhere(1, "two_threads");
     truncate_everywhere(2, "two_threads");
+    truncate_everywhere(3, "two_threads");
 }
