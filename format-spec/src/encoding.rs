@@ -189,8 +189,9 @@ pub(crate) fn decode(table: Table, major: u16, batch: RecordBatch) -> Result<Rec
         columns.push(column);
     }
     let schema = Schema::new_with_metadata(fields, schema.metadata().clone());
-    Ok(RecordBatch::try_new(Arc::new(schema), columns)
-        .expect("decoding keeps every column's length"))
+    // A dictionary may hold nulls its indices do not show: a non-nullable column decoded from
+    // one is refused here.
+    RecordBatch::try_new(Arc::new(schema), columns).map_err(|e| e.to_string())
 }
 
 /// Fewest rows a `Utf8` column needs to be stored as a dictionary: below, the dictionary's own
@@ -198,10 +199,10 @@ pub(crate) fn decode(table: Table, major: u16, batch: RecordBatch) -> Result<Rec
 const DICTIONARY_MIN_ROWS: usize = 64;
 
 /// A `Utf8` column as `Dictionary(Int32, Utf8)`, each distinct text once in first-seen order;
-/// `None` when it is short or no text repeats (all null included: a dictionary would then store the same texts,
-/// plus an index per row and its own IPC message). Even a column of mostly distinct texts (the
-/// reprs of a dict that changes at every line) is smaller as a dictionary: its indices compress
-/// better than its offsets.
+/// `None` when it is short or no text repeats (or all rows are null): a dictionary would then
+/// store the same texts, plus an index per row and its own IPC message. Even a column of mostly
+/// distinct texts (the reprs of a dict that changes at every line) is smaller as a dictionary:
+/// its indices compress better than its offsets.
 fn dictionary_encode(column: &ArrayRef) -> Result<Option<ArrayRef>, ArrowError> {
     let texts = column.as_string::<i32>();
     if texts.len() < DICTIONARY_MIN_ROWS {

@@ -247,3 +247,79 @@ fn a_huge_body_len_is_corruption_not_a_panic() {
         "the reader panicked on a huge body_len in: {panics:?}"
     );
 }
+
+/// A format-3 `output` segment whose non-nullable `text` column is stored as a dictionary whose
+/// indices are all valid but whose dictionary holds a null: valid Arrow, checksums right, and
+/// still no text to show. The reader refuses the segment in one line instead of panicking or
+/// presenting a null where the spec promises text.
+#[test]
+fn a_null_text_behind_a_dictionary_in_a_non_nullable_column_is_corruption() {
+    use arrow_array::types::Int32Type;
+    use arrow_array::{ArrayRef, DictionaryArray, Int32Array, StringArray, UInt8Array};
+    use arrow_array::{RecordBatch, UInt32Array, UInt64Array};
+    use arrow_schema::{DataType, Field, Schema};
+
+    let rows = 3;
+    let text = DictionaryArray::<Int32Type>::try_new(
+        Int32Array::from(vec![0, 1, 0]),
+        Arc::new(StringArray::from(vec![Some("fine\n"), None])),
+    )
+    .unwrap();
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("seq", DataType::UInt64, false),
+        Field::new("thread_id", DataType::UInt32, false),
+        Field::new("stream", DataType::UInt8, false),
+        Field::new(
+            "text",
+            DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8)),
+            false,
+        ),
+    ]));
+    // Stored as format 3 stores them: the 64- and 32-bit words byte-shuffled (one byte each).
+    let columns: Vec<ArrayRef> = vec![
+        Arc::new(UInt64Array::from(vec![
+            u64::from_le_bytes([1, 1, 1, 0, 0, 0, 0, 0]),
+            0,
+            0,
+        ])),
+        Arc::new(UInt32Array::from(vec![0, 0, 0])),
+        Arc::new(UInt8Array::from(vec![1, 1, 1])),
+        Arc::new(text),
+    ];
+    let batch = RecordBatch::try_new(schema.clone(), columns).unwrap();
+    let mut body = Vec::new();
+    {
+        let mut w = arrow_ipc::writer::FileWriter::try_new(&mut body, &schema).unwrap();
+        w.write(&batch).unwrap();
+        w.finish().unwrap();
+    }
+    let header = SegmentHeader {
+        table_id: Table::Output.id(),
+        flags: pyttd_format::layout::FLAG_HAS_SEQ_RANGE,
+        row_count: rows,
+        min_seq: 1,
+        max_seq: 3,
+        body_len: body.len() as u64,
+        body_crc: SegmentHeader::checksum(&body),
+    };
+    let mut bytes = FileHeader { major: 3, minor: 0 }.encode().to_vec();
+    bytes.extend_from_slice(&header.encode());
+    bytes.extend_from_slice(&body);
+    bytes.resize(bytes.len().div_ceil(BLOCK) * BLOCK, 0);
+    let entry = FooterEntry {
+        offset: BLOCK as u64,
+        header,
+    };
+    bytes.extend_from_slice(&encode_footer(&[entry], bytes.len() as u64));
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("null_text.pyttd");
+    write_new(&path, &bytes);
+
+    let r = TraceReader::open(&path).unwrap();
+    let read = std::panic::catch_unwind(|| r.segment(0).map(drop));
+    let err = read
+        .expect("the reader panicked on a null text behind a dictionary")
+        .expect_err("a null text in a non-nullable column was read as data");
+    assert_one_line_naming(&err, &path, "null text behind a dictionary");
+    assert!(err.to_string().contains("text"), "{err}");
+}
