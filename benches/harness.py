@@ -140,10 +140,16 @@ def run_child(argv: list[str], cwd: Path, env: dict[str, str], timeout: float = 
         out.seek(0)
         err.seek(0)
         stdout, stderr = out.read().decode(errors="replace"), err.read().decode(errors="replace")
-        if not result_path.exists():
-            reason = f"timed out after {timeout:.0f} s" if proc.returncode == -signal.SIGKILL else "launcher failed"
+        try:
+            result = json.loads(result_path.read_text())
+        except (OSError, ValueError) as e:
+            # No result, or a torn one (the launcher killed, or its disk full, while writing it).
+            if proc.returncode == -signal.SIGKILL:
+                reason = f"timed out after {timeout:.0f} s"
+            else:
+                last = (stderr.strip().splitlines() or [f"{type(e).__name__}: {e}"])[-1]
+                reason = f"launcher failed: {last[:200]}"
             return Run(seconds=float("nan"), rss_mb=float("nan"), status=-1, error=reason, stdout=stdout, stderr=stderr)
-        result = json.loads(result_path.read_text())
     run = Run(seconds=result["seconds"], rss_mb=result["maxrss_kb"] / 1024, status=result["status"], stdout=stdout, stderr=stderr)
     if run.status != 0:
         run.error = (stderr.strip().splitlines()[-1:] or [f"exit status {run.status}"])[0][:200]
