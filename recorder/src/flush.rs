@@ -19,7 +19,7 @@ use crate::session::{Registrations, Session};
 
 /// The longest the written file lags behind the program (SPEC §4.10 asks for at most 100 ms; the
 /// margin covers encoding time).
-pub const FLUSH_INTERVAL: Duration = Duration::from_millis(50);
+pub const FLUSH_INTERVAL: Duration = Duration::from_millis(80);
 
 /// How long the flush thread sleeps when nobody wakes it.
 const IDLE_PARK: Duration = Duration::from_millis(20);
