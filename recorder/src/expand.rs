@@ -14,6 +14,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use pyo3_ffi as ffi;
 use pyttd_format::Value;
 
+use crate::memo::ReprScope;
 use crate::redact::Redactor;
 use crate::render;
 use crate::ring::Aux;
@@ -92,6 +93,7 @@ impl Expander {
     /// # Safety
     /// GIL held; `obj` is live and referenced by the caller for the duration of the call.
     pub unsafe fn render(&self, obj: *mut ffi::PyObject, redact: &Redactor) -> Rendered {
+        let _scope = ReprScope::open();
         // SAFETY: guaranteed by the caller.
         let value = unsafe { render::render(obj, redact) };
         let mut children = Vec::new();

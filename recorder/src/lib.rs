@@ -26,6 +26,7 @@ mod expand;
 mod filter;
 mod flush;
 mod hooks;
+mod memo;
 mod names;
 mod redact;
 mod render;

@@ -20,6 +20,7 @@ use std::fmt::Write as _;
 use pyo3_ffi as ffi;
 use pyttd_format::{ReprValue, Value};
 
+use crate::memo;
 use crate::redact::Redactor;
 use crate::repr::{float_repr, str_repr};
 
@@ -742,13 +743,22 @@ unsafe fn python_repr(obj: *mut ffi::PyObject, out: &mut Out) -> Result<(), Stri
                 return Ok(());
             }
         }
-        let r = ffi::PyObject_Repr(obj);
-        if r.is_null() {
-            return Err(take_error());
-        }
+        // The same object's repr at this event, when an open scope kept it (memo.rs).
+        let (r, owned) = match memo::kept(obj) {
+            Some(r) => (r, false),
+            None => {
+                let r = ffi::PyObject_Repr(obj);
+                if r.is_null() {
+                    return Err(take_error());
+                }
+                (r, !memo::keep(obj, r))
+            }
+        };
         let mut text = String::new();
         let more = read_str(r, out.room(), true, &mut text).unwrap_or(false);
-        ffi::Py_DecRef(r);
+        if owned {
+            ffi::Py_DecRef(r);
+        }
         out.push(&text);
         if more {
             out.cut = true;

@@ -24,6 +24,7 @@ use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
 use crate::cpython::{self, CO_FAST_HIDDEN, FramePtr};
+use crate::memo::ReprScope;
 use crate::names::{NO_NAME, NameId};
 use crate::render::{self, is_immortal, same};
 use crate::ring::Aux;
@@ -122,6 +123,8 @@ impl FrameVals {
             self.slots.resize_with(n, || None);
         }
         let slots = &mut self.slots[..n];
+        // Opened at the first local that needs rendering: one `repr()` per object per event.
+        let mut scope = None;
         for (i, slot) in slots.iter_mut().enumerate() {
             // SAFETY: `i < co_nlocalsplus`, kind from the same code object.
             let v = unsafe { cpython::frame_local(frame, i, info.slot_kinds[i]) };
@@ -131,6 +134,7 @@ impl FrameVals {
                 continue;
             }
             let name = info.slot_names[i];
+            scope.get_or_insert_with(ReprScope::open);
             // SAFETY: `v` is a live object held by the frame (or its cell) right now.
             unsafe { update(slot, name, v, snap, info.secret_slots[i], info, out) };
         }
@@ -207,6 +211,7 @@ impl FrameVals {
                     None => items.push((index, v as usize)),
                 }
             }
+            let _scope = (!items.is_empty()).then(ReprScope::open);
             for &(index, v) in &items {
                 let v = v as *mut ffi::PyObject;
                 let entry = &mut self.names[index];

@@ -224,6 +224,53 @@ def test_deletion_and_in_place_mutation(tmp_path):
     ]
 
 
+def test_a_user_repr_runs_once_per_object_per_event(tmp_path):
+    """An object shown in several places at one event (a local; in a dict's text, as its key and
+    in the list it maps to; as a child row's key) has its `__repr__` run once for that event, and
+    every place shows that text; a change to the object shows at the next event."""
+    script = write(
+        tmp_path,
+        """\
+        import sys
+
+        class K:
+            calls = 0
+
+            def __init__(self):
+                self.n = 0
+
+            def __repr__(self):
+                K.calls += 1
+                return f"K{self.n}"
+
+        def f():
+            k = K()
+            d = {k: [k, k]}
+            k.n = 1
+            d[2] = 3
+            return K.calls
+
+        print(f())
+        """,
+    )
+    trace = record(script)
+    assert trace["result"].returncode == 0, trace["result"].stderr
+    f_call = next(c[0] for c in trace["calls"] if c[3] == "f")
+    f_events = [e for e in trace["events"] if e[6] == f_call]
+    # One run per event of f at most, where every place showing k used to run it again.
+    assert int(trace["result"].stdout) <= len(f_events)
+    steps = locals_at_lines(trace, "f")
+    assert steps == [
+        (14, {}),
+        (15, {"k": "K0"}),
+        (16, {"k": "K0", "d": "{K0: [K0, K0]}"}),
+        (17, {"k": "K1", "d": "{K1: [K1, K1]}"}),
+        (18, {"k": "K1", "d": "{K1: [K1, K1], 2: 3}"}),
+    ]
+    row, children = children_of(trace, "d")
+    assert children == {"K1": ("[K1, K1]", {}), "2": (3, {})}
+
+
 def test_module_class_and_function_reprs_follow_renames(tmp_path):
     """These reprs are not re-rendered while CPython's version stamps stay the same; a rename
     changes the stamp, and the new text shows at the very next line. (On 3.13 assigning a
