@@ -93,8 +93,9 @@ impl Expander {
     /// # Safety
     /// GIL held; `obj` is live and referenced by the caller for the duration of the call.
     pub unsafe fn render(&self, obj: *mut ffi::PyObject, redact: &Redactor) -> Rendered {
-        let _scope = ReprScope::open();
         // SAFETY: guaranteed by the caller.
+        let _scope = unsafe { !render::is_plain(obj) }.then(ReprScope::open);
+        // SAFETY: as above.
         let value = unsafe { render::render(obj, redact) };
         let mut children = Vec::new();
         if self.depth > 0 && matches!(value, Value::Repr(_)) {

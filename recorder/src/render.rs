@@ -217,6 +217,24 @@ impl<'a> Out<'a> {
     }
 }
 
+/// Whether `obj` is rendered without running any `repr()`: an exact `None`, `bool`, `int`,
+/// `float` or `str`.
+///
+/// # Safety
+/// GIL held; `obj` is live.
+#[inline]
+pub unsafe fn is_plain(obj: *mut ffi::PyObject) -> bool {
+    // SAFETY: guaranteed by the caller.
+    unsafe {
+        let t = ffi::Py_TYPE(obj);
+        obj == ffi::Py_None()
+            || t == &raw mut ffi::PyLong_Type
+            || t == &raw mut ffi::PyFloat_Type
+            || t == &raw mut ffi::PyUnicode_Type
+            || t == &raw mut ffi::PyBool_Type
+    }
+}
+
 /// Renders one value for a `values` row.
 ///
 /// # Safety

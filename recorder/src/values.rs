@@ -123,8 +123,11 @@ impl FrameVals {
             self.slots.resize_with(n, || None);
         }
         let slots = &mut self.slots[..n];
-        // Opened at the first local that needs rendering: one `repr()` per object per event.
-        let mut scope = None;
+        let mut event = EventRows {
+            rows: out,
+            snap,
+            scope: None,
+        };
         for (i, slot) in slots.iter_mut().enumerate() {
             // SAFETY: `i < co_nlocalsplus`, kind from the same code object.
             let v = unsafe { cpython::frame_local(frame, i, info.slot_kinds[i]) };
@@ -134,9 +137,9 @@ impl FrameVals {
                 continue;
             }
             let name = info.slot_names[i];
-            scope.get_or_insert_with(ReprScope::open);
+            let secret = info.secret_slots[i];
             // SAFETY: `v` is a live object held by the frame (or its cell) right now.
-            unsafe { update(slot, name, v, snap, info.secret_slots[i], info, out) };
+            unsafe { update(slot, name, v, secret, info, &mut event) };
         }
     }
 
@@ -211,7 +214,11 @@ impl FrameVals {
                     None => items.push((index, v as usize)),
                 }
             }
-            let _scope = (!items.is_empty()).then(ReprScope::open);
+            let mut event = EventRows {
+                rows: out,
+                snap,
+                scope: None,
+            };
             for &(index, v) in &items {
                 let v = v as *mut ffi::PyObject;
                 let entry = &mut self.names[index];
@@ -219,10 +226,9 @@ impl FrameVals {
                     &mut entry.cached,
                     entry.name,
                     v,
-                    snap,
                     entry.secret,
                     info,
-                    out,
+                    &mut event,
                 );
                 entry.seen = mark;
                 ffi::Py_DecRef(v);
@@ -332,6 +338,15 @@ unsafe fn unchanged(slot: &mut Option<Cached>, v: *mut ffi::PyObject) -> bool {
     }
 }
 
+/// Where [`update`] appends one event's rows.
+struct EventRows<'a> {
+    rows: &'a mut Vec<Aux>,
+    /// Every bound name is written (a snapshot), changed or not.
+    snap: bool,
+    /// The event's repr memo (memo.rs), opened at the first value that may run a `repr()`.
+    scope: Option<ReprScope>,
+}
+
 /// Compares one name's current object `v` (null = unbound) with its cache and appends rows.
 ///
 /// # Safety
@@ -341,12 +356,12 @@ unsafe fn update(
     slot: &mut Option<Cached>,
     name: NameId,
     v: *mut ffi::PyObject,
-    snap: bool,
     secret: bool,
     info: &CodeInfo,
-    out: &mut Vec<Aux>,
+    event: &mut EventRows<'_>,
 ) {
     let (redact, expand) = (&*info.redact, &*info.expand);
+    let (snap, out) = (event.snap, &mut *event.rows);
     if v.is_null() {
         // An unbound slot is checked at every event: `is_some` first, since `take` would copy the
         // whole `Option<Cached>` out even when it is `None`.
@@ -402,6 +417,9 @@ unsafe fn update(
         // Taken before rendering: if the repr changes what the stamp covers, the next event
         // renders again.
         let stamp = expand.repr_stamp(v);
+        if event.scope.is_none() && !render::is_plain(v) {
+            event.scope = Some(ReprScope::open());
+        }
         ffi::Py_IncRef(v);
         let rendered = expand.render(v, redact);
         let immortal = is_immortal(v);
