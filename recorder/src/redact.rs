@@ -167,12 +167,12 @@ const STEMS: [&[u8; 3]; 6] = [b"pas", b"sec", b"tok", b"aut", b"cre", b"key"];
 fn may_match_defaults(name: &str) -> bool {
     !name.is_ascii()
         || name.as_bytes().windows(3).any(|w| {
-            let w = [
-                w[0].to_ascii_lowercase(),
-                w[1].to_ascii_lowercase(),
-                w[2].to_ascii_lowercase(),
-            ];
-            STEMS.iter().any(|s| **s == w)
+            // Most windows fail on their first letter, which starts no stem.
+            let first = w[0].to_ascii_lowercase();
+            matches!(first, b'p' | b's' | b't' | b'a' | b'c' | b'k') && {
+                let w = [first, w[1].to_ascii_lowercase(), w[2].to_ascii_lowercase()];
+                STEMS.iter().any(|s| **s == w)
+            }
         })
 }
 
@@ -288,6 +288,20 @@ mod tests {
         let r = Redactor::new(&[]).unwrap();
         assert!(r.is_secret("api_\u{212A}ey"));
         assert!(!may_match_defaults("user_id") && may_match_defaults("api_\u{212A}ey"));
+    }
+
+    #[test]
+    fn every_stem_passes_the_filter_in_any_case() {
+        for stem in STEMS {
+            let lower = std::str::from_utf8(stem).unwrap();
+            for name in [
+                lower.to_string(),
+                lower.to_ascii_uppercase(),
+                format!("x_{lower}"),
+            ] {
+                assert!(may_match_defaults(&name), "{name}");
+            }
+        }
     }
 
     #[test]

@@ -416,8 +416,10 @@ unsafe fn update(
     let (rendered, immortal, stamp) = unsafe {
         // Taken before rendering: if the repr changes what the stamp covers, the next event
         // renders again.
-        let stamp = expand.repr_stamp(v);
-        if event.scope.is_none() && !render::is_plain(v) {
+        let plain = render::is_plain(v);
+        // (A plain value has no stamp: it is compared by content.)
+        let stamp = if plain { None } else { expand.repr_stamp(v) };
+        if event.scope.is_none() && !plain {
             event.scope = Some(ReprScope::open());
         }
         ffi::Py_IncRef(v);
