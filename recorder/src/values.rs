@@ -24,6 +24,7 @@ use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
 use crate::cpython::{self, CO_FAST_HIDDEN, FramePtr};
+use crate::expand::PlainShape;
 use crate::memo::ReprScope;
 use crate::names::{NO_NAME, NameId};
 use crate::render::{self, is_immortal, same};
@@ -42,6 +43,8 @@ struct Cached {
     children: u64,
     /// [`Expander::repr_stamp`](crate::expand::Expander::repr_stamp) when `value` was rendered.
     stamp: Option<(usize, u64)>,
+    /// [`PlainShape::of`] when `value` was rendered.
+    shape: Option<Box<PlainShape>>,
 }
 
 /// What one frame last recorded.
@@ -389,16 +392,29 @@ unsafe fn update(
             value,
             children: 0,
             stamp: None,
+            shape: None,
         });
         return;
     }
     if let Some(c) = slot.as_mut() {
         let same_object = c.ptr == v as usize;
+        // A snapshot of a value with children renders it again: the snapshot row links to
+        // children rows of its own.
         // SAFETY: `v` is live (guaranteed by the caller).
-        let stamped =
-            same_object && c.stamp.is_some() && c.stamp == unsafe { expand.repr_stamp(v) };
+        let stamped = same_object
+            && c.stamp.is_some()
+            && (!snap || c.children == 0)
+            && c.stamp == unsafe { expand.stamp_now(v) };
         // SAFETY: as above.
-        if (same_object && c.immortal) || stamped || unsafe { render::renders_as(v, &c.value) } {
+        let shaped = !stamped
+            && (!snap || c.children == 0)
+            && c.shape.as_ref().is_some_and(|s| unsafe { s.matches(v) });
+        let same_rendering = (same_object && c.immortal)
+            || stamped
+            || shaped
+            // SAFETY: as above.
+            || unsafe { render::renders_as(v, &c.value) };
+        if same_rendering {
             if !same_object {
                 c.ptr = v as usize;
                 c.stamp = None;
@@ -413,12 +429,17 @@ unsafe fn update(
     }
     // SAFETY: guaranteed by the caller; a reference is held across the render, which may run
     // Python code (and release the GIL).
-    let (rendered, immortal, stamp) = unsafe {
+    let (rendered, immortal, stamp, shape) = unsafe {
         // Taken before rendering: if the repr changes what the stamp covers, the next event
         // renders again.
         let plain = render::is_plain(v);
         // (A plain value has no stamp: it is compared by content.)
         let stamp = if plain { None } else { expand.repr_stamp(v) };
+        let shape = if plain {
+            None
+        } else {
+            PlainShape::of(v, expand.width, redact)
+        };
         if event.scope.is_none() && !plain {
             event.scope = Some(ReprScope::open());
         }
@@ -426,7 +447,7 @@ unsafe fn update(
         let rendered = expand.render(v, redact);
         let immortal = is_immortal(v);
         ffi::Py_DecRef(v);
-        (rendered, immortal, stamp)
+        (rendered, immortal, stamp, shape)
     };
     // The children count too: an element past the text cap may change while the text does not.
     let children = rendered.children_fingerprint();
@@ -446,6 +467,7 @@ unsafe fn update(
         value,
         children,
         stamp,
+        shape,
     });
 }
 
