@@ -6,9 +6,11 @@
 //! reference**. A matching pointer is trusted without re-rendering only when the object was
 //! already immortal when it was cached: such an object is never freed, so its address cannot
 //! have been reused by another object. (Being immortal *now* is not enough: a freed object's
-//! address may be reused by a new string that was interned, i.e. immortalized, since.) Everything
+//! address may be reused by a new string that was interned, i.e. immortalized, since.) Scalars are
+//! compared by value; objects with a repr stamp (a version CPython keeps, e.g. a dict of scalars)
+//! by stamp; lists and tuples of scalars by their elements' values (`PlainShape`). Everything
 //! else is rendered again at every event of its frame and compared with the recorded rendering,
-//! which also catches in-place mutation (`xs.append(1)`).
+//! which also catches in-place mutation (`xs.append(1)`). DESIGN.md 5.6 has the table.
 //!
 //! Snapshots: at the event that opens a frame (the arguments), and every [`SNAPSHOT_EVERY`]
 //! events of a frame, so a reader rebuilds any step from at most that many events of the frame.
