@@ -410,7 +410,12 @@ def machine() -> dict:
                 break
     except OSError:
         pass
-    git = subprocess.run(["git", "describe", "--always", "--dirty"], cwd=REPO, capture_output=True, text=True)
+    # Dirty means changed sources; BENCHMARKS.md itself is rewritten section by section by `./dev
+    # bench`, so its own changes do not count.
+    commit = subprocess.run(["git", "describe", "--always"], cwd=REPO, capture_output=True, text=True).stdout.strip()
+    changed = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ".", ":!BENCHMARKS.md"], cwd=REPO, capture_output=True, text=True)
+    if changed.stdout.strip():
+        commit += "-dirty"
     pyttd_version = subprocess.run([str(PYTTD), "--version"], capture_output=True, text=True).stdout.strip()
     return {
         "date": datetime.date.today().isoformat(),
@@ -419,7 +424,7 @@ def machine() -> dict:
         "kernel": f"{platform.system()} {platform.release()}",
         "python": platform.python_version(),
         "pyttd": pyttd_version,
-        "commit": git.stdout.strip(),
+        "commit": commit,
     }
 
 
