@@ -111,8 +111,8 @@ impl Expander {
     ///   type's `__module__` and `__qualname__`
     ///   ([`type_repr_version`](crate::cpython::type_repr_version)) are the same. A
     ///   `SimpleQueue` or a lock held in a local is then not rendered again at every event.
-    /// - an exact dict whose keys and values, as far as its rendering and children can reach,
-    ///   are all plain ([`render::is_plain`]: immutable, shown by content) renders the same for
+    /// - an exact dict with a combined table whose keys and values, as far as its rendering and
+    ///   children can reach, are all plain ([`render::is_plain`]: immutable, shown by content) renders the same for
     ///   as long as its version tag is the same: the tag changes at every mutation, and a dict
     ///   created at a freed one's address gets a new one, so an unchanged tag means the very
     ///   same entries, held by the dict all along. ([`Expander::stamp_now`] then reads only the
@@ -152,7 +152,7 @@ impl Expander {
         // SAFETY: guaranteed by the caller.
         unsafe {
             if ffi::PyDict_CheckExact(obj) != 0 {
-                return Some((ffi::Py_TYPE(obj) as usize, dict_version(obj)));
+                return combined(obj).then(|| (ffi::Py_TYPE(obj) as usize, dict_version(obj)));
             }
             self.repr_stamp(obj)
         }
@@ -169,6 +169,9 @@ impl Expander {
         let reach = (render::TEXT_CAP / 4).max(self.width as usize);
         // SAFETY: guaranteed by the caller; `PyDict_Next` runs no Python code.
         unsafe {
+            if !combined(obj) {
+                return None;
+            }
             let (mut pos, mut k, mut v) = (0, std::ptr::null_mut(), std::ptr::null_mut());
             let mut seen = 0;
             while seen < reach && ffi::PyDict_Next(obj, &mut pos, &mut k, &mut v) != 0 {
@@ -381,6 +384,17 @@ unsafe fn item(obj: *mut ffi::PyObject, t: *mut ffi::PyTypeObject, i: usize) -> 
             ffi::PyTuple_GET_ITEM(obj, i as ffi::Py_ssize_t)
         }
     }
+}
+
+/// Whether the dict `d` holds its own values (a combined table). An instance's `__dict__` that
+/// shares its values with the instance (a split table) is left out of stamps: on 3.13 an
+/// attribute store writes the shared values without a new version tag.
+///
+/// # Safety
+/// GIL held; `d` is a live dict.
+unsafe fn combined(d: *mut ffi::PyObject) -> bool {
+    // SAFETY: guaranteed by the caller.
+    unsafe { (*d.cast::<ffi::PyDictObject>()).ma_values.is_null() }
 }
 
 /// The version tag of a dict (PEP 509; kept by CPython 3.12 and 3.13).

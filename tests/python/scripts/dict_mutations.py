@@ -23,6 +23,22 @@ def mutate():
     return d
 
 
+class Box:
+    def __init__(self):
+        self.x = 1
+
+
+def instance_dict():
+    # Shares its values with the instance: on 3.13 an attribute store leaves its version tag.
+    b = Box()
+    d = b.__dict__
+    for i in range(3):
+        b.x = i * 1000
+    b.y = 2
+    del b.x
+    return d
+
+
 def rebind(n):
     # A dict freed and another made at once: the new one may take the freed one's address.
     total = 0
@@ -40,4 +56,4 @@ def big():
     return len(d)
 
 
-print(mutate(), rebind(6), big())
+print(mutate(), instance_dict(), rebind(6), big())
