@@ -275,24 +275,39 @@ impl Expander {
 
 /// What an exact list or tuple of plain elements shows: its type, its length, and its elements
 /// as far as its text or its children can reach, each a value [`render::renders_as`] can confirm
-/// without rendering. An object matching it renders exactly as the value it was taken with, so
-/// a list held in a local is not rendered again at every event while nothing in it changes. It
-/// compares contents, not addresses, so an element freed and another made at its address
-/// cannot fool it.
+/// without rendering, or (one level down) an exact list or tuple of such values. An object
+/// matching it renders exactly as the value it was taken with, so a list held in a local is not
+/// rendered again at every event while nothing in it changes. It compares contents, not
+/// addresses, so an element freed and another made at its address cannot fool it.
 #[derive(Debug)]
 pub(crate) struct PlainShape {
     type_addr: usize,
     len: usize,
-    items: Box<[Value]>,
+    items: Box<[Elem]>,
 }
 
-/// Text a shape may copy, at most (it is kept per local, per frame).
+/// An element of a [`PlainShape`].
+#[derive(Debug)]
+enum Elem {
+    Scalar(Value),
+    /// A list or tuple of scalars inside the outer one (`[(1, 2), (3, 4)]`, `[[0, 0], [0, 0]]`).
+    Sequence(PlainShape),
+}
+
+/// Text a shape may copy, and elements it may hold, at most (it is kept per local, per frame).
 const SHAPE_TEXT: usize = 2048;
+const SHAPE_ITEMS: usize = 512;
+
+/// What a shape being taken may still hold.
+struct Budget {
+    text: usize,
+    items: usize,
+}
 
 impl PlainShape {
     /// The shape of `obj`, when it is an exact list or tuple whose reachable elements are all
-    /// plain; `width` is the children's. (`redact` is not consulted: plain values have no
-    /// names.)
+    /// plain or lists and tuples of plain values; `width` is the children's. (`redact` is not
+    /// consulted: plain values have no names.)
     ///
     /// # Safety
     /// GIL held; `obj` is live.
@@ -301,34 +316,55 @@ impl PlainShape {
         width: u32,
         redact: &Redactor,
     ) -> Option<Box<PlainShape>> {
+        let mut budget = Budget {
+            text: SHAPE_TEXT,
+            items: SHAPE_ITEMS,
+        };
+        // SAFETY: guaranteed by the caller.
+        unsafe { Self::level(obj, width, redact, true, &mut budget).map(Box::new) }
+    }
+
+    /// # Safety
+    /// As [`PlainShape::of`]; `nest`: whether elements may be sequences themselves.
+    unsafe fn level(
+        obj: *mut ffi::PyObject,
+        width: u32,
+        redact: &Redactor,
+        nest: bool,
+        budget: &mut Budget,
+    ) -> Option<PlainShape> {
         // SAFETY: guaranteed by the caller; exact-type checks come first, and nothing here runs
         // Python code.
         unsafe {
             let (t, len) = sequence(obj)?;
             // An element takes at least 3 characters of text (`0, `), so the text shows fewer
-            // than `TEXT_CAP / 2` elements; the children show `width`.
+            // than `TEXT_CAP / 2` elements of any one sequence; the children show `width`.
             let reach = len.min((render::TEXT_CAP / 2).max(width as usize));
             let mut items = Vec::with_capacity(reach);
-            let mut text = 0;
             for i in 0..reach {
+                budget.items = budget.items.checked_sub(1)?;
                 let item = item(obj, t, i);
-                if !render::is_plain(item) {
+                if render::is_plain(item) {
+                    let value = render::render(item, redact);
+                    if let Value::Str { text, .. } = &value {
+                        budget.text = budget.text.checked_sub(text.len())?;
+                    }
+                    if !render::renders_as(item, &value) {
+                        return None;
+                    }
+                    items.push(Elem::Scalar(value));
+                } else if nest {
+                    let inner = Self::level(item, width, redact, false, budget)?;
+                    items.push(Elem::Sequence(inner));
+                } else {
                     return None;
                 }
-                let value = render::render(item, redact);
-                if let Value::Str { text: s, .. } = &value {
-                    text += s.len();
-                }
-                if text > SHAPE_TEXT || !render::renders_as(item, &value) {
-                    return None;
-                }
-                items.push(value);
             }
-            Some(Box::new(PlainShape {
+            Some(PlainShape {
                 type_addr: t as usize,
                 len,
                 items: items.into_boxed_slice(),
-            }))
+            })
         }
     }
 
@@ -344,11 +380,13 @@ impl PlainShape {
             };
             t as usize == self.type_addr
                 && len == self.len
-                && self
-                    .items
-                    .iter()
-                    .enumerate()
-                    .all(|(i, v)| render::renders_as(item(obj, t, i), v))
+                && self.items.iter().enumerate().all(|(i, e)| {
+                    let item = item(obj, t, i);
+                    match e {
+                        Elem::Scalar(v) => render::renders_as(item, v),
+                        Elem::Sequence(shape) => shape.matches(item),
+                    }
+                })
         }
     }
 }

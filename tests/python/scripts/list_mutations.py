@@ -24,6 +24,22 @@ def mutate():
     return xs
 
 
+def nested():
+    pairs = [(1, 2), (3, 4)]
+    pairs[0] = (1, 5)
+    pairs.append((7,))
+    grid = [[0] * 3 for _ in range(3)]
+    grid[1][2] = 5
+    grid[0].append(1)
+    grid[2].clear()
+    box = ([1], [2.5])
+    box[0].append(3)
+    box[1][0] = "x"
+    deep = [[[1]]]
+    deep[0][0].append(2)
+    return pairs, grid, box, deep
+
+
 def tuples(n):
     # A tuple freed and another made at once: the new one may take the freed one's place.
     total = 0
@@ -41,4 +57,4 @@ def long():
     return len(xs)
 
 
-print(mutate(), tuples(6), long())
+print(mutate(), nested(), tuples(6), long())
