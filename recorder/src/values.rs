@@ -402,15 +402,15 @@ unsafe fn update(
         let same_object = c.ptr == v as usize;
         // A snapshot of a value with children renders it again: the snapshot row links to
         // children rows of its own.
+        let may_skip = !snap || c.children == 0;
         // SAFETY: `v` is live (guaranteed by the caller).
-        let stamped = same_object
+        let stamped = may_skip
+            && same_object
             && c.stamp.is_some()
-            && (!snap || c.children == 0)
             && c.stamp == unsafe { expand.stamp_now(v) };
         // SAFETY: as above.
-        let shaped = !stamped
-            && (!snap || c.children == 0)
-            && c.shape.as_ref().is_some_and(|s| unsafe { s.matches(v) });
+        let shaped =
+            may_skip && !stamped && c.shape.as_ref().is_some_and(|s| unsafe { s.matches(v) });
         let same_rendering = (same_object && c.immortal)
             || stamped
             || shaped
