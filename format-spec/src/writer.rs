@@ -97,7 +97,11 @@ impl TraceWriter {
             Compression::Lz4 => (Some(CompressionType::LZ4_FRAME), None),
             Compression::Zstd(level) => (Some(CompressionType::ZSTD), Some(level)),
         };
-        let ipc = IpcWriteOptions::try_new(BLOCK, false, MetadataVersion::V5)
+        // Uncompressed buffers are 64-byte aligned so a reader can use them in place (SPEC.md,
+        // "Zero-copy reads"); compressed ones are decoded into fresh memory anyway, and 8-byte
+        // alignment saves about 30 bytes of padding per buffer in every segment.
+        let alignment = if compression.is_none() { BLOCK } else { 8 };
+        let ipc = IpcWriteOptions::try_new(alignment, false, MetadataVersion::V5)
             .and_then(|o| o.try_with_compression(compression))
             .and_then(|o| o.try_with_compression_level(level))
             .map_err(|error| FormatError::Encode {
