@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use arrow_array::{Array, RecordBatch, UInt64Array};
 use arrow_ipc::writer::{FileWriter, IpcWriteOptions};
 use arrow_ipc::{CompressionType, MetadataVersion};
+use arrow_schema::ArrowError;
 
 use crate::error::{FormatError, Result};
 use crate::layout::{
@@ -59,6 +60,22 @@ impl Default for WriterOptions {
     }
 }
 
+/// The Arrow IPC options that write bodies with `compression`.
+fn ipc_options(compression: Compression) -> std::result::Result<IpcWriteOptions, ArrowError> {
+    let (codec, level) = match compression {
+        Compression::None => (None, None),
+        Compression::Lz4 => (Some(CompressionType::LZ4_FRAME), None),
+        Compression::Zstd(level) => (Some(CompressionType::ZSTD), Some(level)),
+    };
+    // Uncompressed buffers are 64-byte aligned so a reader can use them in place (SPEC.md,
+    // "Zero-copy reads"); compressed ones are decoded into fresh memory anyway, and 8-byte
+    // alignment saves about 30 bytes of padding per buffer in every segment.
+    let alignment = if codec.is_none() { BLOCK } else { 8 };
+    IpcWriteOptions::try_new(alignment, false, MetadataVersion::V5)?
+        .try_with_compression(codec)?
+        .try_with_compression_level(level)
+}
+
 /// Writes one trace file. See the module documentation for the flush policy.
 #[derive(Debug)]
 pub struct TraceWriter {
@@ -92,23 +109,11 @@ impl TraceWriter {
         };
         file.write_all(&header.encode())
             .map_err(|e| FormatError::io(&path, e))?;
-        let (compression, level) = match options.compression {
-            Compression::None => (None, None),
-            Compression::Lz4 => (Some(CompressionType::LZ4_FRAME), None),
-            Compression::Zstd(level) => (Some(CompressionType::ZSTD), Some(level)),
-        };
-        // Uncompressed buffers are 64-byte aligned so a reader can use them in place (SPEC.md,
-        // "Zero-copy reads"); compressed ones are decoded into fresh memory anyway, and 8-byte
-        // alignment saves about 30 bytes of padding per buffer in every segment.
-        let alignment = if compression.is_none() { BLOCK } else { 8 };
-        let ipc = IpcWriteOptions::try_new(alignment, false, MetadataVersion::V5)
-            .and_then(|o| o.try_with_compression(compression))
-            .and_then(|o| o.try_with_compression_level(level))
-            .map_err(|error| FormatError::Encode {
-                path: path.clone(),
-                table: Table::Run,
-                error,
-            })?;
+        let ipc = ipc_options(options.compression).map_err(|error| FormatError::Encode {
+            path: path.clone(),
+            table: Table::Run,
+            error,
+        })?;
         let n = Table::ALL.len();
         Ok(TraceWriter {
             path,
@@ -131,6 +136,26 @@ impl TraceWriter {
     /// Bytes written to the file so far (buffered rows not included).
     pub fn bytes_written(&self) -> u64 {
         self.offset
+    }
+
+    /// The compression of the segments written from now on.
+    pub fn compression(&self) -> Compression {
+        self.options.compression
+    }
+
+    /// Changes the compression of the segments written from now on (those already written keep
+    /// theirs: each body declares its own, SPEC.md section 7). The recorder raises the zstd level
+    /// while its flush thread has time to spare.
+    pub fn set_compression(&mut self, compression: Compression) -> Result<()> {
+        if compression != self.options.compression {
+            self.ipc = ipc_options(compression).map_err(|error| FormatError::Encode {
+                path: self.path.clone(),
+                table: Table::Run,
+                error,
+            })?;
+            self.options.compression = compression;
+        }
+        Ok(())
     }
 
     /// Rows per segment: a table's buffered rows are written once they reach this.

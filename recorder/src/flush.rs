@@ -7,13 +7,14 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use pyttd_format::{
-    CallRow, ChildrenBuilder, Event, EventKind, EventsBuilder, RunRow, Table, ThreadRow,
-    TraceWriter, ValuesBuilder, calls_batch, code_batch, exceptions_batch, output_batch, run_batch,
-    threads_batch,
+    CallRow, ChildrenBuilder, Compression, Event, EventKind, EventsBuilder, RunRow, Table,
+    ThreadRow, TraceWriter, ValuesBuilder, calls_batch, code_batch, exceptions_batch, output_batch,
+    run_batch, threads_batch,
 };
 use rtrb::Consumer;
 
 use crate::error::RecorderError;
+use crate::level::LevelControl;
 use crate::ring::{Aux, Lane, Rec, merge_until};
 use crate::session::{Registrations, Session};
 
@@ -53,13 +54,14 @@ pub(crate) struct Flusher {
     /// The variable names numbered so far (`Names`), by number.
     names: Vec<Arc<str>>,
     flushes: u64,
+    /// Raises the zstd level while this thread has time to spare (`None`: not zstd).
+    level: Option<LevelControl>,
 }
 
 impl Flusher {
     pub(crate) fn new(session: Arc<Session>, writer: TraceWriter) -> Self {
         Flusher {
             session,
-            writer,
             lanes: Vec::new(),
             consumers: Vec::new(),
             next: 0,
@@ -75,6 +77,11 @@ impl Flusher {
             threads_written: Vec::new(),
             names: Vec::new(),
             flushes: 0,
+            level: match writer.compression() {
+                Compression::Zstd(level) => Some(LevelControl::new(level)),
+                Compression::None | Compression::Lz4 => None,
+            },
+            writer,
         }
     }
 
@@ -100,8 +107,14 @@ impl Flusher {
 
     fn run_rounds(&mut self) -> Result<(), RecorderError> {
         let mut last_flush = Instant::now();
+        let mut busy = Duration::ZERO;
         loop {
+            let started = Instant::now();
             let stopping = self.session.stopping.load(Ordering::Acquire);
+            if stopping && let Some(control) = &self.level {
+                self.writer
+                    .set_compression(Compression::Zstd(control.floor()))?;
+            }
             let flush_due = stopping || last_flush.elapsed() >= FLUSH_INTERVAL;
             self.round(flush_due)?;
             if stopping {
@@ -110,11 +123,30 @@ impl Flusher {
             if flush_due {
                 self.writer.flush()?;
                 self.flushes += 1;
+                busy += started.elapsed();
+                self.adapt_compression(busy, last_flush.elapsed())?;
+                busy = Duration::ZERO;
                 last_flush = Instant::now();
+            } else {
+                busy += started.elapsed();
             }
             let until_flush = FLUSH_INTERVAL.saturating_sub(last_flush.elapsed());
             std::thread::park_timeout(until_flush.min(IDLE_PARK));
         }
+    }
+
+    /// Sets the zstd level of the next interval from how busy this thread was in the last one.
+    fn adapt_compression(
+        &mut self,
+        busy: Duration,
+        interval: Duration,
+    ) -> Result<(), RecorderError> {
+        if let Some(control) = &mut self.level {
+            let stall_ns = self.session.stall_ns.load(Ordering::Relaxed);
+            let level = control.after_flush(busy, interval, stall_ns);
+            self.writer.set_compression(Compression::Zstd(level))?;
+        }
+        Ok(())
     }
 
     /// One round: watermark, drain, merge, append. The `events`, `values` and `children` rows

@@ -26,6 +26,7 @@ mod expand;
 mod filter;
 mod flush;
 mod hooks;
+mod level;
 mod memo;
 mod names;
 mod redact;

@@ -145,3 +145,63 @@ fn children_rows_round_trip_with_the_v1_schema() {
     assert_eq!(batches[0].num_rows(), 3);
     assert_eq!(batches[0].schema(), Table::Children.schema());
 }
+
+#[test]
+fn segments_written_with_different_compressions_read_back_in_one_trace() {
+    use arrow_array::cast::AsArray;
+    use arrow_array::types::{Int64Type, UInt32Type};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("mixed.pyttd");
+    let mut b = TraceBuilder::new();
+    let m = b.code("/src/loop.py", "<module>", 1, CodeKind::Module);
+    b.call(0, m, 0, &[]);
+    let mut w = pyttd_format::TraceWriter::create(&path, WriterOptions::default()).unwrap();
+    // The recorder changes the zstd level between flushes; any codec may follow any other.
+    let codecs = [
+        Compression::Zstd(15),
+        Compression::None,
+        Compression::Lz4,
+        Compression::Zstd(-5),
+        Compression::DEFAULT_ZSTD,
+    ];
+    for (round, &codec) in codecs.iter().enumerate() {
+        w.set_compression(codec).unwrap();
+        assert_eq!(w.compression(), codec);
+        for i in 0..1_000i64 {
+            let i = round as i64 * 1_000 + i;
+            b.line(0, 2 + (i % 3) as u32, &[("i", i.into())]);
+        }
+        b.flush_into(&mut w).unwrap();
+    }
+    b.finish_into(w, 0).unwrap();
+
+    let r = TraceReader::open(&path).unwrap();
+    assert_eq!(r.state(), &TraceState::Complete);
+    let lines: Vec<u32> = r
+        .scan(Table::Events, None, Some(&["line"]))
+        .unwrap()
+        .flat_map(|b| {
+            b.unwrap()
+                .column(0)
+                .as_primitive::<UInt32Type>()
+                .values()
+                .to_vec()
+        })
+        .collect();
+    let expected: Vec<u32> = std::iter::once(0)
+        .chain((0..5_000).map(|i| 2 + (i % 3) as u32))
+        .collect();
+    assert_eq!(lines, expected);
+    let values: Vec<i64> = r
+        .scan(Table::Values, None, Some(&["int_value"]))
+        .unwrap()
+        .flat_map(|b| {
+            b.unwrap()
+                .column(0)
+                .as_primitive::<Int64Type>()
+                .values()
+                .to_vec()
+        })
+        .collect();
+    assert_eq!(values, (0..5_000).collect::<Vec<i64>>());
+}
