@@ -16,6 +16,7 @@
 //! # Ok::<(), pyttd_format::FormatError>(())
 //! ```
 
+mod body;
 mod builder;
 mod encoding;
 mod error;
@@ -45,8 +46,8 @@ pub use zone::{
 };
 
 /// The format version this crate writes, `(major, minor)`. The reader reads every minor of
-/// majors 1, 2 and 3 (SPEC.md, "Versioning").
-pub const FORMAT_VERSION: (u16, u16) = (3, 0);
+/// majors 1 to 4 (SPEC.md, "Versioning").
+pub const FORMAT_VERSION: (u16, u16) = (4, 0);
 
 /// What the index knows about one segment, without decoding it.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -14,8 +14,6 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use arrow_array::{Array, RecordBatch, UInt32Array, UInt64Array};
 use arrow_buffer::Buffer;
-use arrow_ipc::reader::{FileDecoder, read_footer_length};
-use arrow_schema::SchemaRef;
 use memmap2::Mmap;
 
 use crate::error::{FormatError, Result};
@@ -342,7 +340,7 @@ impl TraceReader {
         }
         let seg = &self.segments[index];
         let body = self.verified_body(index)?;
-        let zones = ipc_schema_metadata(&body)
+        let zones = crate::body::schema_metadata(&body, self.header.major)
             .map(|m| ZoneMap::from_metadata(&m))
             .map_err(|reason| FormatError::corrupt(&self.path, seg.offset, reason))?;
         Ok(self.zones[index].get_or_init(|| Arc::new(zones)).clone())
@@ -414,7 +412,7 @@ impl TraceReader {
             None
         } else {
             let result = std::panic::catch_unwind(|| {
-                decode_ipc_file(&body, &expected, major, Some(&to_decode))
+                crate::body::decode(&body, &expected, major, Some(&to_decode))
             });
             Some(match result {
                 // Formats 2 and 3 store columns encoded (SPEC.md, "Column encoding").
@@ -632,152 +630,6 @@ fn recover(data: &[u8]) -> (Vec<FooterEntry>, u64, String) {
         at = end;
     };
     (entries, at, reason)
-}
-
-/// Decodes one segment body (an Arrow IPC file holding one record batch).
-/// The Arrow IPC footer of a segment body.
-fn ipc_footer(body: &[u8]) -> std::result::Result<(arrow_ipc::Footer<'_>, usize), String> {
-    let n = body.len();
-    if n < 10 {
-        return Err("segment body too short for an Arrow IPC file".into());
-    }
-    let trailer: [u8; 10] = body[n - 10..].try_into().expect("10 bytes");
-    let footer_len = read_footer_length(trailer).map_err(|e| e.to_string())?;
-    let footer_start = (n - 10)
-        .checked_sub(footer_len)
-        .ok_or("Arrow IPC footer length exceeds the body")?;
-    let footer = arrow_ipc::root_as_footer(&body[footer_start..n - 10])
-        .map_err(|e| format!("invalid Arrow IPC footer: {e}"))?;
-    Ok((footer, footer_start))
-}
-
-/// The schema-level metadata of a segment body.
-fn ipc_schema_metadata(body: &[u8]) -> std::result::Result<HashMap<String, String>, String> {
-    let (footer, _) = ipc_footer(body)?;
-    let schema = footer.schema().ok_or("Arrow IPC footer has no schema")?;
-    Ok(arrow_ipc::convert::fb_to_schema(schema).metadata().clone())
-}
-
-fn decode_ipc_file(
-    body: &Buffer,
-    expected: &SchemaRef,
-    major: u16,
-    projection: Option<&[usize]>,
-) -> std::result::Result<RecordBatch, String> {
-    let (footer, footer_start) = ipc_footer(body)?;
-    let schema =
-        arrow_ipc::convert::fb_to_schema(footer.schema().ok_or("Arrow IPC footer has no schema")?);
-    // Minor versions may append columns; the v1 columns must come first, unchanged (as the
-    // major version stores them).
-    let known = expected.fields().len();
-    if schema.fields().len() < known
-        || !expected
-            .fields()
-            .iter()
-            .zip(schema.fields())
-            .all(|(logical, stored)| crate::encoding::stores(major, logical, stored))
-    {
-        return Err("segment schema differs from the table's v1 schema".into());
-    }
-    let projection: Vec<usize> = match projection {
-        Some(p) => p.to_vec(),
-        None => (0..known).collect(),
-    };
-    let mut decoder =
-        FileDecoder::new(Arc::new(schema), footer.version()).with_projection(projection);
-    let block_slice = |block: &arrow_ipc::Block| -> std::result::Result<Buffer, String> {
-        let start = usize::try_from(block.offset()).map_err(|_| "negative block offset")?;
-        let len = usize::try_from(block.metaDataLength()).map_err(|_| "bad metadata length")?
-            + usize::try_from(block.bodyLength()).map_err(|_| "bad body length")?;
-        if start.checked_add(len).is_none_or(|end| end > footer_start) {
-            return Err("Arrow IPC block lies outside the segment body".into());
-        }
-        Ok(body.slice_with_length(start, len))
-    };
-    for block in footer.dictionaries().iter().flatten() {
-        check_compressed_lengths(body, block)?;
-        let data = block_slice(block)?;
-        decoder
-            .read_dictionary(block, &data)
-            .map_err(|e| e.to_string())?;
-    }
-    let batches = footer
-        .recordBatches()
-        .ok_or("Arrow IPC footer lists no batches")?;
-    if batches.len() != 1 {
-        return Err(format!(
-            "segment holds {} record batches, not 1",
-            batches.len()
-        ));
-    }
-    let block = batches.get(0);
-    check_compressed_lengths(body, block)?;
-    let data = block_slice(block)?;
-    decoder
-        .read_record_batch(block, &data)
-        .map_err(|e| e.to_string())?
-        .ok_or_else(|| "segment holds no record batch".into())
-}
-
-/// Largest uncompressed length a compressed buffer may declare (SPEC.md, "Segment body").
-pub const MAX_BUFFER_BYTES: i64 = 1 << 32;
-
-/// Rejects compressed buffers whose 8-byte uncompressed-length prefix exceeds
-/// [`MAX_BUFFER_BYTES`]. arrow-ipc allocates that length before decompressing, so a crafted file
-/// (valid checksums, absurd length) would otherwise abort the process on allocation.
-fn check_compressed_lengths(
-    body: &[u8],
-    block: &arrow_ipc::Block,
-) -> std::result::Result<(), String> {
-    let start = usize::try_from(block.offset()).map_err(|_| "negative block offset")?;
-    let meta_len = usize::try_from(block.metaDataLength()).map_err(|_| "bad metadata length")?;
-    let meta = body
-        .get(start..start.saturating_add(meta_len))
-        .ok_or("Arrow IPC block lies outside the segment body")?;
-    // Encapsulated message: optional 0xFFFFFFFF continuation, i32 length, flatbuffer.
-    let skip = if meta.starts_with(&[0xff; 4]) { 4 } else { 0 };
-    let len_bytes: [u8; 4] = meta
-        .get(skip..skip + 4)
-        .and_then(|b| b.try_into().ok())
-        .ok_or("truncated Arrow IPC message")?;
-    let msg_len =
-        usize::try_from(i32::from_le_bytes(len_bytes)).map_err(|_| "bad message length")?;
-    let msg = meta
-        .get(skip + 4..(skip + 4).saturating_add(msg_len))
-        .ok_or("truncated Arrow IPC message")?;
-    let message =
-        arrow_ipc::root_as_message(msg).map_err(|e| format!("invalid Arrow IPC message: {e}"))?;
-    let batch = match message.header_type() {
-        arrow_ipc::MessageHeader::RecordBatch => message.header_as_record_batch(),
-        arrow_ipc::MessageHeader::DictionaryBatch => {
-            message.header_as_dictionary_batch().and_then(|d| d.data())
-        }
-        _ => None,
-    };
-    let Some(batch) = batch else {
-        return Ok(());
-    };
-    if batch.compression().is_none() {
-        return Ok(());
-    }
-    let body_start = start + meta_len;
-    for buffer in batch.buffers().into_iter().flatten() {
-        if buffer.length() < 8 {
-            continue;
-        }
-        let declared = usize::try_from(buffer.offset())
-            .ok()
-            .and_then(|o| body_start.checked_add(o))
-            .and_then(|at| body.get(at..at + 8))
-            .map(|b| i64::from_le_bytes(b.try_into().expect("8 bytes")))
-            .ok_or("Arrow IPC buffer lies outside the segment body")?;
-        if declared > MAX_BUFFER_BYTES {
-            return Err(format!(
-                "a compressed buffer declares {declared} uncompressed bytes (limit {MAX_BUFFER_BYTES})"
-            ));
-        }
-    }
-    Ok(())
 }
 
 fn u64_column(batch: &RecordBatch, i: usize) -> &UInt64Array {

@@ -12,7 +12,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use arrow_array::{Array, RecordBatch, UInt64Array};
-use arrow_ipc::writer::{FileWriter, IpcWriteOptions};
+use arrow_ipc::writer::{IpcWriteOptions, StreamWriter};
 use arrow_ipc::{CompressionType, MetadataVersion};
 use arrow_schema::ArrowError;
 
@@ -360,7 +360,7 @@ impl TraceWriter {
             crate::encoding::encode(table, batch, zones.to_metadata()).map_err(encode_err)?;
         {
             let mut w =
-                FileWriter::try_new_with_options(&mut out, stored.schema_ref(), self.ipc.clone())
+                StreamWriter::try_new_with_options(&mut out, stored.schema_ref(), self.ipc.clone())
                     .map_err(encode_err)?;
             w.write(&stored).map_err(encode_err)?;
             w.finish().map_err(encode_err)?;

@@ -2,7 +2,7 @@
 //! `format-spec/fixtures/vN/` (N: the format's major version), each next to a `NAME.json` that
 //! holds everything a reader must find in it (version, state, segment index, every row of every
 //! table). The same fixtures exist for every major version: `v1/` was written by the writer of
-//! format 1.x, `v2/` by that of 2.0, `v3/` by that of 3.0.
+//! format 1.x, `v2/` by that of 2.0, `v3/` by that of 3.0, `v4/` by that of 4.0.
 //!
 //! The `.pyttd` bytes are FROZEN: they are what every future reader must keep reading. They were
 //! written by the ignored test `regenerate`:
@@ -55,7 +55,7 @@ fn fixtures_of(major: u16) -> impl Iterator<Item = &'static (&'static str, u16, 
 }
 
 /// The major versions with fixtures: every one this build reads.
-const MAJORS: [u16; 3] = [1, 2, 3];
+const MAJORS: [u16; 4] = [1, 2, 3, 4];
 
 /// `format-spec/fixtures/vMAJOR/`.
 pub fn fixture_dir(major: u16) -> PathBuf {

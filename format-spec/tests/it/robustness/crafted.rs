@@ -9,7 +9,7 @@ use pyttd_format::layout::{BLOCK, FileHeader, FooterEntry, SegmentHeader, encode
 use pyttd_format::{FormatError, Table, TraceReader};
 
 use super::{Original, assert_one_line_naming, end_of, write_new};
-use crate::fixtures::fixture_path;
+use crate::fixtures::{fixture_path, fixture_path_in};
 
 // Damage the checksums cannot see: a buggy writer, or an edit that recomputes them.
 
@@ -110,7 +110,6 @@ fn valid_checksum_sweep() {
     if !is_child("valid_checksum_sweep") {
         return;
     }
-    let original = Original::open(&fixture_path("two_threads"));
     let caught = Arc::new(AtomicUsize::new(0));
     let counter = caught.clone();
     std::panic::set_hook(Box::new(move |_| {
@@ -118,26 +117,33 @@ fn valid_checksum_sweep() {
     }));
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("edited.pyttd");
-    let seqs: Vec<u64> = original.events.iter().map(|e| e.seq).collect();
     let (mut cases, mut multi_line) = (0, Vec::new());
-    for s in original.segments() {
-        if !matches!(s.table, Some(Table::Events | Table::Values)) {
-            continue;
-        }
-        let body = s.offset as usize + BLOCK;
-        for at in body..body + s.body_len as usize {
-            let bit = 1u8 << (at % 8);
-            // The last line before an abort names the case.
-            eprintln!("two_threads.pyttd, byte {at} ^ {bit:#04x}, checksums made valid");
-            write_new(&path, &flipped_under_valid_checksums(&original, at, bit));
-            for e in read_everything(&path, &seqs) {
-                let msg = e.to_string();
-                assert!(msg.contains(&path.display().to_string()), "{msg}");
-                if msg.contains('\n') && multi_line.len() < 3 {
-                    multi_line.push(format!("byte {at} ^ {bit:#04x}: {msg:?}"));
-                }
+    // Format 1 bodies are Arrow IPC files (footer, blocks); format 4 bodies are Arrow IPC streams
+    // (messages walked one by one).
+    for major in [1, 4] {
+        let original = Original::open(&fixture_path_in(major, "two_threads"));
+        let seqs: Vec<u64> = original.events.iter().map(|e| e.seq).collect();
+        for s in original.segments() {
+            if !matches!(s.table, Some(Table::Events | Table::Values)) {
+                continue;
             }
-            cases += 1;
+            let body = s.offset as usize + BLOCK;
+            for at in body..body + s.body_len as usize {
+                let bit = 1u8 << (at % 8);
+                // The last line before an abort names the case.
+                eprintln!(
+                    "v{major}/two_threads.pyttd, byte {at} ^ {bit:#04x}, checksums made valid"
+                );
+                write_new(&path, &flipped_under_valid_checksums(&original, at, bit));
+                for e in read_everything(&path, &seqs) {
+                    let msg = e.to_string();
+                    assert!(msg.contains(&path.display().to_string()), "{msg}");
+                    if msg.contains('\n') && multi_line.len() < 3 {
+                        multi_line.push(format!("v{major}, byte {at} ^ {bit:#04x}: {msg:?}"));
+                    }
+                }
+                cases += 1;
+            }
         }
     }
     let _ = std::panic::take_hook();
