@@ -111,11 +111,11 @@ impl Flusher {
         loop {
             let started = Instant::now();
             let stopping = self.session.stopping.load(Ordering::Acquire);
-            if stopping && let Some(control) = &self.level {
-                self.writer
-                    .set_compression(Compression::Zstd(control.floor()))?;
-            }
             let flush_due = stopping || last_flush.elapsed() >= FLUSH_INTERVAL;
+            if flush_due {
+                // The level of this flush's segments (the round below writes most of them).
+                self.choose_compression(busy, last_flush.elapsed(), stopping)?;
+            }
             self.round(flush_due)?;
             if stopping {
                 return Ok(());
@@ -133,6 +133,20 @@ impl Flusher {
             let until_flush = FLUSH_INTERVAL.saturating_sub(last_flush.elapsed());
             std::thread::park_timeout(until_flush.min(IDLE_PARK));
         }
+    }
+
+    /// Sets the zstd level of the flush about to be written (`LevelControl::for_flush`).
+    fn choose_compression(
+        &mut self,
+        preparing: Duration,
+        interval: Duration,
+        last: bool,
+    ) -> Result<(), RecorderError> {
+        if let Some(control) = &mut self.level {
+            let level = control.for_flush(preparing, interval, last);
+            self.writer.set_compression(Compression::Zstd(level))?;
+        }
+        Ok(())
     }
 
     /// Sets the zstd level of the next interval from how busy this thread was in the last one.
