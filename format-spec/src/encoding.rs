@@ -41,7 +41,7 @@ impl Stored {
         match field.data_type() {
             DataType::Int64 | DataType::UInt64 | DataType::Float64 if major >= 2 => {
                 Stored::Words8 {
-                    delta: is_delta(table, field),
+                    delta: is_delta(major, table, field),
                 }
             }
             DataType::Int32 | DataType::UInt32 if major >= 3 => Stored::Words4,
@@ -57,22 +57,25 @@ fn dictionary_of_utf8() -> DataType {
 }
 
 /// Whether a shuffled column of `table` is delta-coded first: the table's seq column, its
-/// `call_id` column, and `events.ts_ns`.
-fn is_delta(table: Table, field: &Field) -> bool {
+/// `call_id` column, and `events.ts_ns`; from format 4 also the link ids `object_id` and
+/// `children.parent_id`, which the recorder numbers in row order.
+fn is_delta(major: u16, table: Table, field: &Field) -> bool {
     let name = field.name();
     Some(name.as_str()) == table.seq_column()
         || name == "call_id"
         || (table == Table::Events && name == "ts_ns")
+        || (major >= 4
+            && (name == "object_id" || (table == Table::Children && name == "parent_id")))
 }
 
-/// The columns of `table` that format 2 and later store delta-coded, in schema order (SPEC.md,
+/// The columns of `table` that the current format stores delta-coded, in schema order (SPEC.md,
 /// "Column encoding").
 pub fn delta_coded_columns(table: Table) -> Vec<String> {
     table
         .schema()
         .fields()
         .iter()
-        .filter(|f| Stored::of(2, table, f) == Stored::Words8 { delta: true })
+        .filter(|f| Stored::of(crate::FORMAT_VERSION.0, table, f) == Stored::Words8 { delta: true })
         .map(|f| f.name().clone())
         .collect()
 }
@@ -103,10 +106,19 @@ pub(crate) fn encode(
         .map(|(field, column)| {
             Ok(match Stored::of(major, table, field) {
                 Stored::Plain => (field.as_ref().clone(), column.clone()),
-                Stored::Words8 { delta } => (
-                    field.as_ref().clone(),
-                    transform(column, 8, |stored, out| shuffle(stored, delta, out)),
-                ),
+                Stored::Words8 { delta } => {
+                    // A null row of a delta-coded column repeats the previous value, so its
+                    // delta is 0 rather than a jump to 0 and back.
+                    let column = if delta && column.null_count() > 0 {
+                        &carry_over_nulls(column)
+                    } else {
+                        column
+                    };
+                    (
+                        field.as_ref().clone(),
+                        transform(column, 8, |stored, out| shuffle(stored, delta, out)),
+                    )
+                }
                 Stored::Words4 => (field.as_ref().clone(), transform(column, 4, shuffle4)),
                 Stored::Dictionary => match dictionary_encode(column)? {
                     Some(dictionary) => (
@@ -256,6 +268,26 @@ fn transform(column: &ArrayRef, width: usize, f: impl FnOnce(&[u8], &mut [u8])) 
         .build()
         .expect("same type, length and validity as the column");
     make_array(encoded)
+}
+
+/// `column` (of 64-bit values, with nulls) with each null row's value slot holding the previous
+/// row's value (0 before the first valid row); validity unchanged.
+fn carry_over_nulls(column: &ArrayRef) -> ArrayRef {
+    let data = column.to_data();
+    let nulls = data.nulls().cloned();
+    transform(column, 8, |stored, out| {
+        let mut prev = [0u8; 8];
+        for (i, (word, slot)) in stored
+            .chunks_exact(8)
+            .zip(out.chunks_exact_mut(8))
+            .enumerate()
+        {
+            if nulls.as_ref().is_none_or(|n| n.is_valid(i)) {
+                prev.copy_from_slice(word);
+            }
+            slot.copy_from_slice(&prev);
+        }
+    })
 }
 
 /// Byte `k` of row `i`'s 32-bit word to `out[k * n + i]`.
