@@ -79,6 +79,9 @@ fn stream_layout(body: &[u8]) -> Result<Layout, String> {
         let len = i32::from_le_bytes(prefix[4..].try_into().expect("4 bytes"));
         let len = usize::try_from(len).map_err(|_| "negative Arrow IPC message length")?;
         if len == 0 {
+            if at + 8 != body.len() {
+                return Err("bytes follow the Arrow IPC end-of-stream marker".into());
+            }
             break;
         }
         let meta = body
@@ -88,7 +91,8 @@ fn stream_layout(body: &[u8]) -> Result<Layout, String> {
             .map_err(|e| format!("invalid Arrow IPC message: {e}"))?;
         let body_len =
             usize::try_from(message.bodyLength()).map_err(|_| "negative Arrow IPC body length")?;
-        let block = Block::new(at as i64, (8 + len) as i32, body_len as i64);
+        let meta_len = i32::try_from(8 + len).map_err(|_| "Arrow IPC message too long")?;
+        let block = Block::new(at as i64, meta_len, body_len as i64);
         match message.header_type() {
             MessageHeader::Schema if schema.is_none() && at == 0 => {
                 let fb = message
@@ -165,7 +169,7 @@ pub(crate) fn decode(
         if start.checked_add(len).is_none_or(|end| end > layout.end) {
             return Err("Arrow IPC block lies outside the segment body".into());
         }
-        check_compressed_lengths(body, block)?;
+        check_buffers(body, block)?;
         Ok(body.slice_with_length(start, len))
     };
     for block in &layout.dictionaries {
@@ -182,10 +186,11 @@ pub(crate) fn decode(
         .ok_or_else(|| "segment holds no record batch".into())
 }
 
-/// Rejects compressed buffers whose 8-byte uncompressed-length prefix exceeds
-/// [`MAX_BUFFER_BYTES`]. arrow-ipc allocates that length before decompressing, so a crafted file
-/// (valid checksums, absurd length) would otherwise abort the process on allocation.
-fn check_compressed_lengths(body: &[u8], block: &Block) -> Result<(), String> {
+/// Rejects a message whose buffers reach past its body (arrow-ipc would panic slicing them), and
+/// compressed buffers whose 8-byte uncompressed-length prefix exceeds [`MAX_BUFFER_BYTES`]:
+/// arrow-ipc allocates that length before decompressing, so a crafted file (valid checksums,
+/// absurd length) would otherwise abort the process on allocation.
+fn check_buffers(body: &[u8], block: &Block) -> Result<(), String> {
     let start = usize::try_from(block.offset()).map_err(|_| "negative block offset")?;
     let meta_len = usize::try_from(block.metaDataLength()).map_err(|_| "bad metadata length")?;
     let meta = body
@@ -214,18 +219,26 @@ fn check_compressed_lengths(body: &[u8], block: &Block) -> Result<(), String> {
     let Some(batch) = batch else {
         return Ok(());
     };
-    if batch.compression().is_none() {
-        return Ok(());
-    }
+    let compressed = batch.compression().is_some();
     let body_start = start + meta_len;
+    let body_len = usize::try_from(block.bodyLength()).map_err(|_| "bad body length")?;
     for buffer in batch.buffers().into_iter().flatten() {
-        if buffer.length() < 8 {
+        // Every buffer lies inside its own message's body (arrow-ipc would panic slicing it).
+        let inside = usize::try_from(buffer.offset())
+            .ok()
+            .zip(usize::try_from(buffer.length()).ok())
+            .and_then(|(o, l)| o.checked_add(l))
+            .is_some_and(|end| end <= body_len);
+        if !inside {
+            return Err("Arrow IPC buffer lies outside its message body".into());
+        }
+        if !compressed || buffer.length() < 8 {
             continue;
         }
         let declared = usize::try_from(buffer.offset())
             .ok()
             .and_then(|o| body_start.checked_add(o))
-            .and_then(|at| body.get(at..at + 8))
+            .and_then(|at| body.get(at..at.checked_add(8)?))
             .map(|b| i64::from_le_bytes(b.try_into().expect("8 bytes")))
             .ok_or("Arrow IPC buffer lies outside the segment body")?;
         if declared > MAX_BUFFER_BYTES {

@@ -5,7 +5,9 @@
 //! bytes change at every row and leave it only short matches). Format 3 adds: 32-bit columns
 //! byte-shuffled too, and `Utf8` columns stored dictionary-encoded, so a text repeated within a
 //! segment (a container's repr re-recorded at each change, a dict key) is stored once and its
-//! rows cost a small index each, instead of an ever-growing offset each.
+//! rows cost a small index each, instead of an ever-growing offset each. Format 4 also
+//! delta-codes the link ids (`object_id`, `children.parent_id`), numbered in row order, with a
+//! null row stored as the previous value so its delta is 0.
 //!
 //! The writer encodes a segment's batch just before Arrow IPC writes it; the reader decodes the
 //! columns it decoded from IPC. Validity buffers are untouched.
@@ -51,7 +53,7 @@ impl Stored {
     }
 }
 
-/// The type a `Utf8` column has in the body of a format-3 segment.
+/// The type a `Utf8` column may have in the body of a format-3 (and later) segment.
 fn dictionary_of_utf8() -> DataType {
     DataType::Dictionary(Box::new(DataType::Int32), Box::new(DataType::Utf8))
 }
@@ -81,7 +83,7 @@ pub fn delta_coded_columns(table: Table) -> Vec<String> {
 }
 
 /// Whether `stored`, a field of a format-`major` segment body, may hold the table's column
-/// `logical`: the same field, except that format 3 may store a `Utf8` column as
+/// `logical`: the same field, except that format 3 and later may store a `Utf8` column as
 /// `Dictionary(Int32, Utf8)` (SPEC.md, "Column encoding").
 pub(crate) fn stores(major: u16, logical: &Field, stored: &Field) -> bool {
     stored == logical

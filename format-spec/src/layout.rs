@@ -5,7 +5,7 @@
 //!
 //! ```text
 //! offset 0      64            64+64+B (padded to 64)                  end-32      end
-//!        | file | seg header | Arrow IPC file body | pad | seg ... | footer | trailer |
+//!        | file | seg header | Arrow IPC body      | pad | seg ... | footer | trailer |
 //! ```
 
 /// The eight bytes every trace starts with. The high-bit first byte and the CR LF pair catch

@@ -1,8 +1,8 @@
-//! The pyttd trace format, version 2 (and reading version 1): the writer and reader of the
+//! The pyttd trace format, version 4 (and reading versions 1 to 3): the writer and reader of the
 //! segmented trace file that `SPEC.md` (next to this crate) specifies.
 //!
-//! A trace is an append-only sequence of checksummed segments, each an Arrow IPC file holding
-//! one record batch of one table, followed on clean close by a footer index. This crate depends
+//! A trace is an append-only sequence of checksummed segments, each an Arrow IPC stream (an
+//! Arrow IPC file before version 4) holding one record batch of one table, followed on clean close by a footer index. This crate depends
 //! only on arrow and memmap2 (no Python, no DataFusion); the recorder writes through it and the
 //! query layer and debugger read through it.
 //!

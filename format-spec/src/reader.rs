@@ -332,7 +332,7 @@ impl TraceReader {
     }
 
     /// The zone map of segment `index` (SPEC.md, "Zone maps"): empty when the writer recorded
-    /// none. Read from the body's Arrow footer once, after the body's checksum is verified (a
+    /// none. Read from the body's Arrow schema once, after the body's checksum is verified (a
     /// damaged zone must never hide rows), and cached.
     pub fn zone_map(&self, index: usize) -> Result<Arc<ZoneMap>> {
         if let Some(z) = self.zones[index].get() {
@@ -340,7 +340,11 @@ impl TraceReader {
         }
         let seg = &self.segments[index];
         let body = self.verified_body(index)?;
-        let zones = crate::body::schema_metadata(&body, self.header.major)
+        // arrow-ipc's schema conversion panics on some crafted flatbuffers (a field without a
+        // type's required parts): caught here as corruption, like a failed decode.
+        let major = self.header.major;
+        let zones = std::panic::catch_unwind(|| crate::body::schema_metadata(&body, major))
+            .unwrap_or_else(|_| Err("segment body holds an invalid Arrow schema".into()))
             .map(|m| ZoneMap::from_metadata(&m))
             .map_err(|reason| FormatError::corrupt(&self.path, seg.offset, reason))?;
         Ok(self.zones[index].get_or_init(|| Arc::new(zones)).clone())
@@ -428,7 +432,7 @@ impl TraceReader {
                     return Err(FormatError::corrupt(
                         &self.path,
                         seg.offset,
-                        "segment body is not a decodable Arrow IPC file",
+                        "segment body is not decodable Arrow IPC",
                     ));
                 }
             })

@@ -58,17 +58,18 @@ impl LevelControl {
     }
 
     /// The level of the flush about to be written, given the time the thread spent so far in this
-    /// `interval` draining and merging (before compressing), and whether it is the final flush.
+    /// `interval` (draining and merging, and any segment that filled up early), and whether it is
+    /// the final flush.
     pub(crate) fn for_flush(&mut self, preparing: Duration, interval: Duration, last: bool) -> i32 {
         let fraction = fraction(preparing, interval);
+        if fraction > BUSY {
+            return self.floor;
+        }
         if last {
             return match self.last {
                 Some(f) if f < LIGHT => self.level,
                 _ => self.floor,
             };
-        }
-        if fraction > BUSY {
-            return self.floor;
         }
         if self.last.is_none() && fraction < QUIET {
             self.level = self.level.max(QUIET_START.min(MAX_LEVEL));
@@ -191,6 +192,11 @@ mod tests {
         c.for_flush(busy(5), INTERVAL, false);
         c.after_flush(busy(30), INTERVAL, 0);
         assert_eq!(c.for_flush(busy(1), INTERVAL, true), 10);
+        assert_eq!(
+            c.for_flush(busy(70), INTERVAL, true),
+            1,
+            "a burst before exit"
+        );
         c.after_flush(busy(50), INTERVAL, 0);
         assert_eq!(c.for_flush(busy(1), INTERVAL, true), 1);
     }

@@ -738,8 +738,8 @@ fn spec_quotes_constants_and_version() {
     check(errors);
 }
 
-/// The column-encoding table of SPEC.md lists, per table, exactly the columns format 2 stores
-/// delta-coded.
+/// The column-encoding table of SPEC.md lists, per table, exactly the columns the current format
+/// stores delta-coded.
 #[test]
 fn spec_delta_coded_columns_match_code() {
     let sections = read_spec();

@@ -45,6 +45,7 @@ fn read_everything(path: &Path, seqs: &[u64]) -> Vec<FormatError> {
     let mut errors: Vec<FormatError> = (0..r.segments().len())
         .filter_map(|i| r.segment(i).err())
         .collect();
+    errors.extend((0..r.segments().len()).filter_map(|i| r.zone_map(i).err()));
     errors.extend(seqs.iter().filter_map(|&seq| r.event_at(seq).err()));
     for table in Table::ALL {
         let ranges = [None, table.seq_column().map(|_| 1..=seqs.len() as u64 / 2)];
