@@ -14,7 +14,6 @@ use std::path::{Path, PathBuf};
 use arrow_array::{Array, RecordBatch, UInt64Array};
 use arrow_ipc::writer::{IpcWriteOptions, StreamWriter};
 use arrow_ipc::{CompressionType, MetadataVersion};
-use arrow_schema::ArrowError;
 
 use crate::error::{FormatError, Result};
 use crate::layout::{
@@ -60,8 +59,8 @@ impl Default for WriterOptions {
     }
 }
 
-/// The Arrow IPC options that write bodies with `compression`.
-fn ipc_options(compression: Compression) -> std::result::Result<IpcWriteOptions, ArrowError> {
+/// The Arrow IPC options that write the bodies of the trace at `path` with `compression`.
+fn ipc_options(path: &Path, compression: Compression) -> Result<IpcWriteOptions> {
     let (codec, level) = match compression {
         Compression::None => (None, None),
         Compression::Lz4 => (Some(CompressionType::LZ4_FRAME), None),
@@ -71,9 +70,14 @@ fn ipc_options(compression: Compression) -> std::result::Result<IpcWriteOptions,
     // "Zero-copy reads"); compressed ones are decoded into fresh memory anyway, and 8-byte
     // alignment saves about 30 bytes of padding per buffer in every segment.
     let alignment = if codec.is_none() { BLOCK } else { 8 };
-    IpcWriteOptions::try_new(alignment, false, MetadataVersion::V5)?
-        .try_with_compression(codec)?
-        .try_with_compression_level(level)
+    IpcWriteOptions::try_new(alignment, false, MetadataVersion::V5)
+        .and_then(|o| o.try_with_compression(codec))
+        .and_then(|o| o.try_with_compression_level(level))
+        .map_err(|error| FormatError::Encode {
+            path: path.to_path_buf(),
+            table: Table::Run,
+            error,
+        })
 }
 
 /// Writes one trace file. See the module documentation for the flush policy.
@@ -109,11 +113,7 @@ impl TraceWriter {
         };
         file.write_all(&header.encode())
             .map_err(|e| FormatError::io(&path, e))?;
-        let ipc = ipc_options(options.compression).map_err(|error| FormatError::Encode {
-            path: path.clone(),
-            table: Table::Run,
-            error,
-        })?;
+        let ipc = ipc_options(&path, options.compression)?;
         let n = Table::ALL.len();
         Ok(TraceWriter {
             path,
@@ -148,11 +148,7 @@ impl TraceWriter {
     /// while its flush thread has time to spare.
     pub fn set_compression(&mut self, compression: Compression) -> Result<()> {
         if compression != self.options.compression {
-            self.ipc = ipc_options(compression).map_err(|error| FormatError::Encode {
-                path: self.path.clone(),
-                table: Table::Run,
-                error,
-            })?;
+            self.ipc = ipc_options(&self.path, compression)?;
             self.options.compression = compression;
         }
         Ok(())

@@ -114,7 +114,8 @@ impl Flusher {
             let flush_due = stopping || last_flush.elapsed() >= FLUSH_INTERVAL;
             if flush_due {
                 // The level of this flush's segments (the round below writes most of them).
-                self.choose_compression(busy, last_flush.elapsed(), stopping)?;
+                let interval = last_flush.elapsed();
+                self.set_level(|c, _| c.for_flush(busy, interval, stopping))?;
             }
             self.round(flush_due)?;
             if stopping {
@@ -123,41 +124,28 @@ impl Flusher {
             if flush_due {
                 self.writer.flush()?;
                 self.flushes += 1;
-                busy += started.elapsed();
-                self.adapt_compression(busy, last_flush.elapsed())?;
+            }
+            busy += started.elapsed();
+            if flush_due {
+                // The level of the next interval, from how busy this one was.
+                let interval = last_flush.elapsed();
+                self.set_level(|c, stall_ns| c.after_flush(busy, interval, stall_ns))?;
                 busy = Duration::ZERO;
                 last_flush = Instant::now();
-            } else {
-                busy += started.elapsed();
             }
             let until_flush = FLUSH_INTERVAL.saturating_sub(last_flush.elapsed());
             std::thread::park_timeout(until_flush.min(IDLE_PARK));
         }
     }
 
-    /// Sets the zstd level of the flush about to be written (`LevelControl::for_flush`).
-    fn choose_compression(
+    /// Sets the writer's zstd level to what `choose` picks (given the session's producer stall
+    /// time so far); nothing when the trace is not zstd-compressed.
+    fn set_level(
         &mut self,
-        preparing: Duration,
-        interval: Duration,
-        last: bool,
+        choose: impl FnOnce(&mut LevelControl, u64) -> i32,
     ) -> Result<(), RecorderError> {
         if let Some(control) = &mut self.level {
-            let level = control.for_flush(preparing, interval, last);
-            self.writer.set_compression(Compression::Zstd(level))?;
-        }
-        Ok(())
-    }
-
-    /// Sets the zstd level of the next interval from how busy this thread was in the last one.
-    fn adapt_compression(
-        &mut self,
-        busy: Duration,
-        interval: Duration,
-    ) -> Result<(), RecorderError> {
-        if let Some(control) = &mut self.level {
-            let stall_ns = self.session.stall_ns.load(Ordering::Relaxed);
-            let level = control.after_flush(busy, interval, stall_ns);
+            let level = choose(control, self.session.stall_ns.load(Ordering::Relaxed));
             self.writer.set_compression(Compression::Zstd(level))?;
         }
         Ok(())
