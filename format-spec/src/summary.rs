@@ -138,6 +138,71 @@ mod tests {
         assert!(e.to_string().contains("derives this table"), "{e}");
     }
 
+    /// `n` line events from `first`, every one at line 3 of code 7.
+    fn lines(first: u64, n: u64) -> RecordBatch {
+        let mut b = EventsBuilder::with_capacity(n as usize);
+        for seq in first..first + n {
+            b.push(&Event {
+                seq,
+                thread_id: 0,
+                kind: EventKind::Line,
+                code_id: 7,
+                line: 3,
+                depth: 0,
+                call_id: 1,
+                ts_ns: 0,
+            });
+        }
+        b.finish()
+    }
+
+    /// Summary segments in file order, with the blocks' events summed.
+    fn summaries(path: &std::path::Path) -> (Vec<Table>, u64) {
+        let reader = crate::TraceReader::open(path).unwrap();
+        let order = reader
+            .segments()
+            .iter()
+            .filter_map(|s| s.table)
+            .filter(|t| matches!(t, Table::Blocks | Table::BlockLines))
+            .collect();
+        let mut events = 0;
+        for batch in reader.scan(Table::Blocks, None, None).unwrap() {
+            let batch = batch.unwrap();
+            let counts = batch.column(2).as_primitive::<UInt32Type>();
+            events += counts.values().iter().map(|&n| u64::from(n)).sum::<u64>();
+        }
+        (order, events)
+    }
+
+    #[test]
+    fn flush_holds_summaries_back_until_they_cover_enough_events() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.pyttd");
+        let mut w = crate::TraceWriter::create(&path, Default::default()).unwrap();
+        // Three small flushes, as a recorder makes every 100 ms: events only.
+        for part in 0..3 {
+            w.append(Table::Events, lines(part * 5000, 5000)).unwrap();
+            w.flush().unwrap();
+        }
+        assert_eq!(summaries(&path), (vec![], 0));
+        // Enough events to pass the lag: the next flush writes every summary held, lines first.
+        let rest = crate::writer::SUMMARY_LAG_EVENTS;
+        w.append(Table::Events, lines(15_000, rest)).unwrap();
+        w.flush().unwrap();
+        let (order, events) = summaries(&path);
+        assert_eq!(events, 15_000 + rest);
+        assert_eq!(order.first(), Some(&Table::BlockLines));
+        assert_eq!(order.last(), Some(&Table::Blocks));
+        // A few more, then `finish` writes what is left.
+        w.append(Table::Events, lines(15_000 + rest, 10)).unwrap();
+        w.flush().unwrap();
+        assert_eq!(summaries(&path).1, 15_000 + rest);
+        w.finish().unwrap();
+        let (order, events) = summaries(&path);
+        assert_eq!(events, 15_010 + rest);
+        assert_eq!(order[order.len() - 2..], [Table::BlockLines, Table::Blocks]);
+    }
+
     #[test]
     fn blocks_summarize_depths_exceptions_and_lines() {
         let mut b = EventsBuilder::with_capacity(BLOCK_ROWS + 3);

@@ -6,6 +6,12 @@
 //! buffered (the recorder calls it at least every 100 ms, so a killed process loses at most that
 //! much); [`TraceWriter::finish`] flushes and writes the footer. A writer dropped without
 //! `finish` leaves a valid trace without footer, exactly like a crash.
+//!
+//! Block summaries (`blocks`, `block_lines`) are the exception: `flush` holds them back until
+//! they cover [`SUMMARY_LAG_EVENTS`] events, since each segment costs a schema message and a
+//! header whatever its size, and a reader rebuilds a summary the file lacks from the events
+//! (SPEC.md, `blocks`). A block's `block_lines` rows are always written before its `blocks` row,
+//! so a block that is in the file has its lines there too.
 
 use std::fs::File;
 use std::io::Write;
@@ -93,7 +99,14 @@ pub struct TraceWriter {
     pending_rows: Vec<usize>,
     last_seq: Vec<Option<u64>>,
     scratch: Vec<u8>,
+    /// Events summarized by the buffered `blocks` rows.
+    summarized: u64,
 }
+
+/// `flush` writes the buffered block summaries once they cover this many events (`finish`
+/// always does): a reader of a trace cut off before them summarizes at most about this many
+/// events again when it opens it.
+pub const SUMMARY_LAG_EVENTS: u64 = 1 << 20;
 
 impl TraceWriter {
     /// Creates `path` and writes the file header. An existing file there is replaced by a new
@@ -126,6 +139,7 @@ impl TraceWriter {
             pending_rows: vec![0; n],
             last_seq: vec![None; n],
             scratch: Vec::new(),
+            summarized: 0,
         })
     }
 
@@ -189,11 +203,25 @@ impl TraceWriter {
         Ok(())
     }
 
-    /// Writes every buffered row to the file (one segment per table with buffered rows).
+    /// Writes every buffered row to the file (one segment per table with buffered rows), except
+    /// block summaries that cover fewer than [`SUMMARY_LAG_EVENTS`] events (module docs).
     pub fn flush(&mut self) -> Result<()> {
         for table in Table::ALL {
-            self.write_pending(table)?;
+            if !matches!(table, Table::Blocks | Table::BlockLines) {
+                self.write_pending(table)?;
+            }
         }
+        if self.summarized >= SUMMARY_LAG_EVENTS {
+            self.write_summaries()?;
+        }
+        Ok(())
+    }
+
+    /// Writes the buffered block summaries, lines first (module docs).
+    fn write_summaries(&mut self) -> Result<()> {
+        self.write_pending(Table::BlockLines)?;
+        self.write_pending(Table::Blocks)?;
+        self.summarized = 0;
         Ok(())
     }
 
@@ -208,6 +236,7 @@ impl TraceWriter {
     /// Flushes, writes the footer index and trailer, and closes the file. Returns its size.
     pub fn finish(mut self) -> Result<u64> {
         self.flush()?;
+        self.write_summaries()?;
         let footer = encode_footer(&self.entries, self.offset);
         self.file
             .write_all(&footer)
@@ -314,17 +343,14 @@ impl TraceWriter {
             if table == Table::Events {
                 // The block summaries follow their events into the file (SPEC.md, `blocks`).
                 let (blocks, lines) = summarize_events(&part);
-                self.buffer_summary(Table::Blocks, blocks)?;
-                self.buffer_summary(Table::BlockLines, lines)?;
+                self.summarized += part.num_rows() as u64;
+                let lines_full = self.buffer(Table::BlockLines, lines);
+                if self.buffer(Table::Blocks, blocks) {
+                    self.write_summaries()?;
+                } else if lines_full {
+                    self.write_pending(Table::BlockLines)?;
+                }
             }
-        }
-        Ok(())
-    }
-
-    /// Buffers rows the writer derived itself, writing them once they fill a segment.
-    fn buffer_summary(&mut self, table: Table, batch: RecordBatch) -> Result<()> {
-        if self.buffer(table, batch) {
-            self.write_pending(table)?;
         }
         Ok(())
     }
