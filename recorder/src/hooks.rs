@@ -804,8 +804,11 @@ fn emit(
     // The event's rows first: the flush thread finds them whenever it finds the record.
     let naux = local.pending.len() as u32;
     // All of them in one write when they fit (one index update for the flush thread to see),
-    // else one by one as space comes.
-    if let Ok(chunk) = local.aux.write_chunk_uninit(local.pending.len()) {
+    // else one by one as space comes. A single row (the usual case) is pushed as it is: a
+    // chunk's bookkeeping costs more than the row.
+    if local.pending.len() > 1
+        && let Ok(chunk) = local.aux.write_chunk_uninit(local.pending.len())
+    {
         chunk.fill_from_iter(local.pending.drain(..));
     }
     for aux in local.pending.drain(..) {
