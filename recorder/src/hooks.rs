@@ -109,8 +109,14 @@ struct Local {
     /// The rows of the event being recorded, pushed to `aux` just before its record.
     pending: Vec<Aux>,
     stack: Vec<Frame>,
+    /// Value caches of returned frames, emptied, for the next calls to reuse (a call then
+    /// allocates nothing for its locals).
+    spare: Vec<FrameVals>,
     since_wake: usize,
 }
+
+/// Spare value caches kept per thread (one per level of a typical call depth).
+const SPARE_FRAME_VALS: usize = 64;
 
 thread_local! {
     static LOCAL: RefCell<Option<Local>> = const { RefCell::new(None) };
@@ -294,6 +300,7 @@ fn new_local(py: Python<'_>, session: &Session) -> Local {
         aux,
         pending: Vec::new(),
         stack: Vec::new(),
+        spare: Vec::new(),
         since_wake: 0,
     }
 }
@@ -629,7 +636,13 @@ unsafe fn step(
     }
     match ev {
         Ev::Return | Ev::Unwind => {
-            local.stack.pop();
+            if let Some(top) = local.stack.pop()
+                && local.spare.len() < SPARE_FRAME_VALS
+            {
+                let mut vals = top.vals;
+                vals.clear();
+                local.spare.push(vals);
+            }
         }
         Ev::Yield => {
             if let Some(top) = local.stack.pop() {
@@ -723,7 +736,7 @@ unsafe fn emit_call(
     let parent = local.stack.last().map(|f| f.call_id);
     let depth = local.stack.len() as u32;
     let line = line.unwrap_or(info.first_line);
-    let mut vals = FrameVals::default();
+    let mut vals = local.spare.pop().unwrap_or_default();
     // SAFETY: guaranteed by the caller.
     unsafe {
         vals.observe(info, frame, true, &mut local.pending);

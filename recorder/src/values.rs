@@ -89,6 +89,18 @@ fn row(name: NameId, snapshot: bool, value: Value) -> Aux {
 }
 
 impl FrameVals {
+    /// Forgets everything recorded, keeping the allocations: the state of a frame that has
+    /// recorded nothing yet.
+    pub fn clear(&mut self) {
+        self.slots.clear();
+        self.names.clear();
+        self.by_name.clear();
+        self.by_key.clear();
+        self.by_position.clear();
+        self.items.clear();
+        self.events = 0;
+    }
+
     /// Reads the locals of `frame` (executing `info`'s code) and appends the rows for this event
     /// to `out`: changes and deletions, plus every bound local as a snapshot row when `snapshot`
     /// is asked for or the periodic snapshot is due.
