@@ -551,19 +551,17 @@ unsafe fn step(
     let fp = frame as usize;
     let kind = match ev {
         Ev::Start => {
-            session.suspended.lock().expect("not poisoned").remove(&fp);
+            session.suspended.take(fp);
             // SAFETY: guaranteed by the caller.
             return unsafe {
                 emit_call(session, local, EventKind::Call, info, frame, line, ev, arg)
             };
         }
         Ev::Throw => {
-            let entry = if offset >= info.start_offset as i64 {
-                session.suspended.lock().expect("not poisoned").remove(&fp)
-            } else {
-                session.suspended.lock().expect("not poisoned").remove(&fp);
-                None
-            };
+            let entry = session
+                .suspended
+                .take(fp)
+                .filter(|_| offset >= info.start_offset as i64);
             // SAFETY: guaranteed by the caller.
             return unsafe {
                 match entry {
@@ -573,7 +571,7 @@ unsafe fn step(
             };
         }
         Ev::Resume => {
-            let entry = session.suspended.lock().expect("not poisoned").remove(&fp);
+            let entry = session.suspended.take(fp);
             // SAFETY: guaranteed by the caller.
             return unsafe {
                 match entry {
@@ -646,7 +644,7 @@ unsafe fn step(
         }
         Ev::Yield => {
             if let Some(top) = local.stack.pop() {
-                session.suspended.lock().expect("not poisoned").insert(
+                session.suspended.put(
                     fp,
                     Suspended {
                         call_id: top.call_id,

@@ -2,8 +2,9 @@
 //! and [`Recorder`], which starts and stops it.
 
 use std::collections::HashMap;
+use std::hash::BuildHasherDefault;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::{JoinHandle, Thread};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -25,7 +26,7 @@ use crate::hooks;
 use crate::names::{NameId, Names};
 use crate::redact::Redactor;
 use crate::ring::{Aux, Rec};
-use crate::values::FrameVals;
+use crate::values::{AddressHasher, FrameVals};
 
 /// What to record and where.
 #[derive(Debug, Clone)]
@@ -145,6 +146,33 @@ pub(crate) struct Registrations {
     pub threads: Vec<ThreadRow>,
 }
 
+/// Suspended generators and coroutines by frame address.
+#[derive(Debug, Default)]
+pub(crate) struct SuspendedFrames {
+    frames: Mutex<HashMap<usize, Suspended, BuildHasherDefault<AddressHasher>>>,
+    /// How many `frames` holds: every call asks, and most programs have none.
+    len: AtomicUsize,
+}
+
+impl SuspendedFrames {
+    /// Takes what the frame at `frame` recorded when it was suspended.
+    pub fn take(&self, frame: usize) -> Option<Suspended> {
+        if self.len.load(Ordering::Relaxed) == 0 {
+            return None;
+        }
+        let mut frames = self.frames.lock().expect("not poisoned");
+        let taken = frames.remove(&frame);
+        self.len.store(frames.len(), Ordering::Relaxed);
+        taken
+    }
+
+    pub fn put(&self, frame: usize, suspended: Suspended) {
+        let mut frames = self.frames.lock().expect("not poisoned");
+        frames.insert(frame, suspended);
+        self.len.store(frames.len(), Ordering::Relaxed);
+    }
+}
+
 /// A generator or coroutine suspended at a `yield`/`await`, with what its frame last recorded.
 #[derive(Debug)]
 pub(crate) struct Suspended {
@@ -166,7 +194,7 @@ pub(crate) struct Session {
     pub ring_capacity: usize,
     registrations: Mutex<Registrations>,
     /// Suspended generators by frame address; touched only with the GIL held.
-    pub suspended: Mutex<HashMap<usize, Suspended>>,
+    pub suspended: SuspendedFrames,
     /// `co_filename` → its resolved path when it is recorded.
     files: Mutex<HashMap<String, Option<String>>>,
     files_filter: FileFilter,
@@ -539,7 +567,7 @@ impl Recorder {
                 next_code_id: AtomicU32::new(1),
                 ring_capacity: options.ring_capacity.max(16),
                 registrations: Mutex::new(Registrations::default()),
-                suspended: Mutex::new(HashMap::new()),
+                suspended: SuspendedFrames::default(),
                 files: Mutex::new(HashMap::new()),
                 files_filter,
                 functions_filter: functions_filter.clone(),

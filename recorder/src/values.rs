@@ -93,12 +93,15 @@ impl FrameVals {
     /// recorded nothing yet.
     pub fn clear(&mut self) {
         self.slots.clear();
-        self.names.clear();
-        self.by_name.clear();
-        self.by_key.clear();
-        self.by_position.clear();
-        self.items.clear();
         self.events = 0;
+        // Only module and class bodies use the rest (a function's are empty).
+        if !self.names.is_empty() || !self.by_key.is_empty() {
+            self.names.clear();
+            self.by_name.clear();
+            self.by_key.clear();
+            self.by_position.clear();
+            self.items.clear();
+        }
     }
 
     /// Reads the locals of `frame` (executing `info`'s code) and appends the rows for this event
@@ -304,10 +307,10 @@ impl FrameVals {
     }
 }
 
-/// Hashes an object address (the keys of [`FrameVals::by_key`]): Fibonacci hashing, since
-/// addresses are aligned and their low bits carry nothing.
+/// Hashes an object address (the keys of [`FrameVals::by_key`], of suspended frames): Fibonacci
+/// hashing, since addresses are aligned and their low bits carry nothing.
 #[derive(Debug, Default)]
-struct AddressHasher(u64);
+pub(crate) struct AddressHasher(u64);
 
 impl Hasher for AddressHasher {
     fn finish(&self) -> u64 {
