@@ -444,20 +444,36 @@ unsafe fn update(
             return;
         }
     }
+    // SAFETY: `v` is live (guaranteed by the caller).
+    if unsafe { render::is_plain(v) } {
+        // A scalar or a str: shown by its content, with no children, and rendering it runs no
+        // Python code, so none of the expander's machinery is needed.
+        // SAFETY: as above.
+        let (value, immortal) = unsafe { (render::render(v, redact), is_immortal(v)) };
+        let changed = slot
+            .as_ref()
+            .is_none_or(|c| c.children != 0 || !same(&c.value, &value));
+        if snap || changed {
+            out.push(row(name, snap, value.clone()));
+        }
+        *slot = Some(Cached {
+            ptr: v as usize,
+            immortal,
+            value,
+            children: 0,
+            stamp: None,
+            shape: None,
+        });
+        return;
+    }
     // SAFETY: guaranteed by the caller; a reference is held across the render, which may run
     // Python code (and release the GIL).
     let (rendered, immortal, stamp, shape) = unsafe {
         // Taken before rendering: if the repr changes what the stamp covers, the next event
         // renders again.
-        let plain = render::is_plain(v);
-        // (A plain value has no stamp: it is compared by content.)
-        let stamp = if plain { None } else { expand.repr_stamp(v) };
-        let shape = if plain {
-            None
-        } else {
-            PlainShape::of(v, expand.width, redact)
-        };
-        if event.scope.is_none() && !plain {
+        let stamp = expand.repr_stamp(v);
+        let shape = PlainShape::of(v, expand.width, redact);
+        if event.scope.is_none() {
             event.scope = Some(ReprScope::open());
         }
         ffi::Py_IncRef(v);
