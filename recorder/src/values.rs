@@ -16,9 +16,10 @@
 //! events of a frame, so a reader rebuilds any step from at most that many events of the frame.
 //!
 //! Module and class bodies: their namespace dict (the frame's `f_locals`, the globals dict for a
-//! module) is read in full with `PyDict_Next` at every event (no Python code runs), dunder names
-//! skipped, bound hidden comprehension slots laid over it. Cost is O(namespace) per module-level
-//! event; dict watchers (DESIGN.md 2.5) are the planned optimization.
+//! module) is read in full at every event, from its entry table (`cpython::DictEntries`) or with
+//! `PyDict_Next` (no Python code runs either way), dunder names skipped, bound hidden
+//! comprehension slots laid over it. Cost is O(namespace) per module-level event; dict watchers
+//! (DESIGN.md 2.5) would make it O(changes).
 
 use pyo3_ffi as ffi;
 use pyttd_format::{Value, ValueRole};
@@ -185,11 +186,33 @@ impl FrameVals {
             // that changes the dict.
             let mut items = std::mem::take(&mut self.items);
             items.clear();
+            // The entry table read directly when it is a combined one (it always is for a
+            // module), else `PyDict_Next`; both walk the same entries in the same order.
+            let entries = cpython::DictEntries::of(d);
             let mut pos: ffi::Py_ssize_t = 0;
-            let (mut k, mut v) = (std::ptr::null_mut(), std::ptr::null_mut());
+            let mut entry = 0;
             let mut ordinal = 0;
             let mark = self.events;
-            while ffi::PyDict_Next(d, &mut pos, &mut k, &mut v) != 0 {
+            loop {
+                let (k, v) = match &entries {
+                    Some(table) => {
+                        if entry == table.len() {
+                            break;
+                        }
+                        entry += 1;
+                        match table.get(entry - 1) {
+                            (_, v) if v.is_null() => continue,
+                            kv => kv,
+                        }
+                    }
+                    None => {
+                        let (mut k, mut v) = (std::ptr::null_mut(), std::ptr::null_mut());
+                        if ffi::PyDict_Next(d, &mut pos, &mut k, &mut v) == 0 {
+                            break;
+                        }
+                        (k, v)
+                    }
+                };
                 let index = match self.by_position.get(ordinal) {
                     Some(&(key, index)) if key == k as usize => index,
                     _ => {

@@ -224,6 +224,36 @@ def test_deletion_and_in_place_mutation(tmp_path):
     ]
 
 
+def test_module_names_through_deletions_and_a_non_str_key(tmp_path):
+    """A module's namespace is read from its dict's entry table: deleted entries are skipped, a
+    name bound again shows again, and a non-str key (which turns the table into the general
+    kind, with hashes) is not a variable but does not hide the names after it."""
+    script = write(
+        tmp_path,
+        """\
+        a = 1
+        b = 2
+        del a
+        globals()[7] = "seven"
+        c = 3
+        a = 4
+        del b
+        print(a + c)
+        """,
+    )
+    steps = locals_at_lines(record(script), "<module>")
+    assert steps == [
+        (1, {}),
+        (2, {"a": "1"}),
+        (3, {"a": "1", "b": "2"}),
+        (4, {"b": "2"}),
+        (5, {"b": "2"}),
+        (6, {"b": "2", "c": "3"}),
+        (7, {"a": "4", "b": "2", "c": "3"}),
+        (8, {"a": "4", "c": "3"}),
+    ]
+
+
 def test_a_user_repr_runs_once_per_object_per_event(tmp_path):
     """An object shown in several places at one event (a local; in a dict's text, as its key and
     in the list it maps to; as a child row's key) has its `__repr__` run once for that event, and
