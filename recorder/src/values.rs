@@ -50,11 +50,19 @@ struct Cached {
     shape: Option<Box<PlainShape>>,
 }
 
-/// What one frame last recorded.
+/// What one frame last recorded. Small, since it moves with its frame on the shadow stack.
 #[derive(Debug, Default)]
 pub(crate) struct FrameVals {
     slots: Vec<Option<Cached>>,
-    /// Module and class bodies: every name the namespace has shown, in first-seen order.
+    /// Module and class bodies only.
+    namespace: Option<Box<Namespace>>,
+    events: u32,
+}
+
+/// What a module or class body's namespace last recorded.
+#[derive(Debug, Default)]
+struct Namespace {
+    /// Every name the namespace has shown, in first-seen order.
     names: Vec<NsName>,
     /// Index into `names` by name.
     by_name: HashMap<NameId, usize>,
@@ -66,7 +74,6 @@ pub(crate) struct FrameVals {
     by_position: Vec<(usize, usize)>,
     /// Scratch space of `observe_namespace`: (index into `names`, object address).
     items: Vec<(usize, usize)>,
-    events: u32,
 }
 
 /// A namespace name, its redaction, and what it last recorded (`None`: unbound).
@@ -95,14 +102,7 @@ impl FrameVals {
     pub fn clear(&mut self) {
         self.slots.clear();
         self.events = 0;
-        // Only module and class bodies use the rest (a function's are empty).
-        if !self.names.is_empty() || !self.by_key.is_empty() {
-            self.names.clear();
-            self.by_name.clear();
-            self.by_key.clear();
-            self.by_position.clear();
-            self.items.clear();
-        }
+        self.namespace = None;
     }
 
     /// Reads the locals of `frame` (executing `info`'s code) and appends the rows for this event
@@ -182,9 +182,11 @@ impl FrameVals {
                 // may run to read it. Its values are not recorded.
                 return;
             }
+            let mark = self.events;
+            let ns = &mut **self.namespace.get_or_insert_with(Default::default);
             // Collect first (no Python code runs), compare afterwards: rendering may run code
             // that changes the dict.
-            let mut items = std::mem::take(&mut self.items);
+            let mut items = std::mem::take(&mut ns.items);
             items.clear();
             // The entry table read directly when it is a combined one (it always is for a
             // module), else `PyDict_Next`; both walk the same entries in the same order.
@@ -192,7 +194,6 @@ impl FrameVals {
             let mut pos: ffi::Py_ssize_t = 0;
             let mut entry = 0;
             let mut ordinal = 0;
-            let mark = self.events;
             loop {
                 let (k, v) = match &entries {
                     Some(table) => {
@@ -213,15 +214,15 @@ impl FrameVals {
                         (k, v)
                     }
                 };
-                let index = match self.by_position.get(ordinal) {
+                let index = match ns.by_position.get(ordinal) {
                     Some(&(key, index)) if key == k as usize => index,
                     _ => {
-                        let index = self.key_index(k, info);
+                        let index = ns.key_index(k, info);
                         // Entries before `ordinal` matched or were just pushed, so this lands at
                         // `ordinal`. Address 0 (a mortal key) never matches.
                         let key = if is_immortal(k) { k as usize } else { 0 };
-                        self.by_position.truncate(ordinal);
-                        self.by_position.push((key, index));
+                        ns.by_position.truncate(ordinal);
+                        ns.by_position.push((key, index));
                         index
                     }
                 };
@@ -231,7 +232,7 @@ impl FrameVals {
                 }
                 // Most names hold what they held at the last event (`unchanged` runs no Python
                 // code, so the walk goes on safely).
-                let entry = &mut self.names[index];
+                let entry = &mut ns.names[index];
                 if !snap && unchanged(&mut entry.cached, v) {
                     entry.seen = mark;
                     continue;
@@ -248,7 +249,7 @@ impl FrameVals {
                     continue;
                 }
                 ffi::Py_IncRef(v);
-                let index = self.name_index(info.slot_names[i], info.secret_slots[i]);
+                let index = ns.name_index(info.slot_names[i], info.secret_slots[i]);
                 match items.iter_mut().find(|(k, _)| *k == index) {
                     Some(item) => {
                         ffi::Py_DecRef(item.1 as *mut ffi::PyObject);
@@ -264,7 +265,7 @@ impl FrameVals {
             };
             for &(index, v) in &items {
                 let v = v as *mut ffi::PyObject;
-                let entry = &mut self.names[index];
+                let entry = &mut ns.names[index];
                 update(
                     &mut entry.cached,
                     entry.name,
@@ -276,8 +277,8 @@ impl FrameVals {
                 entry.seen = mark;
                 ffi::Py_DecRef(v);
             }
-            self.items = items;
-            for entry in &mut self.names {
+            ns.items = items;
+            for entry in &mut ns.names {
                 if entry.seen != mark && entry.cached.is_some() {
                     entry.cached = None;
                     out.push(row(entry.name, false, Value::Deleted));
@@ -285,7 +286,9 @@ impl FrameVals {
             }
         }
     }
+}
 
+impl Namespace {
     /// The `names` index of the namespace key `k`, [`SKIPPED`] for dunder names and non-str keys.
     ///
     /// # Safety
