@@ -403,6 +403,13 @@ unsafe fn int_arg(obj: *mut ffi::PyObject) -> i64 {
     if obj.is_null() {
         return -1;
     }
+    // Offsets and lines are small ints: read in place, without a call.
+    // SAFETY: guaranteed by the caller.
+    let exact = unsafe { ffi::PyLong_CheckExact(obj) } != 0;
+    // SAFETY: `compact_int` is given a live exact int.
+    if exact && let Some(v) = unsafe { cpython::compact_int(obj) } {
+        return v;
+    }
     // SAFETY: guaranteed by the caller.
     let v = unsafe { ffi::PyLong_AsLongLong(obj) };
     if v == -1 {
@@ -815,21 +822,22 @@ fn emit(
     // The event's rows first: the flush thread finds them whenever it finds the record.
     let naux = local.pending.len() as u32;
     // All of them in one write when they fit (one index update for the flush thread to see),
-    // else one by one as space comes. A single row (the usual case) is pushed as it is: a
-    // chunk's bookkeeping costs more than the row.
-    if local.pending.len() > 1
-        && let Ok(chunk) = local.aux.write_chunk_uninit(local.pending.len())
-    {
-        chunk.fill_from_iter(local.pending.drain(..));
-    }
-    for aux in local.pending.drain(..) {
-        if local.aux.is_full() {
-            wait_for_space(session, || local.aux.is_full())?;
+    // else one by one as space comes. No row or a single row (the usual cases) cost no chunk
+    // or drain.
+    match local.pending.len() {
+        0 => {}
+        1 => {
+            let aux = local.pending.pop().expect("one row");
+            push_aux(session, &mut local.aux, aux)?;
         }
-        local
-            .aux
-            .push(aux)
-            .map_err(|_| "a ring with free space refused a row".to_string())?;
+        n => {
+            if let Ok(chunk) = local.aux.write_chunk_uninit(n) {
+                chunk.fill_from_iter(local.pending.drain(..));
+            }
+            for aux in local.pending.drain(..) {
+                push_aux(session, &mut local.aux, aux)?;
+            }
+        }
     }
     let seq = session.next_seq.load(Ordering::Acquire);
     let ts_ns = session.clock.now_ns();
@@ -858,6 +866,16 @@ fn emit(
         session.wake_flusher();
     }
     Ok(())
+}
+
+/// Pushes one row to the auxiliary ring, waiting for space if it is full.
+#[inline]
+fn push_aux(session: &Session, ring: &mut Producer<Aux>, aux: Aux) -> Result<(), String> {
+    if ring.is_full() {
+        wait_for_space(session, || ring.is_full())?;
+    }
+    ring.push(aux)
+        .map_err(|_| "a ring with free space refused a row".to_string())
 }
 
 /// Backpressure (DESIGN.md 5.5): a ring (events or auxiliary rows) is full, so wait for the flush
