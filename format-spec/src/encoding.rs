@@ -292,17 +292,28 @@ fn carry_over_nulls(column: &ArrayRef) -> ArrayRef {
     })
 }
 
-/// Byte `k` of row `i`'s 32-bit word to `out[k * n + i]`.
+/// Byte `k` of row `i`'s 32-bit word to `out[k * n + i]`, eight rows at a time through the
+/// 8x8 transpose (the four high bytes of each row zero).
 fn shuffle4(stored: &[u8], out: &mut [u8]) {
     let n = stored.len() / 4;
-    let (p0, rest) = out.split_at_mut(n);
-    let (p1, rest) = rest.split_at_mut(n);
-    let (p2, p3) = rest.split_at_mut(n);
-    for (i, w) in stored.chunks_exact(4).enumerate() {
-        p0[i] = w[0];
-        p1[i] = w[1];
-        p2[i] = w[2];
-        p3[i] = w[3];
+    let full = n - n % 8;
+    let mut planes = out.chunks_exact_mut(n.max(1));
+    let mut planes: [&mut [u8]; 4] = std::array::from_fn(|_| planes.next().unwrap_or_default());
+    for (group, rows) in stored[..full * 4].chunks_exact(32).enumerate() {
+        let rows: [u64; 8] = std::array::from_fn(|r| {
+            u64::from(u32::from_le_bytes(
+                rows[r * 4..r * 4 + 4].try_into().expect("4 bytes"),
+            ))
+        });
+        let i = group * 8;
+        for (plane, bytes) in planes.iter_mut().zip(transpose(rows)) {
+            plane[i..i + 8].copy_from_slice(&bytes.to_le_bytes());
+        }
+    }
+    for i in full..n {
+        for (k, plane) in planes.iter_mut().enumerate() {
+            plane[i] = stored[i * 4 + k];
+        }
     }
 }
 
@@ -331,9 +342,10 @@ fn undelta(bytes: &mut [u8]) {
 /// 8x8 byte transpose in registers.
 fn shuffle(stored: &[u8], delta_coded: bool, out: &mut [u8]) {
     let n = stored.len() / 8;
+    let full = n - n % 8;
     let mut prev = 0u64;
-    let mut next = |i: usize| {
-        let w = u64::from_le_bytes(stored[i * 8..i * 8 + 8].try_into().expect("8 bytes"));
+    let mut word = |bytes: &[u8]| {
+        let w = u64::from_le_bytes(bytes.try_into().expect("8 bytes"));
         if delta_coded {
             let d = w.wrapping_sub(prev);
             prev = w;
@@ -342,16 +354,19 @@ fn shuffle(stored: &[u8], delta_coded: bool, out: &mut [u8]) {
             w
         }
     };
-    let full = n - n % 8;
-    for i in (0..full).step_by(8) {
-        let rows: [u64; 8] = std::array::from_fn(|r| next(i + r));
-        for (k, plane) in transpose(rows).into_iter().enumerate() {
-            out[k * n + i..k * n + i + 8].copy_from_slice(&plane.to_le_bytes());
+    let mut planes = out.chunks_exact_mut(n.max(1));
+    let mut planes: [&mut [u8]; 8] = std::array::from_fn(|_| planes.next().unwrap_or_default());
+    for (group, rows) in stored[..full * 8].chunks_exact(64).enumerate() {
+        let rows: [u64; 8] = std::array::from_fn(|r| word(&rows[r * 8..r * 8 + 8]));
+        let i = group * 8;
+        for (plane, bytes) in planes.iter_mut().zip(transpose(rows)) {
+            plane[i..i + 8].copy_from_slice(&bytes.to_le_bytes());
         }
     }
     for i in full..n {
-        for (k, b) in next(i).to_le_bytes().into_iter().enumerate() {
-            out[k * n + i] = b;
+        let w = word(&stored[i * 8..i * 8 + 8]);
+        for (k, plane) in planes.iter_mut().enumerate() {
+            plane[i] = (w >> (8 * k)) as u8;
         }
     }
 }
@@ -434,6 +449,27 @@ mod tests {
             .collect();
         shuffle(&bytes_of(&words), true, &mut out);
         assert_eq!(out, naive_shuffle(&deltas));
+    }
+
+    proptest! {
+        #[test]
+        fn shuffles_match_the_naive_planes(words in proptest::collection::vec(any::<u64>(), 0..40)) {
+            let mut out = vec![0u8; words.len() * 8];
+            shuffle(&bytes_of(&words), false, &mut out);
+            prop_assert_eq!(&out, &naive_shuffle(&words));
+            let narrow: Vec<u8> = words.iter().flat_map(|w| (*w as u32).to_le_bytes()).collect();
+            let mut out4 = vec![0u8; narrow.len()];
+            shuffle4(&narrow, &mut out4);
+            let n = words.len();
+            for (i, w) in words.iter().enumerate() {
+                for k in 0..4 {
+                    prop_assert_eq!(out4[k * n + i], (w >> (8 * k)) as u8);
+                }
+            }
+            let mut back = vec![0u8; narrow.len()];
+            unshuffle4(&out4, &mut back);
+            prop_assert_eq!(back, narrow);
+        }
     }
 
     #[test]
