@@ -87,7 +87,20 @@ impl Flusher {
 
     /// Runs until the session asks to stop, then writes the final `run` row and the footer.
     pub(crate) fn run(mut self, mut run: RunRow) -> Result<FlushStats, RecorderError> {
-        if let Err(e) = self.run_rounds() {
+        // A panic here must still fail the session: producers waiting for ring space give up
+        // only when it has failed, and would otherwise wait forever.
+        let rounds = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.run_rounds()))
+            .unwrap_or_else(|panic| {
+                let what = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_default();
+                Err(RecorderError::Internal(format!(
+                    "the flush thread panicked: {what}"
+                )))
+            });
+        if let Err(e) = rounds {
             self.session.fail(&e.to_string());
             return Err(e);
         }
