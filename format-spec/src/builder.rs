@@ -5,15 +5,13 @@ use std::sync::Arc;
 
 use std::collections::HashMap;
 
-use arrow_array::builder::{
-    BooleanBuilder, Float64Builder, Int64Builder, ListBuilder, StringBuilder, UInt8Builder,
-    UInt32Builder, UInt64Builder,
-};
-use arrow_array::types::Int32Type;
+use arrow_array::builder::{ListBuilder, StringBuilder, UInt32Builder, UInt64Builder};
+use arrow_array::types::{Float64Type, Int32Type, Int64Type, UInt8Type, UInt32Type, UInt64Type};
 use arrow_array::{
-    ArrayRef, DictionaryArray, Int32Array, Int64Array, RecordBatch, StringArray, UInt8Array,
-    UInt32Array, UInt64Array,
+    ArrayRef, ArrowPrimitiveType, BooleanArray, DictionaryArray, Int32Array, Int64Array,
+    PrimitiveArray, RecordBatch, StringArray, UInt8Array, UInt32Array, UInt64Array,
 };
+use arrow_buffer::{NullBuffer, ScalarBuffer};
 use arrow_schema::Field;
 
 use crate::error::Result;
@@ -23,6 +21,69 @@ use crate::writer::{TraceWriter, WriterOptions};
 
 fn batch(table: Table, columns: Vec<ArrayRef>) -> RecordBatch {
     RecordBatch::try_new(table.schema(), columns).expect("builders produce the v1 schema")
+}
+
+/// A primitive column being built from plain vectors, made an array at `finish`: a push is a
+/// vector push (an Arrow builder checks its capacity and validity at every value). The validity
+/// vector exists from the first null on.
+struct Column<T: ArrowPrimitiveType> {
+    values: Vec<T::Native>,
+    valid: Option<Vec<bool>>,
+}
+
+impl<T: ArrowPrimitiveType> Default for Column<T> {
+    fn default() -> Self {
+        Column {
+            values: Vec::new(),
+            valid: None,
+        }
+    }
+}
+
+impl<T: ArrowPrimitiveType> Column<T> {
+    #[inline]
+    fn push(&mut self, v: T::Native) {
+        self.values.push(v);
+        if let Some(valid) = &mut self.valid {
+            valid.push(true);
+        }
+    }
+
+    #[inline]
+    fn push_option(&mut self, v: Option<T::Native>) {
+        match v {
+            Some(v) => self.push(v),
+            None => {
+                let n = self.values.len();
+                self.values.push(T::Native::default());
+                self.valid.get_or_insert_with(|| vec![true; n]).push(false);
+            }
+        }
+    }
+
+    /// The values pushed so far; the column is left empty, with room for as many again.
+    fn finish(&mut self) -> PrimitiveArray<T> {
+        let n = self.values.len();
+        let values = std::mem::replace(&mut self.values, Vec::with_capacity(n));
+        let nulls = self.valid.take().map(NullBuffer::from);
+        PrimitiveArray::new(ScalarBuffer::from(values), nulls)
+    }
+}
+
+/// A non-null `Boolean` column being built from a vector.
+#[derive(Default)]
+struct Flags(Vec<bool>);
+
+impl Flags {
+    #[inline]
+    fn push(&mut self, v: bool) {
+        self.0.push(v);
+    }
+
+    fn finish(&mut self) -> BooleanArray {
+        let n = self.0.len();
+        BooleanArray::from(std::mem::replace(&mut self.0, Vec::with_capacity(n)))
+    }
 }
 
 /// A dictionary-encoded string column (`Dictionary(Int32, Utf8)`, entries in first-seen order).
@@ -252,22 +313,22 @@ impl From<&str> for Value {
 /// The eight value columns shared by `values` and `children`.
 #[derive(Default)]
 struct ValueColumns {
-    tag: UInt8Builder,
+    tag: Column<UInt8Type>,
     type_name: DictionaryColumn,
     /// The `type_name` key of each tag whose type name is fixed, once in the dictionary.
     fixed_type_keys: [Option<i32>; 8],
-    int_value: Int64Builder,
-    float_value: Float64Builder,
+    int_value: Column<Int64Type>,
+    float_value: Column<Float64Type>,
     text: StringBuilder,
-    truncated: BooleanBuilder,
-    length: UInt64Builder,
-    object_id: UInt64Builder,
+    truncated: Flags,
+    length: Column<UInt64Type>,
+    object_id: Column<UInt64Type>,
 }
 
 impl ValueColumns {
     fn push(&mut self, v: &Value) {
         let tag = v.tag().code();
-        self.tag.append_value(tag);
+        self.tag.push(tag);
         match v {
             Value::Repr(r) => self.type_name.append(&r.type_name),
             Value::Redacted { type_name } => self.type_name.append(type_name),
@@ -304,12 +365,12 @@ impl ValueColumns {
                 r.object_id,
             ),
         };
-        self.int_value.append_option(int);
-        self.float_value.append_option(float);
+        self.int_value.push_option(int);
+        self.float_value.push_option(float);
         self.text.append_option(text);
-        self.truncated.append_value(truncated);
-        self.length.append_option(length);
-        self.object_id.append_option(object_id);
+        self.truncated.push(truncated);
+        self.length.push_option(length);
+        self.object_id.push_option(object_id);
     }
 
     fn finish(&mut self) -> Vec<ArrayRef> {
@@ -330,11 +391,11 @@ impl ValueColumns {
 /// Builds `values` batches.
 #[derive(Default)]
 pub struct ValuesBuilder {
-    seq: UInt64Builder,
-    call_id: UInt64Builder,
+    seq: Column<UInt64Type>,
+    call_id: Column<UInt64Type>,
     name: DictionaryColumn,
-    role: UInt8Builder,
-    snapshot: BooleanBuilder,
+    role: Column<UInt8Type>,
+    snapshot: Flags,
     value: ValueColumns,
     rows: usize,
 }
@@ -379,10 +440,10 @@ impl ValuesBuilder {
     }
 
     fn push_rest(&mut self, seq: u64, call_id: u64, role: ValueRole, snapshot: bool, v: &Value) {
-        self.seq.append_value(seq);
-        self.call_id.append_value(call_id);
-        self.role.append_value(role.code());
-        self.snapshot.append_value(snapshot);
+        self.seq.push(seq);
+        self.call_id.push(call_id);
+        self.role.push(role.code());
+        self.snapshot.push(snapshot);
         self.value.push(v);
         self.rows += 1;
     }
@@ -412,9 +473,9 @@ impl ValuesBuilder {
 /// Builds `children` record batches, one row per child of an expanded value.
 #[derive(Default)]
 pub struct ChildrenBuilder {
-    seq: UInt64Builder,
-    parent_id: UInt64Builder,
-    position: UInt32Builder,
+    seq: Column<UInt64Type>,
+    parent_id: Column<UInt64Type>,
+    position: Column<UInt32Type>,
     key: StringBuilder,
     value: ValueColumns,
     rows: usize,
@@ -430,9 +491,9 @@ impl std::fmt::Debug for ChildrenBuilder {
 
 impl ChildrenBuilder {
     pub fn push(&mut self, seq: u64, parent_id: u64, position: u32, key: &str, value: &Value) {
-        self.seq.append_value(seq);
-        self.parent_id.append_value(parent_id);
-        self.position.append_value(position);
+        self.seq.push(seq);
+        self.parent_id.push(parent_id);
+        self.position.push(position);
         self.key.append_value(key);
         self.value.push(value);
         self.rows += 1;
