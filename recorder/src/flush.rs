@@ -22,6 +22,9 @@ use crate::session::{Registrations, Session};
 /// margin covers encoding time).
 pub const FLUSH_INTERVAL: Duration = Duration::from_millis(80);
 
+/// Records merged between two drains of the rings.
+const MERGE_SLICE: u64 = 8192;
+
 /// How long the flush thread sleeps when nobody wakes it.
 const IDLE_PARK: Duration = Duration::from_millis(20);
 
@@ -164,59 +167,19 @@ impl Flusher {
         Ok(())
     }
 
-    /// One round: watermark, drain, merge, append. The `events`, `values` and `children` rows
-    /// stay in their builders across rounds until they fill a segment or `flush_due`, so each
-    /// segment is encoded from one batch (no per-round batches to concatenate, no dictionaries
-    /// to merge).
-    fn round(&mut self, flush_due: bool) -> Result<(), RecorderError> {
-        // Output rows before the watermark: each names an event below the watermark.
-        let output = self.session.take_output();
-        // The watermark first: every record below it is in a ring registered by now.
-        let watermark = self.session.next_seq.load(Ordering::Acquire);
-        let Registrations {
-            rings,
-            codes,
-            threads,
-        } = self.session.take_registrations();
-        for (thread_id, consumer, aux) in rings {
-            self.lanes.push(Lane {
-                thread_id,
-                staged: Default::default(),
-                aux: Default::default(),
-            });
-            self.consumers.push((consumer, aux));
-        }
-        for t in threads {
-            let i = t.thread_id as usize;
-            if self.thread_descs.len() <= i {
-                self.thread_descs.resize(i + 1, None);
-            }
-            self.thread_descs[i] = Some(t);
-        }
-        for (lane, (consumer, aux)) in self.lanes.iter_mut().zip(self.consumers.iter_mut()) {
-            let n = consumer.slots();
-            if n > 0 {
-                let chunk = consumer.read_chunk(n).expect("n slots are readable");
-                lane.staged.extend(chunk);
-            }
-            // After the records: the rows of every record drained above are in by now.
-            let n = aux.slots();
-            if n > 0 {
-                let chunk = aux.read_chunk(n).expect("n slots are readable");
-                lane.aux.extend(chunk);
-            }
-        }
+    /// Merges the staged records below `until` into the row builders; the seq of the first
+    /// event whose rows are missing goes to `missing_rows`.
+    fn merge(&mut self, until: u64, missing_rows: &mut Option<u64>) -> Result<(), RecorderError> {
         let (events, calls, threads_out) = (&mut self.events, &mut self.calls, &mut self.threads);
         let (values, children, exceptions) =
             (&mut self.values, &mut self.children, &mut self.exceptions);
-        let mut missing_rows = None;
         let (descs, written) = (&self.thread_descs, &mut self.threads_written);
         let (names, numbered) = (&mut self.names, &self.session.names);
         merge_until(
             &mut self.lanes,
             &mut self.next,
             &mut self.last,
-            watermark,
+            until,
             |thread_id, r, aux| {
                 let t = thread_id as usize;
                 if written.len() <= t {
@@ -289,6 +252,70 @@ impl Flusher {
             },
         )
         .map_err(|m| RecorderError::Internal(format!("seq {} missing from every ring", m.0)))?;
+        Ok(())
+    }
+
+    /// Moves what the rings hold into the lanes: every record (and its rows), or only until a
+    /// lane stages `cap` records, beyond which the ring stays full and its producer waits.
+    fn drain_rings(&mut self, cap: usize) {
+        for (lane, (consumer, aux)) in self.lanes.iter_mut().zip(self.consumers.iter_mut()) {
+            let n = consumer.slots().min(cap.saturating_sub(lane.staged.len()));
+            if n > 0 {
+                let chunk = consumer.read_chunk(n).expect("n slots are readable");
+                lane.staged.extend(chunk);
+            }
+            // After the records: the rows of every record drained above are in by now.
+            let n = aux.slots();
+            if n > 0 {
+                let chunk = aux.read_chunk(n).expect("n slots are readable");
+                lane.aux.extend(chunk);
+            }
+        }
+    }
+
+    /// One round: watermark, drain, merge, append. The `events`, `values` and `children` rows
+    /// stay in their builders across rounds until they fill a segment or `flush_due`, so each
+    /// segment is encoded from one batch (no per-round batches to concatenate, no dictionaries
+    /// to merge).
+    fn round(&mut self, flush_due: bool) -> Result<(), RecorderError> {
+        // Output rows before the watermark: each names an event below the watermark.
+        let output = self.session.take_output();
+        // The watermark first: every record below it is in a ring registered by now.
+        let watermark = self.session.next_seq.load(Ordering::Acquire);
+        let Registrations {
+            rings,
+            codes,
+            threads,
+        } = self.session.take_registrations();
+        for (thread_id, consumer, aux) in rings {
+            self.lanes.push(Lane {
+                thread_id,
+                staged: Default::default(),
+                aux: Default::default(),
+            });
+            self.consumers.push((consumer, aux));
+        }
+        for t in threads {
+            let i = t.thread_id as usize;
+            if self.thread_descs.len() <= i {
+                self.thread_descs.resize(i + 1, None);
+            }
+            self.thread_descs[i] = Some(t);
+        }
+        // Every record below the watermark is staged after this drain.
+        self.drain_rings(usize::MAX);
+        let mut missing_rows = None;
+        // Merged a slice at a time with the rings drained in between (and before each segment
+        // is encoded below): a producer then waits for ring space only when this thread is
+        // behind on average, not while it works through one large round.
+        loop {
+            let until = watermark.min(self.next.saturating_add(MERGE_SLICE));
+            self.merge(until, &mut missing_rows)?;
+            if self.next >= watermark {
+                break;
+            }
+            self.drain_rings(self.session.ring_capacity);
+        }
         if let Some(seq) = missing_rows {
             return Err(RecorderError::Internal(format!(
                 "the rows of seq {seq} are missing"
@@ -315,6 +342,7 @@ impl Flusher {
         let full = self.writer.segment_rows();
         let spill = flush_due || self.values.len() >= full || self.children.len() >= full;
         if !self.events.is_empty() && (spill || self.events.len() >= full) {
+            self.drain_rings(self.session.ring_capacity);
             self.writer.append(Table::Events, self.events.finish())?;
             if !self.exceptions.is_empty() {
                 self.writer.append(
@@ -330,9 +358,11 @@ impl Flusher {
             }
         }
         if spill && !self.values.is_empty() {
+            self.drain_rings(self.session.ring_capacity);
             self.writer.append(Table::Values, self.values.finish())?;
         }
         if spill && !self.children.is_empty() {
+            self.drain_rings(self.session.ring_capacity);
             self.writer
                 .append(Table::Children, self.children.finish())?;
         }
