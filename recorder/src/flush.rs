@@ -255,10 +255,16 @@ impl Flusher {
         Ok(())
     }
 
-    /// Moves what the rings hold into the lanes: every record (and its rows), or only until a
-    /// lane stages `cap` records, beyond which the ring stays full and its producer waits.
-    fn drain_rings(&mut self, cap: usize) {
+    /// Moves what the rings hold into the lanes: every record (and its rows), or when `capped`
+    /// only until a lane stages as many records as its ring holds, beyond which the ring stays
+    /// full and its producer waits.
+    fn drain_rings(&mut self, capped: bool) {
         for (lane, (consumer, aux)) in self.lanes.iter_mut().zip(self.consumers.iter_mut()) {
+            let cap = if capped {
+                consumer.buffer().capacity()
+            } else {
+                usize::MAX
+            };
             let n = consumer.slots().min(cap.saturating_sub(lane.staged.len()));
             if n > 0 {
                 let chunk = consumer.read_chunk(n).expect("n slots are readable");
@@ -303,7 +309,7 @@ impl Flusher {
             self.thread_descs[i] = Some(t);
         }
         // Every record below the watermark is staged after this drain.
-        self.drain_rings(usize::MAX);
+        self.drain_rings(false);
         let mut missing_rows = None;
         // Merged a slice at a time with the rings drained in between (and before each segment
         // is encoded below): a producer then waits for ring space only when this thread is
@@ -314,7 +320,7 @@ impl Flusher {
             if self.next >= watermark {
                 break;
             }
-            self.drain_rings(self.session.ring_capacity);
+            self.drain_rings(true);
         }
         if let Some(seq) = missing_rows {
             return Err(RecorderError::Internal(format!(
@@ -342,7 +348,7 @@ impl Flusher {
         let full = self.writer.segment_rows();
         let spill = flush_due || self.values.len() >= full || self.children.len() >= full;
         if !self.events.is_empty() && (spill || self.events.len() >= full) {
-            self.drain_rings(self.session.ring_capacity);
+            self.drain_rings(true);
             self.writer.append(Table::Events, self.events.finish())?;
             if !self.exceptions.is_empty() {
                 self.writer.append(
@@ -358,11 +364,11 @@ impl Flusher {
             }
         }
         if spill && !self.values.is_empty() {
-            self.drain_rings(self.session.ring_capacity);
+            self.drain_rings(true);
             self.writer.append(Table::Values, self.values.finish())?;
         }
         if spill && !self.children.is_empty() {
-            self.drain_rings(self.session.ring_capacity);
+            self.drain_rings(true);
             self.writer
                 .append(Table::Children, self.children.finish())?;
         }

@@ -113,6 +113,8 @@ struct Local {
     /// allocates nothing for its locals).
     spare: Vec<FrameVals>,
     since_wake: usize,
+    /// Records between two wake-ups of the flush thread: a quarter of the ring.
+    wake_every: usize,
 }
 
 /// Spare value caches kept per thread (one per level of a typical call depth).
@@ -279,8 +281,9 @@ fn new_local(py: Python<'_>, session: &Session) -> Local {
             format!("Thread-{ident}")
         }
     });
-    let (producer, consumer) = RingBuffer::new(session.ring_capacity);
-    let (aux, aux_consumer) = RingBuffer::new(session.ring_capacity);
+    let capacity = session.ring_capacity_of(thread_id);
+    let (producer, consumer) = RingBuffer::new(capacity);
+    let (aux, aux_consumer) = RingBuffer::new(capacity);
     session.register_ring(
         thread_id,
         consumer,
@@ -302,6 +305,7 @@ fn new_local(py: Python<'_>, session: &Session) -> Local {
         stack: Vec::new(),
         spare: Vec::new(),
         since_wake: 0,
+        wake_every: capacity / 4,
     }
 }
 
@@ -861,7 +865,7 @@ fn emit(
     // the GIL, and nothing in between runs Python code.
     session.next_seq.store(seq + 1, Ordering::Release);
     local.since_wake += 1;
-    if local.since_wake >= session.ring_capacity / 4 {
+    if local.since_wake >= local.wake_every {
         local.since_wake = 0;
         session.wake_flusher();
     }

@@ -49,7 +49,8 @@ pub struct RecordOptions {
     /// `--exclude`: never record functions matching these globs.
     pub exclude_functions: Vec<String>,
     pub writer: WriterOptions,
-    /// Records per thread ring.
+    /// Records per ring of the first thread that records; every other thread's rings hold a
+    /// quarter of that ([`Session::ring_capacity_of`]).
     pub ring_capacity: usize,
     /// Withhold values under secret names (on by default; `--no-redact` turns it off).
     pub redact: bool,
@@ -191,6 +192,7 @@ pub(crate) struct Session {
     pub next_call_id: AtomicU64,
     pub next_thread_id: AtomicU32,
     pub next_code_id: AtomicU32,
+    /// [`RecorderOptions::ring_capacity`].
     pub ring_capacity: usize,
     registrations: Mutex<Registrations>,
     /// Suspended generators by frame address; touched only with the GIL held.
@@ -245,6 +247,19 @@ pub(crate) fn unix_ns() -> i64 {
 }
 
 impl Session {
+    /// Records per ring of thread `thread_id`: the first thread's rings hold `ring_capacity`, the
+    /// others' a quarter of it. A busy thread touches every page of its rings, and the flush thread
+    /// may stage as many records again, so memory grows with the number of busy threads (8 busy
+    /// threads took 195 MB with full-size rings, DESIGN.md 5.4); the first thread, often the only
+    /// busy one, keeps the deepest buffer against the flush thread's pauses.
+    pub fn ring_capacity_of(&self, thread_id: u32) -> usize {
+        if thread_id == 0 {
+            self.ring_capacity
+        } else {
+            (self.ring_capacity / 4).max(16)
+        }
+    }
+
     pub fn fail(&self, reason: &str) {
         let mut f = self.failure.lock().expect("not poisoned");
         if f.is_none() {

@@ -294,7 +294,9 @@ def test_one_line_for_loop_repeats_its_line(tmp_path):
 
 
 def test_threads_every_event_in_one_gapless_order(tmp_path):
-    n = 2000
+    # Each worker records 2n + 5 events: more than twice what a worker thread's ring holds (16384,
+    # a quarter of the first thread's), so both wait for the flush thread along the way.
+    n = 20_000
     script = write(
         tmp_path,
         f"""\
@@ -331,6 +333,13 @@ def test_threads_every_event_in_one_gapless_order(tmp_path):
         ]
         first = min(e[0] for e in trace["events"] if e[1] == thread_id)
         assert next(t[4] for t in trace["threads"] if t[0] == thread_id) == first
+        call_id = next(c[0] for c in trace["calls"] if c[2] == thread_id)
+        changes = {
+            name: [v[7] for v in trace["values"] if v[1] == call_id and v[2] == name and not v[4]]
+            for name in ("i", "total")
+        }
+        assert changes["i"] == list(range(n))
+        assert changes["total"][-1] == n * (n - 1) // 2
     stamps = [e[0] for e in trace["events"]]
     assert stamps == sorted(stamps)
 
