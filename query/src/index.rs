@@ -3,8 +3,9 @@
 //! event, and breakpoint scans that decode only the blocks holding a breakpoint's line.
 //!
 //! The summaries come from the trace when it has them (format 1.1); an `events` segment they do
-//! not cover (a 1.0 trace, or one cut off before its summary) is summarized here from its events,
-//! exactly as the writer would, so the index is always complete.
+//! not cover (a 1.0 trace, or one cut off before its summary or between a block and its lines)
+//! is summarized here from its events, exactly as the writer would, so the index is always
+//! complete.
 
 use std::collections::{HashMap, HashSet};
 use std::ops::RangeInclusive;
@@ -13,7 +14,7 @@ use std::sync::Arc;
 use arrow_array::RecordBatch;
 use arrow_array::cast::AsArray;
 use arrow_array::types::{UInt8Type, UInt32Type, UInt64Type};
-use pyttd_format::{EventKind, Table, TraceReader, summarize_events};
+use pyttd_format::{EventKind, Table, TraceReader, TraceState, summarize_events};
 
 use crate::canned::{
     Bucket, Buckets, Direction, HeldSpan, LineBreakpoint, ValueHint, calls_ever_holding, held_spans,
@@ -65,6 +66,14 @@ impl EventIndex {
         let mut line_rows: Vec<(u64, u32, u32, u32)> = Vec::new();
         for batch in reader.scan(Table::BlockLines, None, None)? {
             line_rows.extend(line_rows_of(&batch?));
+        }
+        // Writers before format 4.0 wrote a flush's `blocks` before its `block_lines`: a trace
+        // cut off between the two has blocks whose lines are missing. Only the blocks after the
+        // last one with lines can be such blocks; they are summarized again from their events
+        // (a block without `line` events has no lines either, and costs only that).
+        if matches!(reader.state(), TraceState::Recovered { .. }) {
+            let last_with_lines = line_rows.iter().map(|r| r.0).max();
+            blocks.retain(|b| last_with_lines.is_some_and(|l| b.first_seq <= l));
         }
         // Which events segments the stored blocks cover; the others are summarized here.
         let mut uncovered: Vec<usize> = Vec::new();

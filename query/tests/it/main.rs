@@ -592,6 +592,52 @@ fn block_summaries_answer_timeline_and_breakpoint_scans() {
     assert_eq!(hit, Some(at(1234)));
 }
 
+/// A trace cut off between a `blocks` segment and the `block_lines` segment that went with it
+/// (writers before format 4.0 wrote the blocks first): those blocks have no lines, and the
+/// index summarizes their events again rather than trust them, so breakpoint scans still find
+/// every hit there.
+#[test]
+fn blocks_whose_lines_were_cut_off_are_summarized_again() {
+    let (dir, path) = long_loop(5000);
+    let complete = pyttd_format::TraceReader::open(&path).unwrap();
+    let segment = |table| {
+        let s = complete.table_segments(table).next().unwrap();
+        let start = s.offset as usize;
+        (start, start + 64 + (s.body_len as usize).div_ceil(64) * 64)
+    };
+    let (lines_at, lines_end) = segment(pyttd_format::Table::BlockLines);
+    let (blocks_at, blocks_end) = segment(pyttd_format::Table::Blocks);
+    assert_eq!(
+        lines_end, blocks_at,
+        "lines are written right before their blocks"
+    );
+    // The old order: everything before the lines, then the blocks, and the process killed.
+    let bytes = std::fs::read(&path).unwrap();
+    let mut cut = bytes[..lines_at].to_vec();
+    cut.extend_from_slice(&bytes[blocks_at..blocks_end]);
+    let cut_path = dir.path().join("cut.pyttd");
+    std::fs::write(&cut_path, cut).unwrap();
+    let reader = std::sync::Arc::new(pyttd_format::TraceReader::open(&cut_path).unwrap());
+    assert!(reader.row_count(pyttd_format::Table::Blocks) > 0);
+    assert_eq!(reader.row_count(pyttd_format::Table::BlockLines), 0);
+    let index = pyttd_query::EventIndex::build(reader.clone()).unwrap();
+    let bp = vec![LineBreakpoint {
+        file: APP.into(),
+        line: 11,
+    }];
+    let last = reader.row_count(pyttd_format::Table::Events) - 1;
+    let at = |i: u64| 1 + 5 * i + i.div_ceil(100) + 3;
+    let scan = |from, dir| {
+        index
+            .breakpoint_scan(from, dir, &bp, |_, _| Ok(true))
+            .unwrap()
+    };
+    assert_eq!(scan(0, Direction::Forward), Some(at(0)));
+    assert_eq!(scan(last, Direction::Backward), Some(at(4_999)));
+    let hits = index.timeline(0, last, 4, &bp).unwrap();
+    assert_eq!(hits.iter().map(|b| b.breakpoint_hits).sum::<u64>(), 5000);
+}
+
 #[test]
 fn traces_without_summaries_are_summarized_from_their_events() {
     // Written by format 1.0 (no `blocks`), cut off mid-run.
