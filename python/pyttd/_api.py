@@ -9,7 +9,6 @@ executing, so what follows nests as it does in the program. Other threads join a
 event. Text written to ``sys.stdout``/``sys.stderr`` is stored while recording.
 """
 
-import atexit
 import contextlib
 import functools
 import os
@@ -190,14 +189,3 @@ def toggle_on_signal(
             sys.__stderr__.write(f"pyttd: recording to {target}\n")
 
     signal.signal(signum, handler)
-
-
-# A forked child does not record (the parent's flush thread is not in the child).
-os.register_at_fork(after_in_child=_native.after_fork_in_child)
-
-
-@atexit.register
-def _finish_at_exit() -> None:
-    # A recording still running when the interpreter exits is finished, not left unclosed.
-    if is_recording():
-        stop_recording()

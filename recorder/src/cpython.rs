@@ -458,15 +458,20 @@ pub fn self_check(py: Python<'_>, layout: Layout) -> Result<(), RecorderError> {
             .into(),
         reason,
     };
-    let sysconfig = py
-        .import("sysconfig")
-        .map_err(|e| unsupported(e.to_string()))?;
-    for var in ["Py_TRACE_REFS", "Py_GIL_DISABLED"] {
-        let value = sysconfig
-            .call_method1("get_config_var", (var,))
-            .and_then(|v| v.extract::<Option<i64>>())
-            .unwrap_or(None);
-        if value.unwrap_or(0) != 0 {
+    // Told by `sys` rather than `sysconfig`, whose import (threading, its config data) was a tenth
+    // of `pyttd record`'s start-up: `sys.getobjects` exists only in `Py_TRACE_REFS` builds, and
+    // a free-threaded build's ABI flags hold `t`.
+    let sys = py.import("sys").map_err(|e| unsupported(e.to_string()))?;
+    let trace_refs = sys.hasattr("getobjects").unwrap_or(false);
+    let abiflags: String = sys
+        .getattr("abiflags")
+        .and_then(|f| f.extract())
+        .unwrap_or_default();
+    for (var, built) in [
+        ("Py_TRACE_REFS", trace_refs),
+        ("Py_GIL_DISABLED", abiflags.contains('t')),
+    ] {
+        if built {
             return Err(unsupported(format!(
                 "interpreters built with {var} are not supported"
             )));
