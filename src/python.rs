@@ -438,16 +438,17 @@ mod native {
         *API_RECORDING.lock().unwrap_or_else(|e| e.into_inner()) = Some((recorder, started));
         let captured = capture.call_method0("install");
         let outcome = captured
-            .and_then(|_| py.import("runpy"))
-            .and_then(|runpy| {
-                let kwargs = PyDict::new(py);
-                kwargs.set_item("run_name", "__main__")?;
-                match &run {
-                    Run::Path(p) => runpy.call_method("run_path", (p.as_os_str(),), Some(&kwargs)),
-                    Run::Module(m) => {
-                        kwargs.set_item("alter_sys", true)?;
-                        runpy.call_method("run_module", (m.as_str(),), Some(&kwargs))
-                    }
+            .and_then(|_| match &run {
+                // As `python SCRIPT` runs it (`pyttd/_script.py`).
+                Run::Path(p) => py
+                    .import("pyttd._script")?
+                    .call_method1("run_script", (p.as_os_str(),)),
+                Run::Module(m) => {
+                    let kwargs = PyDict::new(py);
+                    kwargs.set_item("run_name", "__main__")?;
+                    kwargs.set_item("alter_sys", true)?;
+                    py.import("runpy")?
+                        .call_method("run_module", (m.as_str(),), Some(&kwargs))
                 }
             })
             .map(|_| ());
@@ -495,7 +496,7 @@ mod native {
         Ok(status)
     }
 
-    /// What `record` hands to runpy.
+    /// What `record` runs: a script (`pyttd/_script.py`) or a module (runpy).
     enum Run {
         Path(PathBuf),
         Module(String),
@@ -510,7 +511,7 @@ mod native {
 
     /// The exit status `python script.py` has when the script raised `error`, after printing
     /// what the interpreter prints for it.
-    /// `script`: the traceback is cut to start there (`None`: shown from runpy's frame on).
+    /// `script`: the traceback is cut to start there (`None`: shown from the runner's frame on).
     fn exit_status_of(py: Python<'_>, error: PyErr, script: Option<&Path>) -> i32 {
         if error.is_instance_of::<PySystemExit>(py) {
             let code = error.value(py).getattr("code").ok();
@@ -531,7 +532,7 @@ mod native {
                 },
             };
         }
-        // The traceback starts at the script: drop runpy's frames (and ours) above it.
+        // The traceback starts at the script: drop the runner's frames above it.
         let script = script.map(|s| s.to_string_lossy().into_owned());
         let mut tb = error.traceback(py).map(|tb| tb.into_any());
         while let Some(t) = tb.clone() {

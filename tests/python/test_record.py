@@ -352,6 +352,33 @@ def test_exit_status_is_the_scripts(tmp_path):
     assert _native.read_trace(script.with_suffix(".pyttd"))["run"][1] == 3
 
 
+def test_main_module_is_the_one_python_script_py_makes(tmp_path):
+    # Run by a relative path: `sys.argv[0]` stays as typed, `__file__` is absolute, and the
+    # module's other attributes are the interpreter's (runpy's differed: absolute argv[0], no
+    # loader, an empty `__package__`).
+    write(
+        tmp_path,
+        """\
+        import builtins, sys
+        main = sys.modules["__main__"]
+        print(sys.argv, __file__, __name__, __package__, __spec__, __cached__, __doc__)
+        print(type(__loader__).__name__, __loader__.name, __loader__.path)
+        print(main.__dict__ is globals(), __builtins__ is builtins)
+        # Recording imports none of the modules pyttd's Python API needs.
+        print([m for m in ("dataclasses", "inspect", "pathlib", "pkgutil") if m in sys.modules])
+        """,
+    )
+    run = lambda argv: subprocess.run(  # noqa: E731
+        argv, capture_output=True, text=True, timeout=120, cwd=tmp_path, env={**os.environ, "NO_COLOR": "1"}
+    )
+    expected = run([sys.executable, "script.py", "a"])
+    result = run([str(PYTTD_SCRIPT), "record", "script.py", "a"])
+    assert expected.returncode == 0, expected.stderr
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == expected.stdout
+    assert expected.stdout.startswith(f"['script.py', 'a'] {tmp_path / 'script.py'} __main__ None None None None\n")
+
+
 def test_uncaught_exception_prints_what_python_prints(tmp_path):
     script = write(tmp_path, EXCEPTIONS.replace("outer()\n", "print('before')\nouter()\n"))
     expected = python(script)
