@@ -505,6 +505,32 @@ fn long_loop(n: i64) -> (tempfile::TempDir, std::path::PathBuf) {
     (dir, path)
 }
 
+/// The breakpoint on `step`'s line 11 in [`long_loop`]'s trace.
+fn line_11() -> Vec<LineBreakpoint> {
+    vec![LineBreakpoint {
+        file: APP.into(),
+        line: 11,
+    }]
+}
+
+/// The seq of line 11 in iteration `i` of [`long_loop`]: after the iterations before it (five
+/// events each) and their unwinds (one every 100).
+fn line_11_of(i: u64) -> u64 {
+    1 + 5 * i + i.div_ceil(100) + 3
+}
+
+/// The next hit of `bp` from `from` in `dir`, with no condition.
+fn next_hit(
+    index: &pyttd_query::EventIndex,
+    from: u64,
+    dir: Direction,
+    bp: &[LineBreakpoint],
+) -> Option<u64> {
+    index
+        .breakpoint_scan(from, dir, bp, |_, _| Ok(true))
+        .unwrap()
+}
+
 #[test]
 fn block_summaries_answer_timeline_and_breakpoint_scans() {
     let (_d, path) = long_loop(5000);
@@ -523,10 +549,7 @@ fn block_summaries_answer_timeline_and_breakpoint_scans() {
             .windows(2)
             .all(|w| w[0].last_seq + 1 == w[1].first_seq)
     );
-    let bp = vec![LineBreakpoint {
-        file: APP.into(),
-        line: 11,
-    }];
+    let bp = line_11();
     // Four buckets of ~6000 events: read from the blocks. Totals match a read of every event.
     let last = events - 1;
     let from_blocks = index.timeline(0, last, 4, &bp).unwrap();
@@ -550,13 +573,8 @@ fn block_summaries_answer_timeline_and_breakpoint_scans() {
     assert_eq!(total(&cut, |b| b.events), 15_000);
     assert_eq!(cut[0].first_seq, 1500);
     assert_eq!(cut.last().unwrap().last_seq, 16_499);
-    // Line 11 of iteration i, after the iterations before it and their unwinds.
-    let at = |i: u64| 1 + 5 * i + i.div_ceil(100) + 3;
-    let scan = |from, dir| {
-        index
-            .breakpoint_scan(from, dir, &bp, |_, _| Ok(true))
-            .unwrap()
-    };
+    let at = line_11_of;
+    let scan = |from, dir| next_hit(&index, from, dir, &bp);
     assert_eq!(scan(0, Direction::Forward), Some(at(0)));
     assert_eq!(scan(at(2_500), Direction::Forward), Some(at(2_501)));
     assert_eq!(scan(at(2_500), Direction::Backward), Some(at(2_499)));
@@ -621,19 +639,11 @@ fn blocks_whose_lines_were_cut_off_are_summarized_again() {
     assert!(reader.row_count(pyttd_format::Table::Blocks) > 0);
     assert_eq!(reader.row_count(pyttd_format::Table::BlockLines), 0);
     let index = pyttd_query::EventIndex::build(reader.clone()).unwrap();
-    let bp = vec![LineBreakpoint {
-        file: APP.into(),
-        line: 11,
-    }];
+    let bp = line_11();
     let last = reader.row_count(pyttd_format::Table::Events) - 1;
-    let at = |i: u64| 1 + 5 * i + i.div_ceil(100) + 3;
-    let scan = |from, dir| {
-        index
-            .breakpoint_scan(from, dir, &bp, |_, _| Ok(true))
-            .unwrap()
-    };
-    assert_eq!(scan(0, Direction::Forward), Some(at(0)));
-    assert_eq!(scan(last, Direction::Backward), Some(at(4_999)));
+    let scan = |from, dir| next_hit(&index, from, dir, &bp);
+    assert_eq!(scan(0, Direction::Forward), Some(line_11_of(0)));
+    assert_eq!(scan(last, Direction::Backward), Some(line_11_of(4_999)));
     let hits = index.timeline(0, last, 4, &bp).unwrap();
     assert_eq!(hits.iter().map(|b| b.breakpoint_hits).sum::<u64>(), 5000);
 }
