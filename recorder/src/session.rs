@@ -250,7 +250,7 @@ impl Session {
     /// Records per ring of thread `thread_id`: the first thread's rings hold `ring_capacity`, the
     /// others' a quarter of it. A busy thread touches every page of its rings, and the flush thread
     /// may stage as many records again, so memory grows with the number of busy threads (8 busy
-    /// threads took 195 MB with full-size rings, DESIGN.md 5.4); the first thread, often the only
+    /// threads took 196 MB with full-size rings, DESIGN.md 5.2); the first thread, often the only
     /// busy one, keeps the deepest buffer against the flush thread's pauses.
     pub fn ring_capacity_of(&self, thread_id: u32) -> usize {
         if thread_id == 0 {
