@@ -292,29 +292,11 @@ fn carry_over_nulls(column: &ArrayRef) -> ArrayRef {
     })
 }
 
-/// Byte `k` of row `i`'s 32-bit word to `out[k * n + i]`, eight rows at a time through the
-/// 8x8 transpose (the four high bytes of each row zero).
+/// Byte `k` of row `i`'s 32-bit word to `out[k * n + i]`.
 fn shuffle4(stored: &[u8], out: &mut [u8]) {
-    let n = stored.len() / 4;
-    let full = n - n % 8;
-    let mut planes = out.chunks_exact_mut(n.max(1));
-    let mut planes: [&mut [u8]; 4] = std::array::from_fn(|_| planes.next().unwrap_or_default());
-    for (group, rows) in stored[..full * 4].chunks_exact(32).enumerate() {
-        let rows: [u64; 8] = std::array::from_fn(|r| {
-            u64::from(u32::from_le_bytes(
-                rows[r * 4..r * 4 + 4].try_into().expect("4 bytes"),
-            ))
-        });
-        let i = group * 8;
-        for (plane, bytes) in planes.iter_mut().zip(transpose(rows)) {
-            plane[i..i + 8].copy_from_slice(&bytes.to_le_bytes());
-        }
-    }
-    for i in full..n {
-        for (k, plane) in planes.iter_mut().enumerate() {
-            plane[i] = stored[i * 4 + k];
-        }
-    }
+    to_planes::<4>(stored, out, |bytes| {
+        u64::from(u32::from_le_bytes(bytes.try_into().expect("4 bytes")))
+    });
 }
 
 /// The inverse of [`shuffle4`].
@@ -338,13 +320,10 @@ fn undelta(bytes: &mut [u8]) {
 }
 
 /// Byte `k` of row `i`'s word (`stored` holds them little-endian; with `delta_coded`, its
-/// difference from row `i - 1`'s, wrapping) to `out[k * n + i]`, eight rows at a time through an
-/// 8x8 byte transpose in registers.
+/// difference from row `i - 1`'s, wrapping) to `out[k * n + i]`.
 fn shuffle(stored: &[u8], delta_coded: bool, out: &mut [u8]) {
-    let n = stored.len() / 8;
-    let full = n - n % 8;
     let mut prev = 0u64;
-    let mut word = |bytes: &[u8]| {
+    to_planes::<8>(stored, out, |bytes| {
         let w = u64::from_le_bytes(bytes.try_into().expect("8 bytes"));
         if delta_coded {
             let d = w.wrapping_sub(prev);
@@ -353,18 +332,26 @@ fn shuffle(stored: &[u8], delta_coded: bool, out: &mut [u8]) {
         } else {
             w
         }
-    };
+    });
+}
+
+/// The `W`-byte rows of `stored`, each read by `word` (in row order), as `W` planes of one byte
+/// per row in `out`: byte `k` of row `i` to `out[k * n + i]`. Eight rows at a time through an
+/// 8x8 byte transpose in registers (a 4-byte row's high bytes are zero and not stored).
+fn to_planes<const W: usize>(stored: &[u8], out: &mut [u8], mut word: impl FnMut(&[u8]) -> u64) {
+    let n = stored.len() / W;
+    let full = n - n % 8;
     let mut planes = out.chunks_exact_mut(n.max(1));
-    let mut planes: [&mut [u8]; 8] = std::array::from_fn(|_| planes.next().unwrap_or_default());
-    for (group, rows) in stored[..full * 8].chunks_exact(64).enumerate() {
-        let rows: [u64; 8] = std::array::from_fn(|r| word(&rows[r * 8..r * 8 + 8]));
+    let mut planes: [&mut [u8]; W] = std::array::from_fn(|_| planes.next().unwrap_or_default());
+    for (group, rows) in stored[..full * W].chunks_exact(8 * W).enumerate() {
+        let rows: [u64; 8] = std::array::from_fn(|r| word(&rows[r * W..r * W + W]));
         let i = group * 8;
         for (plane, bytes) in planes.iter_mut().zip(transpose(rows)) {
             plane[i..i + 8].copy_from_slice(&bytes.to_le_bytes());
         }
     }
     for i in full..n {
-        let w = word(&stored[i * 8..i * 8 + 8]);
+        let w = word(&stored[i * W..i * W + W]);
         for (k, plane) in planes.iter_mut().enumerate() {
             plane[i] = (w >> (8 * k)) as u8;
         }

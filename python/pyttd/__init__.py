@@ -41,42 +41,27 @@ if TYPE_CHECKING:
     )
     from pyttd._query import QueryResult, Trace, open
 
-__all__ = [
-    "QueryResult",
+# Imported on first use (PEP 562): `pyttd record` imports this package, and their imports
+# (dataclasses, inspect, pathlib, typing, ...) were two thirds of its start-up time, spent before
+# the program runs, and modules the program would find loaded.
+_API_NAMES = (
     "RecordingStats",
-    "Trace",
-    "__version__",
     "arm",
     "disarm",
     "is_recording",
-    "open",
     "recording",
     "start_recording",
     "stop_recording",
     "toggle_on_signal",
     "ttdbg",
-]
-
-# The API and the query classes are imported on first use (PEP 562): `pyttd record` imports this
-# package, and their imports (dataclasses, inspect, pathlib, typing, ...) were two thirds of its
-# start-up time, spent before the program runs, and modules the program would find loaded.
+)
+_QUERY_NAMES = ("QueryResult", "Trace", "open")
 _LAZY = {
-    **dict.fromkeys(
-        [
-            "RecordingStats",
-            "arm",
-            "disarm",
-            "is_recording",
-            "recording",
-            "start_recording",
-            "stop_recording",
-            "toggle_on_signal",
-            "ttdbg",
-        ],
-        "pyttd._api",
-    ),
-    **dict.fromkeys(["QueryResult", "Trace", "open"], "pyttd._query"),
+    **dict.fromkeys(_API_NAMES, "pyttd._api"),
+    **dict.fromkeys(_QUERY_NAMES, "pyttd._query"),
 }
+
+__all__ = ["__version__", *_API_NAMES, *_QUERY_NAMES]
 
 
 def __getattr__(name: str):
