@@ -105,18 +105,12 @@ impl Expander {
         Rendered { value, children }
     }
 
-    /// [`render::repr_stamp`], and two stamps more:
-    /// - an object this expander shows no children of, shown by `object.__repr__`
-    ///   (`<module.Name object at 0x...>`), renders the same for as long as its address and its
-    ///   type's `__module__` and `__qualname__`
-    ///   ([`type_repr_version`](crate::cpython::type_repr_version)) are the same. A
-    ///   `SimpleQueue` or a lock held in a local is then not rendered again at every event.
-    /// - an exact dict with a combined table whose keys and values, as far as its rendering and
-    ///   children can reach, are all plain ([`render::is_plain`]: immutable, shown by content) renders the same for
-    ///   as long as its version tag is the same: the tag changes at every mutation, and a dict
-    ///   created at a freed one's address gets a new one, so an unchanged tag means the very
-    ///   same entries, held by the dict all along. ([`Expander::stamp_now`] then reads only the
-    ///   tag.)
+    /// [`render::repr_stamp`], and one stamp more: an object this expander shows no children
+    /// of, shown by `object.__repr__` (`<module.Name object at 0x...>`), renders the same for as
+    /// long as its address and its type's `__module__` and `__qualname__`
+    /// ([`type_repr_version`](crate::cpython::type_repr_version)) are the same. A `SimpleQueue`
+    /// or a lock held in a local is then not rendered again at every event. (Lists, tuples and
+    /// dicts have shapes instead: `shape.rs`.)
     ///
     /// Taken before rendering. Rendering such a value runs no Python code.
     ///
@@ -128,9 +122,6 @@ impl Expander {
             if let Some(stamp) = render::repr_stamp(obj) {
                 return Some(stamp);
             }
-            if ffi::PyDict_CheckExact(obj) != 0 {
-                return self.plain_dict_stamp(obj);
-            }
             let t = ffi::Py_TYPE(obj);
             let base = &raw mut ffi::PyBaseObject_Type;
             if (*t).tp_repr.map(|f| f as usize) != (*base).tp_repr.map(|f| f as usize)
@@ -139,48 +130,6 @@ impl Expander {
                 return None;
             }
             Some((t as usize, crate::cpython::type_repr_version(t)?))
-        }
-    }
-
-    /// The stamp a value stamped by [`Expander::repr_stamp`] has now, cheaply: for an exact
-    /// dict, its version tag alone (its entries were found plain when the stamp was taken, and
-    /// cannot change without a new tag).
-    ///
-    /// # Safety
-    /// GIL held; `obj` is live.
-    pub unsafe fn stamp_now(&self, obj: *mut ffi::PyObject) -> Option<(usize, u64)> {
-        // SAFETY: guaranteed by the caller.
-        unsafe {
-            if ffi::PyDict_CheckExact(obj) != 0 {
-                return combined(obj).then(|| (ffi::Py_TYPE(obj) as usize, dict_version(obj)));
-            }
-            self.repr_stamp(obj)
-        }
-    }
-
-    /// `(dict type, version tag)` when every entry of the exact dict `obj` that its text or its
-    /// children can show is plain; `None` otherwise.
-    ///
-    /// # Safety
-    /// GIL held; `obj` is a live exact dict.
-    unsafe fn plain_dict_stamp(&self, obj: *mut ffi::PyObject) -> Option<(usize, u64)> {
-        // An entry takes at least 6 characters of text (`0: 0, `), so the text shows fewer than
-        // `TEXT_CAP / 4` entries; the children show `width`.
-        let reach = (render::TEXT_CAP / 4).max(self.width as usize);
-        // SAFETY: guaranteed by the caller; `PyDict_Next` runs no Python code.
-        unsafe {
-            if !combined(obj) {
-                return None;
-            }
-            let (mut pos, mut k, mut v) = (0, std::ptr::null_mut(), std::ptr::null_mut());
-            let mut seen = 0;
-            while seen < reach && ffi::PyDict_Next(obj, &mut pos, &mut k, &mut v) != 0 {
-                if !render::is_plain(k) || !render::is_plain(v) {
-                    return None;
-                }
-                seen += 1;
-            }
-            Some((ffi::Py_TYPE(obj) as usize, dict_version(obj)))
         }
     }
 
@@ -270,180 +219,6 @@ impl Expander {
                 value,
             });
         }
-    }
-}
-
-/// What an exact list or tuple of plain elements shows: its type, its length, and its elements
-/// as far as its text or its children can reach, each a value [`render::renders_as`] can confirm
-/// without rendering, or (one level down) an exact list or tuple of such values. An object
-/// matching it renders exactly as the value it was taken with, so a list held in a local is not
-/// rendered again at every event while nothing in it changes. It compares contents, not
-/// addresses, so an element freed and another made at its address cannot fool it.
-#[derive(Debug)]
-pub(crate) struct PlainShape {
-    type_addr: usize,
-    len: usize,
-    items: Box<[Elem]>,
-}
-
-/// An element of a [`PlainShape`].
-#[derive(Debug)]
-enum Elem {
-    Scalar(Value),
-    /// A list or tuple of scalars inside the outer one (`[(1, 2), (3, 4)]`, `[[0, 0], [0, 0]]`).
-    Sequence(PlainShape),
-}
-
-/// Text a shape may copy, and elements it may hold, at most (it is kept per local, per frame).
-const SHAPE_TEXT: usize = 2048;
-const SHAPE_ITEMS: usize = 512;
-
-/// What a shape being taken may still hold.
-struct Budget {
-    text: usize,
-    items: usize,
-}
-
-impl PlainShape {
-    /// The shape of `obj`, when it is an exact list or tuple whose reachable elements are all
-    /// plain or lists and tuples of plain values; `width` is the children's. (`redact` is not
-    /// consulted: plain values have no names.)
-    ///
-    /// # Safety
-    /// GIL held; `obj` is live.
-    pub unsafe fn of(
-        obj: *mut ffi::PyObject,
-        width: u32,
-        redact: &Redactor,
-    ) -> Option<Box<PlainShape>> {
-        let mut budget = Budget {
-            text: SHAPE_TEXT,
-            items: SHAPE_ITEMS,
-        };
-        // SAFETY: guaranteed by the caller.
-        unsafe { Self::level(obj, width, redact, true, &mut budget).map(Box::new) }
-    }
-
-    /// # Safety
-    /// As [`PlainShape::of`]; `nest`: whether elements may be sequences themselves.
-    unsafe fn level(
-        obj: *mut ffi::PyObject,
-        width: u32,
-        redact: &Redactor,
-        nest: bool,
-        budget: &mut Budget,
-    ) -> Option<PlainShape> {
-        // SAFETY: guaranteed by the caller; exact-type checks come first, and nothing here runs
-        // Python code.
-        unsafe {
-            let (t, len) = sequence(obj)?;
-            // An element takes at least 3 characters of text (`0, `), so the text shows fewer
-            // than `TEXT_CAP / 2` elements of any one sequence; the children show `width`.
-            let reach = len.min((render::TEXT_CAP / 2).max(width as usize));
-            let mut items = Vec::with_capacity(reach);
-            for i in 0..reach {
-                budget.items = budget.items.checked_sub(1)?;
-                let item = item(obj, t, i);
-                if render::is_plain(item) {
-                    let value = render::render(item, redact);
-                    if let Value::Str { text, .. } = &value {
-                        budget.text = budget.text.checked_sub(text.len())?;
-                    }
-                    if !render::renders_as(item, &value) {
-                        return None;
-                    }
-                    items.push(Elem::Scalar(value));
-                } else if nest {
-                    let inner = Self::level(item, width, redact, false, budget)?;
-                    items.push(Elem::Sequence(inner));
-                } else {
-                    return None;
-                }
-            }
-            Some(PlainShape {
-                type_addr: t as usize,
-                len,
-                items: items.into_boxed_slice(),
-            })
-        }
-    }
-
-    /// Whether `obj` renders exactly as the value this shape was taken with.
-    ///
-    /// # Safety
-    /// GIL held; `obj` is live.
-    pub unsafe fn matches(&self, obj: *mut ffi::PyObject) -> bool {
-        // SAFETY: guaranteed by the caller.
-        unsafe {
-            let Some((t, len)) = sequence(obj) else {
-                return false;
-            };
-            t as usize == self.type_addr
-                && len == self.len
-                && self.items.iter().enumerate().all(|(i, e)| {
-                    let item = item(obj, t, i);
-                    match e {
-                        Elem::Scalar(v) => render::renders_as(item, v),
-                        Elem::Sequence(shape) => shape.matches(item),
-                    }
-                })
-        }
-    }
-}
-
-/// The type and length of an exact list or tuple.
-///
-/// # Safety
-/// GIL held; `obj` is live.
-unsafe fn sequence(obj: *mut ffi::PyObject) -> Option<(*mut ffi::PyTypeObject, usize)> {
-    // SAFETY: guaranteed by the caller; the size read follows the exact-type check.
-    unsafe {
-        let t = ffi::Py_TYPE(obj);
-        if t == &raw mut ffi::PyList_Type {
-            Some((t, ffi::PyList_GET_SIZE(obj) as usize))
-        } else if t == &raw mut ffi::PyTuple_Type {
-            Some((t, ffi::PyTuple_GET_SIZE(obj) as usize))
-        } else {
-            None
-        }
-    }
-}
-
-/// Element `i` (a borrowed reference) of the exact list or tuple `obj` of type `t`.
-///
-/// # Safety
-/// GIL held; `obj` is live, of type `t`, with more than `i` elements.
-unsafe fn item(obj: *mut ffi::PyObject, t: *mut ffi::PyTypeObject, i: usize) -> *mut ffi::PyObject {
-    // SAFETY: guaranteed by the caller.
-    unsafe {
-        if t == &raw mut ffi::PyList_Type {
-            ffi::PyList_GET_ITEM(obj, i as ffi::Py_ssize_t)
-        } else {
-            ffi::PyTuple_GET_ITEM(obj, i as ffi::Py_ssize_t)
-        }
-    }
-}
-
-/// Whether the dict `d` holds its own values (a combined table). An instance's `__dict__` that
-/// shares its values with the instance (a split table) is left out of stamps: on 3.13 an
-/// attribute store writes the shared values without a new version tag.
-///
-/// # Safety
-/// GIL held; `d` is a live dict.
-unsafe fn combined(d: *mut ffi::PyObject) -> bool {
-    // SAFETY: guaranteed by the caller.
-    unsafe { (*d.cast::<ffi::PyDictObject>()).ma_values.is_null() }
-}
-
-/// The version tag of a dict (PEP 509; kept by CPython 3.12 and 3.13).
-///
-/// # Safety
-/// GIL held; `d` is a live dict.
-unsafe fn dict_version(d: *mut ffi::PyObject) -> u64 {
-    // SAFETY: guaranteed by the caller.
-    #[allow(deprecated)]
-    unsafe {
-        (*d.cast::<ffi::PyDictObject>()).ma_version_tag
     }
 }
 

@@ -33,6 +33,7 @@ mod redact;
 mod render;
 mod ring;
 mod session;
+mod shape;
 mod values;
 
 pub use error::RecorderError;

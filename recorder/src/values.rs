@@ -7,8 +7,9 @@
 //! already immortal when it was cached: such an object is never freed, so its address cannot
 //! have been reused by another object. (Being immortal *now* is not enough: a freed object's
 //! address may be reused by a new string that was interned, i.e. immortalized, since.) Scalars are
-//! compared by value; objects with a repr stamp (a version CPython keeps, e.g. a dict of scalars)
-//! by stamp; lists and tuples of scalars by their elements' values (`PlainShape`). Everything
+//! compared by value; objects with a repr stamp (a version CPython keeps, e.g. a class's) by
+//! stamp; lists, tuples and dicts of scalars and of each other by their shape (`shape.rs`:
+//! elements by value, dicts by version tag). Everything
 //! else is rendered again at every event of its frame and compared with the recorded rendering,
 //! which also catches in-place mutation (`xs.append(1)`). DESIGN.md 5.6 has the table.
 //!
@@ -27,12 +28,12 @@ use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
 use crate::cpython::{self, CO_FAST_HIDDEN, FramePtr};
-use crate::expand::PlainShape;
 use crate::memo::ReprScope;
 use crate::names::{NO_NAME, NameId};
 use crate::render::{self, is_immortal, same};
 use crate::ring::Aux;
 use crate::session::CodeInfo;
+use crate::shape::Shape;
 
 /// Events of one frame between two snapshots of its locals.
 pub const SNAPSHOT_EVERY: u32 = 256;
@@ -46,8 +47,8 @@ struct Cached {
     children: u64,
     /// [`Expander::repr_stamp`](crate::expand::Expander::repr_stamp) when `value` was rendered.
     stamp: Option<(usize, u64)>,
-    /// [`PlainShape::of`] when `value` was rendered.
-    shape: Option<Box<PlainShape>>,
+    /// [`Shape::of`] when `value` was rendered.
+    shape: Option<Box<Shape>>,
 }
 
 /// What one frame last recorded. Small, since it moves with its frame on the shadow stack.
@@ -450,7 +451,7 @@ unsafe fn update(
         let stamped = may_skip
             && same_object
             && c.stamp.is_some()
-            && c.stamp == unsafe { expand.stamp_now(v) };
+            && c.stamp == unsafe { expand.repr_stamp(v) };
         // SAFETY: as above.
         let shaped =
             may_skip && !stamped && c.shape.as_ref().is_some_and(|s| unsafe { s.matches(v) });
@@ -500,7 +501,7 @@ unsafe fn update(
         // Taken before rendering: if the repr changes what the stamp covers, the next event
         // renders again.
         let stamp = expand.repr_stamp(v);
-        let shape = PlainShape::of(v, expand.width, redact);
+        let shape = Shape::of(v, expand, redact);
         if event.scope.is_none() {
             event.scope = Some(ReprScope::open());
         }

@@ -550,3 +550,43 @@ def test_expand_depth_zero_records_no_children(tmp_path):
     trace = _native.read_trace(out)
     assert trace["children"] == []
     assert [r[9] for r in trace["values"] if r[2] == "xs"] == ["[[1], [2]]"]
+
+
+def test_changes_past_the_text_show_in_the_children(tmp_path):
+    """A container's text stops at 256 characters, its children's texts each start afresh: a
+    change that only a child's text shows is recorded (a new row, whose children show it), and
+    so is one that no text shows but a child row does."""
+    script = write(
+        tmp_path,
+        """\
+        def f():
+            grid = [[0] * 40 for _ in range(4)]
+            grid[0][39] = 1
+            grid[3][0] = 2
+            grid[3][39] = 3
+            table = {"k%d" % i: {"v": [i] * 20} for i in range(12)}
+            table["k11"]["v"][19] = -1
+            table["k0"]["v"][19] = -2
+            big = [list(range(100)), 0]
+            big[0][90] = -3
+            return 0
+        f()
+        """,
+    )
+    trace = record(script)
+    assert trace["result"].returncode == 0, trace["result"].stderr
+
+    def rows(name: str) -> list[tuple]:
+        return [r for r in trace["values"] if r[2] == name and r[3] == "local"]
+
+    assert len(rows("grid")) == 4
+    _, grid = children_of(trace, "grid")
+    assert grid["[0]"][0].endswith(", 1]") and grid["[3]"][0] == repr([2] + [0] * 38 + [3])
+    assert [r[9] for r in rows("grid")][2:] == [rows("grid")[1][9]] * 2
+    assert len(rows("table")) == 3
+    _, table = children_of(trace, "table")
+    assert table["'k11'"][0] == repr({"v": [11] * 19 + [-1]})
+    assert table["'k0'"][0] == repr({"v": [0] * 19 + [-2]})
+    # The text shows `big[0]` up to 256 characters, the child `[0]` as well: element 90 is past
+    # both, and one level of children does not reach it.
+    assert len(rows("big")) == 1

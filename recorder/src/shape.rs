@@ -1,0 +1,336 @@
+//! "Did this container change?" without rendering it again: the shape of an exact list, tuple or
+//! dict as far as its text and its children reach, taken when the value is rendered and checked
+//! at the next event of its frame (DESIGN.md 5.6). A shape holds no reference; what it compares
+//! stays sound if any object it saw is freed and another made at its address:
+//! - a list or tuple: its type, its length, and each reachable element, compared by content
+//!   (a scalar by value, a container by its own shape);
+//! - a dict (exact, with a combined table): its address and version tag. CPython gives a dict a
+//!   new tag, from a global counter, at every mutation and at creation, so an unchanged tag means
+//!   the very same entries, held by the dict all along: its plain keys and values need no check,
+//!   and only its reachable container values are checked, each by its own shape.
+//!
+//! Anything else in reach (a set, an instance, a str that is not ASCII, an int beyond 64 bits)
+//! makes the value shapeless: it is rendered again at every event, as before. So is a value whose
+//! shape would take more than [`NODES`] nodes or [`TEXT`] bytes of text. Checking a shape runs no
+//! Python code; neither does rendering a value that has one.
+
+use pyo3_ffi as ffi;
+use pyttd_format::Value;
+
+use crate::expand::Expander;
+use crate::redact::Redactor;
+use crate::render::{self, TEXT_CAP, is_plain};
+
+/// Nodes a shape may hold, and text its scalars may copy, at most (one is kept per local, per
+/// frame).
+const NODES: usize = 512;
+const TEXT: usize = 2048;
+
+/// Text a walk starts with: a little more than the cap, so that the lower bounds below can only
+/// err on the side of walking too far.
+const START: usize = TEXT_CAP + 8;
+
+/// The shape of one value (see the module docs).
+#[derive(Debug)]
+pub(crate) struct Shape(Node);
+
+#[derive(Debug)]
+enum Node {
+    /// A plain element of a list or tuple, as [`render::renders_as`] confirms it.
+    Scalar(Value),
+    Sequence {
+        type_addr: usize,
+        len: usize,
+        /// The reachable elements, from the first.
+        items: Box<[Node]>,
+    },
+    Dict {
+        addr: usize,
+        tag: u64,
+        /// The reachable values that are containers: `PyDict_Next`'s position before the entry,
+        /// and the value's shape. (An unchanged tag means an unchanged table, so the positions
+        /// still hold.)
+        nested: Box<[(ffi::Py_ssize_t, Node)]>,
+    },
+}
+
+impl Shape {
+    /// The shape of `obj` as `expand` shows it (its text, and its children to `expand.depth`
+    /// levels of `expand.width`), or `None` when it has none.
+    ///
+    /// # Safety
+    /// GIL held; `obj` is live.
+    pub unsafe fn of(
+        obj: *mut ffi::PyObject,
+        expand: &Expander,
+        redact: &Redactor,
+    ) -> Option<Box<Shape>> {
+        let mut walk = Walk {
+            nodes: NODES,
+            text: TEXT,
+            width: expand.width as usize,
+            redact,
+        };
+        let mut chars = START;
+        // SAFETY: guaranteed by the caller.
+        let node = unsafe { walk.container(obj, &mut chars, expand.depth)? };
+        Some(Box::new(Shape(node)))
+    }
+
+    /// Whether `obj` renders, children included, exactly as the value this shape was taken with.
+    ///
+    /// # Safety
+    /// GIL held; `obj` is live.
+    pub unsafe fn matches(&self, obj: *mut ffi::PyObject) -> bool {
+        // SAFETY: guaranteed by the caller.
+        unsafe { self.0.matches(obj) }
+    }
+}
+
+impl Node {
+    /// # Safety
+    /// GIL held; `obj` is live.
+    unsafe fn matches(&self, obj: *mut ffi::PyObject) -> bool {
+        // SAFETY: guaranteed by the caller; every typed read follows its exact-type check, and
+        // `PyDict_Next` runs no Python code.
+        unsafe {
+            match self {
+                Node::Scalar(value) => render::renders_as(obj, value),
+                Node::Sequence {
+                    type_addr,
+                    len,
+                    items,
+                } => {
+                    let Some((t, n)) = sequence(obj) else {
+                        return false;
+                    };
+                    t as usize == *type_addr
+                        && n == *len
+                        && items
+                            .iter()
+                            .enumerate()
+                            .all(|(i, node)| node.matches(item(obj, t, i)))
+                }
+                Node::Dict { addr, tag, nested } => {
+                    obj as usize == *addr
+                        && ffi::PyDict_CheckExact(obj) != 0
+                        && combined(obj)
+                        && dict_version(obj) == *tag
+                        && nested.iter().all(|&(pos, ref node)| {
+                            let (mut pos, mut k, mut v) =
+                                (pos, std::ptr::null_mut(), std::ptr::null_mut());
+                            ffi::PyDict_Next(obj, &mut pos, &mut k, &mut v) != 0 && node.matches(v)
+                        })
+                }
+            }
+        }
+    }
+}
+
+/// A shape being taken: what it may still hold.
+struct Walk<'a> {
+    nodes: usize,
+    text: usize,
+    width: usize,
+    redact: &'a Redactor,
+}
+
+impl Walk<'_> {
+    /// The node of the list, tuple or dict `obj`, walked as its text shows it from `chars`
+    /// characters left (taken off as the walk goes, by lower bounds: never more than the text
+    /// takes), and, `levels` deep, as its children show it: the first `width` elements or values,
+    /// each with text of its own.
+    ///
+    /// # Safety
+    /// GIL held; `obj` is live.
+    unsafe fn container(
+        &mut self,
+        obj: *mut ffi::PyObject,
+        chars: &mut usize,
+        levels: u32,
+    ) -> Option<Node> {
+        self.nodes = self.nodes.checked_sub(1)?;
+        // The brackets.
+        *chars = chars.saturating_sub(2);
+        // SAFETY: guaranteed by the caller; exact-type checks come first, and nothing here runs
+        // Python code.
+        unsafe {
+            if let Some((t, len)) = sequence(obj) {
+                let mut items = Vec::new();
+                for i in 0..len {
+                    let child = levels > 0 && i < self.width;
+                    if *chars == 0 && !child {
+                        break;
+                    }
+                    if i > 0 {
+                        *chars = chars.saturating_sub(2);
+                    }
+                    let x = item(obj, t, i);
+                    items.push(if is_plain(x) {
+                        *chars = chars.saturating_sub(min_chars(x));
+                        self.scalar(x)?
+                    } else {
+                        self.element(x, chars, child, levels)?
+                    });
+                }
+                return Some(Node::Sequence {
+                    type_addr: t as usize,
+                    len,
+                    items: items.into_boxed_slice(),
+                });
+            }
+            if ffi::PyDict_CheckExact(obj) == 0 || !combined(obj) {
+                return None;
+            }
+            let mut nested = Vec::new();
+            let (mut pos, mut k, mut v) = (0, std::ptr::null_mut(), std::ptr::null_mut());
+            for i in 0.. {
+                let child = levels > 0 && i < self.width;
+                if *chars == 0 && !child {
+                    break;
+                }
+                let before = pos;
+                if ffi::PyDict_Next(obj, &mut pos, &mut k, &mut v) == 0 {
+                    break;
+                }
+                if !is_plain(k) {
+                    return None;
+                }
+                // The separator, the key and `: `.
+                let key = min_chars(k) + 2 + if i > 0 { 2 } else { 0 };
+                *chars = chars.saturating_sub(key);
+                if is_plain(v) {
+                    *chars = chars.saturating_sub(min_chars(v));
+                } else {
+                    nested.push((before, self.element(v, chars, child, levels)?));
+                }
+            }
+            Some(Node::Dict {
+                addr: obj as usize,
+                tag: dict_version(obj),
+                nested: nested.into_boxed_slice(),
+            })
+        }
+    }
+
+    /// A container inside another: shown as a child (`child`) it has text of its own and one
+    /// level fewer of children, and takes off the parent's text what its own walk took;
+    /// otherwise it is walked within the parent's text.
+    ///
+    /// # Safety
+    /// GIL held; `x` is live.
+    unsafe fn element(
+        &mut self,
+        x: *mut ffi::PyObject,
+        chars: &mut usize,
+        child: bool,
+        levels: u32,
+    ) -> Option<Node> {
+        // SAFETY: guaranteed by the caller.
+        unsafe {
+            if !child {
+                return self.container(x, chars, 0);
+            }
+            let mut own = START;
+            let node = self.container(x, &mut own, levels - 1)?;
+            *chars = chars.saturating_sub(START - own);
+            Some(node)
+        }
+    }
+
+    /// A plain element of a list or tuple, when [`render::renders_as`] can confirm it.
+    ///
+    /// # Safety
+    /// GIL held; `x` is live and plain.
+    unsafe fn scalar(&mut self, x: *mut ffi::PyObject) -> Option<Node> {
+        self.nodes = self.nodes.checked_sub(1)?;
+        // SAFETY: guaranteed by the caller; rendering a plain value runs no Python code.
+        unsafe {
+            let value = render::render(x, self.redact);
+            if let Value::Str { text, .. } = &value {
+                self.text = self.text.checked_sub(text.len())?;
+            }
+            render::renders_as(x, &value).then_some(Node::Scalar(value))
+        }
+    }
+}
+
+/// At least as many characters as the repr of the plain object `x` has.
+///
+/// # Safety
+/// GIL held; `x` is live and plain.
+unsafe fn min_chars(x: *mut ffi::PyObject) -> usize {
+    // SAFETY: guaranteed by the caller; the length read follows the exact-type check.
+    unsafe {
+        let t = ffi::Py_TYPE(x);
+        if t == &raw mut ffi::PyUnicode_Type {
+            // The quotes; escapes only add.
+            ffi::PyUnicode_GET_LENGTH(x) as usize + 2
+        } else if t == &raw mut ffi::PyFloat_Type {
+            // `1.0`, `inf`, `nan`, `1e+16`.
+            3
+        } else if x == ffi::Py_None() || x == ffi::Py_True() {
+            4
+        } else if x == ffi::Py_False() {
+            5
+        } else {
+            1
+        }
+    }
+}
+
+/// The type and length of an exact list or tuple.
+///
+/// # Safety
+/// GIL held; `obj` is live.
+unsafe fn sequence(obj: *mut ffi::PyObject) -> Option<(*mut ffi::PyTypeObject, usize)> {
+    // SAFETY: guaranteed by the caller; the size read follows the exact-type check.
+    unsafe {
+        let t = ffi::Py_TYPE(obj);
+        if t == &raw mut ffi::PyList_Type {
+            Some((t, ffi::PyList_GET_SIZE(obj) as usize))
+        } else if t == &raw mut ffi::PyTuple_Type {
+            Some((t, ffi::PyTuple_GET_SIZE(obj) as usize))
+        } else {
+            None
+        }
+    }
+}
+
+/// Element `i` (a borrowed reference) of the exact list or tuple `obj` of type `t`.
+///
+/// # Safety
+/// GIL held; `obj` is live, of type `t`, with more than `i` elements.
+unsafe fn item(obj: *mut ffi::PyObject, t: *mut ffi::PyTypeObject, i: usize) -> *mut ffi::PyObject {
+    // SAFETY: guaranteed by the caller.
+    unsafe {
+        if t == &raw mut ffi::PyList_Type {
+            ffi::PyList_GET_ITEM(obj, i as ffi::Py_ssize_t)
+        } else {
+            ffi::PyTuple_GET_ITEM(obj, i as ffi::Py_ssize_t)
+        }
+    }
+}
+
+/// Whether the dict `d` holds its own values (a combined table). An instance's `__dict__` that
+/// shares its values with the instance (a split table) has no shape: on 3.13 an attribute store
+/// writes the shared values without a new version tag.
+///
+/// # Safety
+/// GIL held; `d` is a live dict.
+unsafe fn combined(d: *mut ffi::PyObject) -> bool {
+    // SAFETY: guaranteed by the caller.
+    unsafe { (*d.cast::<ffi::PyDictObject>()).ma_values.is_null() }
+}
+
+/// The version tag of a dict (PEP 509; kept by CPython 3.12 and 3.13).
+///
+/// # Safety
+/// GIL held; `d` is a live dict.
+unsafe fn dict_version(d: *mut ffi::PyObject) -> u64 {
+    // SAFETY: guaranteed by the caller.
+    #[allow(deprecated)]
+    unsafe {
+        (*d.cast::<ffi::PyDictObject>()).ma_version_tag
+    }
+}
