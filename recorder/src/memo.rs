@@ -22,6 +22,9 @@ struct Memo {
     open: u32,
     /// Object address → its repr string; a reference to both is held.
     kept: HashMap<usize, usize, foldhash::fast::FixedState>,
+    /// An empty map whose table is already sized: the next scope keeps into it, so that a
+    /// scope per event does not grow a new table each time.
+    spare: HashMap<usize, usize, foldhash::fast::FixedState>,
 }
 
 thread_local! {
@@ -42,22 +45,30 @@ impl ReprScope {
 
 impl Drop for ReprScope {
     fn drop(&mut self) {
-        let kept = MEMO.with_borrow_mut(|m| {
+        let mut kept = MEMO.with_borrow_mut(|m| {
             m.open -= 1;
             if m.open == 0 && !m.kept.is_empty() {
-                std::mem::take(&mut m.kept)
+                let spare = std::mem::take(&mut m.spare);
+                std::mem::replace(&mut m.kept, spare)
             } else {
                 HashMap::default()
             }
         });
         // Released outside the borrow: a release may run a `__del__`, whose code may render.
-        for (obj, r) in kept {
+        for (obj, r) in kept.drain() {
             // SAFETY: the scope's contract: dropped with the GIL held; both references were
             // taken by `keep`.
             unsafe {
                 ffi::Py_DecRef(r as *mut ffi::PyObject);
                 ffi::Py_DecRef(obj as *mut ffi::PyObject);
             }
+        }
+        if kept.capacity() > 0 {
+            MEMO.with_borrow_mut(|m| {
+                if m.spare.capacity() == 0 {
+                    m.spare = kept;
+                }
+            });
         }
     }
 }

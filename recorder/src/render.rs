@@ -738,7 +738,11 @@ unsafe fn set(obj: *mut ffi::PyObject, out: &mut Out, frozen: bool) -> Result<()
 unsafe fn python_repr(obj: *mut ffi::PyObject, out: &mut Out) -> Result<(), String> {
     // SAFETY: guaranteed by the caller; the result is released.
     unsafe {
-        if out.redact.is_enabled() {
+        // The same object's repr at this event, when an open scope kept it (memo.rs). A kept
+        // object passed the checks below when it was kept, earlier in this event, and its text
+        // was taken then.
+        let kept = memo::kept(obj);
+        if kept.is_none() && out.redact.is_enabled() {
             // A dict subclass holding a secret key: its items rendered here, redacted.
             if ffi::PyDict_Check(obj) != 0 && dict_has_secret_key(obj, out.redact) {
                 out.push(&type_name(obj));
@@ -761,8 +765,7 @@ unsafe fn python_repr(obj: *mut ffi::PyObject, out: &mut Out) -> Result<(), Stri
                 return Ok(());
             }
         }
-        // The same object's repr at this event, when an open scope kept it (memo.rs).
-        let (r, owned) = match memo::kept(obj) {
+        let (r, owned) = match kept {
             Some(r) => (r, false),
             None => {
                 let r = ffi::PyObject_Repr(obj);
