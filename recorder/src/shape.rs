@@ -7,19 +7,23 @@
 //! - a dict (exact, with a combined table): its address and version tag. CPython gives a dict a
 //!   new tag, from a global counter, at every mutation and at creation, so an unchanged tag means
 //!   the very same entries, held by the dict all along: its plain keys and values need no check,
-//!   and only its reachable container values are checked, each by its own shape.
+//!   and only its reachable other keys and values are checked, each by its own node;
+//! - anything else in reach that is not expanded into children there (an object with its own
+//!   `__repr__` as a dict key or in a tuple, a set): its rendering, made again and compared. Only
+//!   the container's own text and children are spared, but for a dict keyed by such objects that
+//!   is most of the work.
 //!
-//! Anything else in reach (a set, an instance, a str that is not ASCII, an int beyond 64 bits)
-//! makes the value shapeless: it is rendered again at every event, as before. So is a value whose
-//! shape would take more than [`NODES`] nodes or [`TEXT`] bytes of text. Checking a shape runs no
-//! Python code; neither does rendering a value that has one.
+//! Rendering an element may run its `__repr__`, which may change the containers around it: a
+//! walk or a check reads a list's length and a dict's tag again after every element, and gives up
+//! (no shape, or "changed") when they moved. A value whose shape would take more than [`NODES`]
+//! nodes or [`TEXT`] bytes of text has none: it is rendered again at every event.
 
 use pyo3_ffi as ffi;
 use pyttd_format::Value;
 
 use crate::expand::Expander;
 use crate::redact::Redactor;
-use crate::render::{self, TEXT_CAP, is_plain};
+use crate::render::{self, TEXT_CAP, is_plain, same};
 
 /// Nodes a shape may hold, and text its scalars may copy, at most (one is kept per local, per
 /// frame).
@@ -32,12 +36,18 @@ const START: usize = TEXT_CAP + 8;
 
 /// The shape of one value (see the module docs).
 #[derive(Debug)]
-pub(crate) struct Shape(Node);
+pub(crate) struct Shape {
+    root: Node,
+    /// Whether checking it renders anything (and so may run a `repr()`).
+    renders: bool,
+}
 
 #[derive(Debug)]
 enum Node {
     /// A plain element of a list or tuple, as [`render::renders_as`] confirms it.
     Scalar(Value),
+    /// Anything else not expanded where it is: its rendering.
+    Rendered(Value),
     Sequence {
         type_addr: usize,
         len: usize,
@@ -47,11 +57,19 @@ enum Node {
     Dict {
         addr: usize,
         tag: u64,
-        /// The reachable values that are containers: `PyDict_Next`'s position before the entry,
-        /// and the value's shape. (An unchanged tag means an unchanged table, so the positions
-        /// still hold.)
-        nested: Box<[(ffi::Py_ssize_t, Node)]>,
+        /// The reachable entries whose key or value is not plain.
+        entries: Box<[Entry]>,
     },
+}
+
+/// An entry of a [`Node::Dict`]: `PyDict_Next`'s position before it (an unchanged tag means an
+/// unchanged table, so the position still holds), and the nodes of its key and value when they
+/// are not plain.
+#[derive(Debug)]
+struct Entry {
+    pos: ffi::Py_ssize_t,
+    key: Option<Node>,
+    value: Option<Node>,
 }
 
 impl Shape {
@@ -70,60 +88,90 @@ impl Shape {
             text: TEXT,
             width: expand.width as usize,
             redact,
+            rendered: false,
         };
         let mut chars = START;
         // SAFETY: guaranteed by the caller.
-        let node = unsafe { walk.container(obj, &mut chars, expand.depth)? };
-        Some(Box::new(Shape(node)))
+        let root = unsafe { walk.container(obj, &mut chars, expand.depth)? };
+        Some(Box::new(Shape {
+            root,
+            renders: walk.rendered,
+        }))
+    }
+
+    /// Whether checking this shape renders an element (and so may run a `repr()`, which may
+    /// change what it checks).
+    pub fn renders(&self) -> bool {
+        self.renders
     }
 
     /// Whether `obj` renders, children included, exactly as the value this shape was taken with.
     ///
     /// # Safety
-    /// GIL held; `obj` is live.
-    pub unsafe fn matches(&self, obj: *mut ffi::PyObject) -> bool {
+    /// GIL held; `obj` is live and referenced by the caller (an element's `repr()` may run).
+    pub unsafe fn matches(&self, obj: *mut ffi::PyObject, redact: &Redactor) -> bool {
         // SAFETY: guaranteed by the caller.
-        unsafe { self.0.matches(obj) }
+        unsafe { self.root.matches(obj, redact) }
     }
 }
 
 impl Node {
     /// # Safety
-    /// GIL held; `obj` is live.
-    unsafe fn matches(&self, obj: *mut ffi::PyObject) -> bool {
-        // SAFETY: guaranteed by the caller; every typed read follows its exact-type check, and
-        // `PyDict_Next` runs no Python code.
+    /// GIL held; `obj` is live and referenced.
+    unsafe fn matches(&self, obj: *mut ffi::PyObject, redact: &Redactor) -> bool {
+        // SAFETY: guaranteed by the caller; every typed read follows its exact-type check, a
+        // list's length and a dict's tag are read again before each element (a `repr()` run by
+        // the previous one may have changed them), and each element is held while checked.
         unsafe {
             match self {
                 Node::Scalar(value) => render::renders_as(obj, value),
+                Node::Rendered(value) => same(&render::render(obj, redact), value),
                 Node::Sequence {
                     type_addr,
                     len,
                     items,
                 } => {
-                    let Some((t, n)) = sequence(obj) else {
-                        return false;
-                    };
-                    t as usize == *type_addr
-                        && n == *len
-                        && items
-                            .iter()
-                            .enumerate()
-                            .all(|(i, node)| node.matches(item(obj, t, i)))
+                    let same_kind =
+                        || sequence(obj).filter(|&(t, n)| t as usize == *type_addr && n == *len);
+                    same_kind().is_some()
+                        && items.iter().enumerate().all(|(i, node)| {
+                            same_kind().is_some_and(|(t, _)| held(item(obj, t, i), node, redact))
+                        })
                 }
-                Node::Dict { addr, tag, nested } => {
-                    obj as usize == *addr
-                        && ffi::PyDict_CheckExact(obj) != 0
-                        && combined(obj)
-                        && dict_version(obj) == *tag
-                        && nested.iter().all(|&(pos, ref node)| {
+                Node::Dict { addr, tag, entries } => {
+                    let dict =
+                        obj as usize == *addr && ffi::PyDict_CheckExact(obj) != 0 && combined(obj);
+                    let unchanged = || dict_version(obj) == *tag;
+                    dict && unchanged()
+                        && entries.iter().all(|e| {
                             let (mut pos, mut k, mut v) =
-                                (pos, std::ptr::null_mut(), std::ptr::null_mut());
-                            ffi::PyDict_Next(obj, &mut pos, &mut k, &mut v) != 0 && node.matches(v)
+                                (e.pos, std::ptr::null_mut(), std::ptr::null_mut());
+                            unchanged()
+                                && ffi::PyDict_Next(obj, &mut pos, &mut k, &mut v) != 0
+                                && e.key.as_ref().is_none_or(|n| held(k, n, redact))
+                                && unchanged()
+                                && e.value.as_ref().is_none_or(|n| held(v, n, redact))
                         })
                 }
             }
         }
+    }
+}
+
+/// [`Node::matches`] of the borrowed `x`, held meanwhile.
+///
+/// # Safety
+/// GIL held; `x` is live.
+unsafe fn held(x: *mut ffi::PyObject, node: &Node, redact: &Redactor) -> bool {
+    // SAFETY: guaranteed by the caller; the reference taken is released.
+    unsafe {
+        if let Node::Scalar(value) = node {
+            return render::renders_as(x, value);
+        }
+        ffi::Py_IncRef(x);
+        let matches = node.matches(x, redact);
+        ffi::Py_DecRef(x);
+        matches
     }
 }
 
@@ -133,6 +181,8 @@ struct Walk<'a> {
     text: usize,
     width: usize,
     redact: &'a Redactor,
+    /// Whether a [`Node::Rendered`] was taken.
+    rendered: bool,
 }
 
 impl Walk<'_> {
@@ -165,6 +215,9 @@ impl Walk<'_> {
                     if i > 0 {
                         *chars = chars.saturating_sub(2);
                     }
+                    if sequence(obj) != Some((t, len)) {
+                        return None;
+                    }
                     let x = item(obj, t, i);
                     items.push(if is_plain(x) {
                         *chars = chars.saturating_sub(min_chars(x));
@@ -182,7 +235,8 @@ impl Walk<'_> {
             if ffi::PyDict_CheckExact(obj) == 0 || !combined(obj) {
                 return None;
             }
-            let mut nested = Vec::new();
+            let tag = dict_version(obj);
+            let mut entries = Vec::new();
             let (mut pos, mut k, mut v) = (0, std::ptr::null_mut(), std::ptr::null_mut());
             for i in 0.. {
                 let child = levels > 0 && i < self.width;
@@ -190,35 +244,71 @@ impl Walk<'_> {
                     break;
                 }
                 let before = pos;
+                if dict_version(obj) != tag {
+                    return None;
+                }
                 if ffi::PyDict_Next(obj, &mut pos, &mut k, &mut v) == 0 {
                     break;
                 }
-                if !is_plain(k) {
-                    return None;
-                }
-                // The separator, the key and `: `.
-                let key = min_chars(k) + 2 + if i > 0 { 2 } else { 0 };
-                *chars = chars.saturating_sub(key);
-                if is_plain(v) {
-                    *chars = chars.saturating_sub(min_chars(v));
+                // The separator and `: `.
+                *chars = chars.saturating_sub(if i > 0 { 4 } else { 2 });
+                // Held: rendering the key may run code that drops the entry.
+                ffi::Py_IncRef(v);
+                let key = if is_plain(k) {
+                    *chars = chars.saturating_sub(min_chars(k));
+                    None
                 } else {
-                    nested.push((before, self.element(v, chars, child, levels)?));
+                    // A key is never expanded: the children show it as text.
+                    ffi::Py_IncRef(k);
+                    let node = self.element(k, chars, false, 0);
+                    ffi::Py_DecRef(k);
+                    if node.is_none() {
+                        ffi::Py_DecRef(v);
+                        return None;
+                    }
+                    node
+                };
+                let value = if is_plain(v) {
+                    *chars = chars.saturating_sub(min_chars(v));
+                    None
+                } else if dict_version(obj) != tag {
+                    ffi::Py_DecRef(v);
+                    return None;
+                } else {
+                    let node = self.element(v, chars, child, levels);
+                    if node.is_none() {
+                        ffi::Py_DecRef(v);
+                        return None;
+                    }
+                    node
+                };
+                ffi::Py_DecRef(v);
+                if key.is_some() || value.is_some() {
+                    entries.push(Entry {
+                        pos: before,
+                        key,
+                        value,
+                    });
                 }
+            }
+            if dict_version(obj) != tag {
+                return None;
             }
             Some(Node::Dict {
                 addr: obj as usize,
-                tag: dict_version(obj),
-                nested: nested.into_boxed_slice(),
+                tag,
+                entries: entries.into_boxed_slice(),
             })
         }
     }
 
-    /// A container inside another: shown as a child (`child`) it has text of its own and one
-    /// level fewer of children, and takes off the parent's text what its own walk took;
-    /// otherwise it is walked within the parent's text.
+    /// A non-plain object inside a container: a list, tuple or dict has a node of its own
+    /// (shown as a child (`child`) it has text of its own and one level fewer of children, and
+    /// takes off the parent's text what its own walk took; otherwise it is walked within the
+    /// parent's text); anything else is rendered, unless it is expanded into children here.
     ///
     /// # Safety
-    /// GIL held; `x` is live.
+    /// GIL held; `x` is live and referenced.
     unsafe fn element(
         &mut self,
         x: *mut ffi::PyObject,
@@ -228,6 +318,22 @@ impl Walk<'_> {
     ) -> Option<Node> {
         // SAFETY: guaranteed by the caller.
         unsafe {
+            if sequence(x).is_none() && ffi::PyDict_CheckExact(x) == 0 {
+                if child && levels > 1 {
+                    return None;
+                }
+                self.nodes = self.nodes.checked_sub(1)?;
+                ffi::Py_IncRef(x);
+                let value = render::render(x, self.redact);
+                ffi::Py_DecRef(x);
+                let Value::Repr(r) = &value else {
+                    return None;
+                };
+                self.text = self.text.checked_sub(r.text.len())?;
+                *chars = chars.saturating_sub(r.text.chars().count());
+                self.rendered = true;
+                return Some(Node::Rendered(value));
+            }
             if !child {
                 return self.container(x, chars, 0);
             }

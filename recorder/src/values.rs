@@ -452,9 +452,20 @@ unsafe fn update(
             && same_object
             && c.stamp.is_some()
             && c.stamp == unsafe { expand.repr_stamp(v) };
-        // SAFETY: as above.
-        let shaped =
-            may_skip && !stamped && c.shape.as_ref().is_some_and(|s| unsafe { s.matches(v) });
+        let shaped = may_skip
+            && !stamped
+            && c.shape.as_ref().is_some_and(|s| {
+                if s.renders() && event.scope.is_none() {
+                    event.scope = Some(ReprScope::open());
+                }
+                // SAFETY: as above; held meanwhile, since checking may run a `repr()`.
+                unsafe {
+                    ffi::Py_IncRef(v);
+                    let matches = s.matches(v, redact);
+                    ffi::Py_DecRef(v);
+                    matches
+                }
+            });
         let same_rendering = (same_object && c.immortal)
             || stamped
             || shaped
@@ -495,18 +506,28 @@ unsafe fn update(
         });
         return;
     }
-    // SAFETY: guaranteed by the caller; a reference is held across the render, which may run
-    // Python code (and release the GIL).
+    // SAFETY: guaranteed by the caller; a reference is held across the shape and the render,
+    // which may run Python code (and release the GIL).
     let (rendered, immortal, stamp, shape) = unsafe {
-        // Taken before rendering: if the repr changes what the stamp covers, the next event
-        // renders again.
-        let stamp = expand.repr_stamp(v);
-        let shape = Shape::of(v, expand, redact);
         if event.scope.is_none() {
             event.scope = Some(ReprScope::open());
         }
         ffi::Py_IncRef(v);
+        // Taken before rendering: if the repr changes what the stamp covers, the next event
+        // renders again. The shape's walk renders elements too; the render then reuses their
+        // reprs (memo.rs).
+        let stamp = expand.repr_stamp(v);
+        let mut shape = Shape::of(v, expand, redact);
         let rendered = expand.render(v, redact);
+        // A `repr()` run by the walk or the render may have changed the value since its shape
+        // was taken: a shape that no longer matches is dropped, so that it cannot stand for a
+        // rendering it does not show.
+        if shape
+            .as_ref()
+            .is_some_and(|s| s.renders() && !s.matches(v, redact))
+        {
+            shape = None;
+        }
         let immortal = is_immortal(v);
         ffi::Py_DecRef(v);
         (rendered, immortal, stamp, shape)

@@ -590,3 +590,33 @@ def test_changes_past_the_text_show_in_the_children(tmp_path):
     # The text shows `big[0]` up to 256 characters, the child `[0]` as well: element 90 is past
     # both, and one level of children does not reach it.
     assert len(rows("big")) == 1
+
+
+def test_a_repr_that_changes_its_own_container(tmp_path):
+    """Checking whether a container changed renders the objects in it that have their own repr,
+    and such a repr may change the container while it is being checked: the recording goes on,
+    and the last recorded text is the container's text at the end."""
+    script = write(
+        tmp_path,
+        """\
+        class Meddler:
+            def __init__(self, box):
+                self.box = box
+            def __repr__(self):
+                if len(self.box) < 8:
+                    self.box.append(len(self.box))
+                return "M"
+        def f():
+            box = [0]
+            box.insert(0, Meddler(box))
+            box.append("a")
+            box.append("b")
+            return repr(box)
+        print(f())
+        """,
+    )
+    trace = record(script)
+    assert trace["result"].returncode == 0, trace["result"].stderr
+    texts = [r[9] for r in trace["values"] if r[2] == "box" and r[3] == "local"]
+    assert texts[0] == "[0]"
+    assert texts[-1] == trace["result"].stdout.strip()

@@ -43,4 +43,31 @@ def cycles():
     return len(a), len(d)
 
 
-print(orders(), replaced(5), cycles())
+class P:
+    __slots__ = ("x",)
+
+    def __init__(self, x):
+        self.x = x
+
+    def __repr__(self):
+        return f"P({self.x})"
+
+
+def objects():
+    # Objects with their own repr, as dict keys and in tuples: the containers are not rendered
+    # again while nothing changes, but each such object's repr is, and a change shows.
+    a, b = P(1), P(2)
+    d = {a: 1, b: 2}
+    q = [(0, a), (1, b)]
+    s = [{1, 2}, frozenset({3})]
+    a.x = 10
+    b.x = "twenty"
+    s[0].add(5)
+    d[a] = 3
+    q.sort(reverse=True)
+    d[(1, P(3))] = [P(4)]
+    d[(1, P(3))] = [P(5)]
+    return d, q, s
+
+
+print(orders(), replaced(5), cycles(), objects())
