@@ -1,7 +1,8 @@
 //! One `repr()` per object per event: while a [`ReprScope`] is open on a thread, the text of each
-//! object rendered through `PyObject_Repr` is kept, and the same object met again (a dict key
-//! shown in the dict's text and again as its child's key, an object in two containers) reuses it
-//! instead of running its `__repr__` again.
+//! object rendered through `PyObject_Repr` is kept (or the exception it raised), and the same
+//! object met again (a dict key shown in the dict's text and again as its child's key, an object
+//! in two containers, an element checked by a shape and then rendered) reuses it instead of
+//! running its `__repr__` again.
 //!
 //! Sound because the scope holds a reference to every object it keeps (and to its repr string)
 //! until it closes: a kept object cannot be freed, so its address cannot be taken by another
@@ -20,11 +21,19 @@ const MAX_KEPT: usize = 4096;
 #[derive(Default)]
 struct Memo {
     open: u32,
-    /// Object address → its repr string; a reference to both is held.
-    kept: HashMap<usize, usize, foldhash::fast::FixedState>,
+    /// Object address → its repr; a reference to the object (and to its repr string) is held.
+    kept: HashMap<usize, Kept, foldhash::fast::FixedState>,
     /// An empty map whose table is already sized: the next scope keeps into it, so that a
     /// scope per event does not grow a new table each time.
-    spare: HashMap<usize, usize, foldhash::fast::FixedState>,
+    spare: HashMap<usize, Kept, foldhash::fast::FixedState>,
+}
+
+/// What an object's `repr()` gave.
+enum Kept {
+    /// Its repr string (a reference held).
+    Text(usize),
+    /// It raised: the exception's type name (so that a failing `__repr__` runs once too).
+    Failed(Box<str>),
 }
 
 thread_local! {
@@ -56,10 +65,12 @@ impl Drop for ReprScope {
         });
         // Released outside the borrow: a release may run a `__del__`, whose code may render.
         for (obj, r) in kept.drain() {
-            // SAFETY: the scope's contract: dropped with the GIL held; both references were
-            // taken by `keep`.
+            // SAFETY: the scope's contract: dropped with the GIL held; the references were taken
+            // by `keep` and `keep_failure`.
             unsafe {
-                ffi::Py_DecRef(r as *mut ffi::PyObject);
+                if let Kept::Text(r) = r {
+                    ffi::Py_DecRef(r as *mut ffi::PyObject);
+                }
                 ffi::Py_DecRef(obj as *mut ffi::PyObject);
             }
         }
@@ -73,16 +84,17 @@ impl Drop for ReprScope {
     }
 }
 
-/// The repr string kept for `obj` in the open scope (a borrowed reference, valid until the scope
-/// closes).
-pub(crate) fn kept(obj: *mut ffi::PyObject) -> Option<*mut ffi::PyObject> {
+/// The repr kept for `obj` in the open scope: its string (a borrowed reference, valid until the
+/// scope closes), or the type name of the exception it raised.
+pub(crate) fn kept(obj: *mut ffi::PyObject) -> Option<Result<*mut ffi::PyObject, String>> {
     MEMO.with_borrow(|m| {
         if m.open == 0 {
             return None;
         }
-        m.kept
-            .get(&(obj as usize))
-            .map(|&r| r as *mut ffi::PyObject)
+        m.kept.get(&(obj as usize)).map(|k| match k {
+            Kept::Text(r) => Ok(*r as *mut ffi::PyObject),
+            Kept::Failed(error) => Err(error.to_string()),
+        })
     })
 }
 
@@ -92,17 +104,35 @@ pub(crate) fn kept(obj: *mut ffi::PyObject) -> Option<*mut ffi::PyObject> {
 /// # Safety
 /// GIL held; `obj` is live, `r` is a new reference.
 pub(crate) unsafe fn keep(obj: *mut ffi::PyObject, r: *mut ffi::PyObject) -> bool {
+    // SAFETY: guaranteed by the caller.
+    unsafe { insert(obj, Kept::Text(r as usize)) }
+}
+
+/// Keeps the failure of `obj`'s `repr()` (the exception's type name) in the open scope.
+///
+/// # Safety
+/// GIL held; `obj` is live.
+pub(crate) unsafe fn keep_failure(obj: *mut ffi::PyObject, error: &str) {
+    // SAFETY: guaranteed by the caller.
+    unsafe { insert(obj, Kept::Failed(error.into())) };
+}
+
+/// # Safety
+/// GIL held; `obj` is live; a `Kept::Text` carries a new reference.
+unsafe fn insert(obj: *mut ffi::PyObject, kept: Kept) -> bool {
     MEMO.with_borrow_mut(|m| {
         if m.open == 0 || m.kept.len() >= MAX_KEPT {
             return false;
         }
         // SAFETY: guaranteed by the caller.
         unsafe { ffi::Py_IncRef(obj) };
-        if let Some(old) = m.kept.insert(obj as usize, r as usize) {
+        if let Some(old) = m.kept.insert(obj as usize, kept) {
             // Not reached (a kept object is looked up first); keep the counts right anyway.
-            // SAFETY: `old` and the extra reference to `obj` were taken by an earlier `keep`.
+            // SAFETY: the references in `old` were taken by an earlier `insert`.
             unsafe {
-                ffi::Py_DecRef(old as *mut ffi::PyObject);
+                if let Kept::Text(r) = old {
+                    ffi::Py_DecRef(r as *mut ffi::PyObject);
+                }
                 ffi::Py_DecRef(obj);
             }
         }

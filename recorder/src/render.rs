@@ -766,11 +766,14 @@ unsafe fn python_repr(obj: *mut ffi::PyObject, out: &mut Out) -> Result<(), Stri
             }
         }
         let (r, owned) = match kept {
-            Some(r) => (r, false),
+            Some(Ok(r)) => (r, false),
+            Some(Err(error)) => return Err(error),
             None => {
                 let r = ffi::PyObject_Repr(obj);
                 if r.is_null() {
-                    return Err(take_error());
+                    let error = take_error();
+                    memo::keep_failure(obj, &error);
+                    return Err(error);
                 }
                 (r, !memo::keep(obj, r))
             }

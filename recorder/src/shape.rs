@@ -344,7 +344,9 @@ impl Walk<'_> {
         }
     }
 
-    /// A plain element of a list or tuple, when [`render::renders_as`] can confirm it.
+    /// A plain element of a list or tuple: by value when [`render::renders_as`] can confirm it
+    /// (it cannot for a `str` that is not ASCII or an `int` beyond 64 bits), else by its
+    /// rendering.
     ///
     /// # Safety
     /// GIL held; `x` is live and plain.
@@ -356,7 +358,12 @@ impl Walk<'_> {
             if let Value::Str { text, .. } = &value {
                 self.text = self.text.checked_sub(text.len())?;
             }
-            render::renders_as(x, &value).then_some(Node::Scalar(value))
+            // (Rendering a plain value runs no code: `rendered` stays as it is.)
+            Some(if render::renders_as(x, &value) {
+                Node::Scalar(value)
+            } else {
+                Node::Rendered(value)
+            })
         }
     }
 }

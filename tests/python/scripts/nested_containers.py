@@ -67,7 +67,11 @@ def objects():
     q.sort(reverse=True)
     d[(1, P(3))] = [P(4)]
     d[(1, P(3))] = [P(5)]
-    return d, q, s
+    w = ["é", "x" * 300, 2**70]
+    w[0] = "è"
+    w[1] = "x" * 299 + "y"
+    w[2] += 1
+    return d, q, s, w
 
 
 print(orders(), replaced(5), cycles(), objects())
