@@ -8,10 +8,10 @@
 //! have been reused by another object. (Being immortal *now* is not enough: a freed object's
 //! address may be reused by a new string that was interned, i.e. immortalized, since.) Scalars are
 //! compared by value; objects with a repr stamp (a version CPython keeps, e.g. a class's) by
-//! stamp; lists, tuples and dicts of scalars and of each other by their shape (`shape.rs`:
-//! elements by value, dicts by version tag). Everything
-//! else is rendered again at every event of its frame and compared with the recorded rendering,
-//! which also catches in-place mutation (`xs.append(1)`). DESIGN.md 5.6 has the table.
+//! stamp; lists, tuples and dicts, whatever they hold, by their shape (`shape.rs`: scalars by
+//! value, dicts by version tag, other objects in them by their rendering). Everything else is
+//! rendered again at every event of its frame and compared with the recorded rendering, which
+//! also catches in-place mutation (`xs.append(1)`). DESIGN.md 5.6 has the table.
 //!
 //! Snapshots: at the event that opens a frame (the arguments), and every [`SNAPSHOT_EVERY`]
 //! events of a frame, so a reader rebuilds any step from at most that many events of the frame.
