@@ -401,6 +401,9 @@ unsafe fn push(items: &mut Vec<Item>, key: String, obj: *mut ffi::PyObject, secr
 unsafe fn key_text(k: *mut ffi::PyObject, redact: &Redactor) -> (String, bool) {
     // SAFETY: guaranteed by the caller.
     unsafe {
+        // A `str` subclass key is rendered by its repr, and is as secret as its text is (as in
+        // the dict's own text).
+        let secret_str = render::is_secret_key(k, redact);
         ffi::Py_IncRef(k);
         let value = render::render(k, redact);
         ffi::Py_DecRef(k);
@@ -420,7 +423,7 @@ unsafe fn key_text(k: *mut ffi::PyObject, redact: &Redactor) -> (String, bool) {
                 crate::repr::float_repr(x, &mut out);
                 (out, false)
             }
-            Value::Repr(r) => (r.text, false),
+            Value::Repr(r) => (r.text, secret_str),
             Value::Redacted { type_name } => (format!("<{type_name}>"), true),
             Value::Deleted => (String::new(), false),
         }

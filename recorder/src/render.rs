@@ -795,7 +795,7 @@ unsafe fn python_repr(obj: *mut ffi::PyObject, out: &mut Out) -> Result<(), Stri
 ///
 /// # Safety
 /// GIL held; `k` live.
-unsafe fn is_secret_key(k: *mut ffi::PyObject, redact: &Redactor) -> bool {
+pub(crate) unsafe fn is_secret_key(k: *mut ffi::PyObject, redact: &Redactor) -> bool {
     if !redact.is_enabled() {
         return false;
     }

@@ -135,8 +135,10 @@ impl Node {
                         || sequence(obj).filter(|&(t, n)| t as usize == *type_addr && n == *len);
                     same_kind().is_some()
                         && items.iter().enumerate().all(|(i, node)| {
-                            same_kind().is_some_and(|(t, _)| held(item(obj, t, i), node, redact))
+                            same_kind()
+                                .is_some_and(|(t, _)| check_held(item(obj, t, i), node, redact))
                         })
+                        && same_kind().is_some()
                 }
                 Node::Dict { addr, tag, entries } => {
                     let dict =
@@ -148,10 +150,11 @@ impl Node {
                                 (e.pos, std::ptr::null_mut(), std::ptr::null_mut());
                             unchanged()
                                 && ffi::PyDict_Next(obj, &mut pos, &mut k, &mut v) != 0
-                                && e.key.as_ref().is_none_or(|n| held(k, n, redact))
+                                && e.key.as_ref().is_none_or(|n| check_held(k, n, redact))
                                 && unchanged()
-                                && e.value.as_ref().is_none_or(|n| held(v, n, redact))
+                                && e.value.as_ref().is_none_or(|n| check_held(v, n, redact))
                         })
+                        && unchanged()
                 }
             }
         }
@@ -162,7 +165,7 @@ impl Node {
 ///
 /// # Safety
 /// GIL held; `x` is live.
-unsafe fn held(x: *mut ffi::PyObject, node: &Node, redact: &Redactor) -> bool {
+unsafe fn check_held(x: *mut ffi::PyObject, node: &Node, redact: &Redactor) -> bool {
     // SAFETY: guaranteed by the caller; the reference taken is released.
     unsafe {
         if let Node::Scalar(value) = node {
@@ -202,8 +205,9 @@ impl Walk<'_> {
         self.nodes = self.nodes.checked_sub(1)?;
         // The brackets.
         *chars = chars.saturating_sub(2);
-        // SAFETY: guaranteed by the caller; exact-type checks come first, and nothing here runs
-        // Python code.
+        // SAFETY: guaranteed by the caller; exact-type checks come first. Rendering an element
+        // may run its `__repr__`: every non-plain element is held while it is walked, and the
+        // list's length or the dict's tag is read again after it.
         unsafe {
             if let Some((t, len)) = sequence(obj) {
                 let mut items = Vec::new();
@@ -223,8 +227,12 @@ impl Walk<'_> {
                         *chars = chars.saturating_sub(min_chars(x));
                         self.scalar(x)?
                     } else {
-                        self.element(x, chars, child, levels)?
+                        let x = Held::new(x);
+                        self.element(x.0, chars, child, levels)?
                     });
+                }
+                if sequence(obj) != Some((t, len)) {
+                    return None;
                 }
                 return Some(Node::Sequence {
                     type_addr: t as usize,
@@ -252,37 +260,29 @@ impl Walk<'_> {
                 }
                 // The separator and `: `.
                 *chars = chars.saturating_sub(if i > 0 { 4 } else { 2 });
-                // Held: rendering the key may run code that drops the entry.
-                ffi::Py_IncRef(v);
-                let key = if is_plain(k) {
-                    *chars = chars.saturating_sub(min_chars(k));
+                let (k, v) = (Held::new(k), Held::new(v));
+                // A secret key's value is shown as `<redacted>` (its child: its type's name,
+                // which cannot change while the dict holds it), and never rendered.
+                let secret = render::is_secret_key(k.0, self.redact);
+                let key = if is_plain(k.0) {
+                    *chars = chars.saturating_sub(min_chars(k.0));
                     None
                 } else {
-                    // A key is never expanded: the children show it as text.
-                    ffi::Py_IncRef(k);
-                    let node = self.element(k, chars, false, 0);
-                    ffi::Py_DecRef(k);
-                    if node.is_none() {
-                        ffi::Py_DecRef(v);
-                        return None;
-                    }
-                    node
+                    // A key is never expanded, but as a child's key it has text of its own.
+                    Some(self.element(k.0, chars, child, u32::from(child))?)
                 };
-                let value = if is_plain(v) {
-                    *chars = chars.saturating_sub(min_chars(v));
-                    None
-                } else if dict_version(obj) != tag {
-                    ffi::Py_DecRef(v);
+                if dict_version(obj) != tag {
                     return None;
+                }
+                let value = if secret {
+                    *chars = chars.saturating_sub(render::REDACTED.len());
+                    None
+                } else if is_plain(v.0) {
+                    *chars = chars.saturating_sub(min_chars(v.0));
+                    None
                 } else {
-                    let node = self.element(v, chars, child, levels);
-                    if node.is_none() {
-                        ffi::Py_DecRef(v);
-                        return None;
-                    }
-                    node
+                    Some(self.element(v.0, chars, child, levels)?)
                 };
-                ffi::Py_DecRef(v);
                 if key.is_some() || value.is_some() {
                     entries.push(Entry {
                         pos: before,
@@ -365,6 +365,26 @@ impl Walk<'_> {
                 Node::Rendered(value)
             })
         }
+    }
+}
+
+/// A reference held for as long as this lives (dropped with the GIL held).
+struct Held(*mut ffi::PyObject);
+
+impl Held {
+    /// # Safety
+    /// GIL held; `x` is live.
+    unsafe fn new(x: *mut ffi::PyObject) -> Held {
+        // SAFETY: guaranteed by the caller.
+        unsafe { ffi::Py_IncRef(x) };
+        Held(x)
+    }
+}
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        // SAFETY: the reference taken by `new`; shapes are taken and checked with the GIL held.
+        unsafe { ffi::Py_DecRef(self.0) };
     }
 }
 

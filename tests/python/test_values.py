@@ -620,3 +620,76 @@ def test_a_repr_that_changes_its_own_container(tmp_path):
     texts = [r[9] for r in trace["values"] if r[2] == "box" and r[3] == "local"]
     assert texts[0] == "[0]"
     assert texts[-1] == trace["result"].stdout.strip()
+
+
+def test_shapes_found_wanting_by_review(tmp_path):
+    """Three ways a container's shape once fell short of what its text and children show: a
+    secret key's value (shown as `<redacted>`, not its length) used up the text the walk
+    reckoned with; a tuple key, shown again as a child's key with text of its own, was walked
+    only within the dict's text; and a `str` subclass key naming a secret had its value written
+    to the children table."""
+    script = write(
+        tmp_path,
+        """\
+        class Node:
+            def __init__(self, label):
+                self.label = label
+            def __repr__(self):
+                return f"Node({self.label})"
+
+        class S(str):
+            pass
+
+        def secret_value():
+            items = [1, 2, 3]
+            rows = [{"password": "hunter2-" * 50, "items": items}]
+            items.append(4)
+            return len(rows)
+
+        def tuple_key():
+            a = Node("a")
+            t = {"k" * 300: 0, (1, a): 1}
+            a.label = "changed"
+            return len(t)
+
+        def str_subclass_key():
+            d = {S("password"): "hunter2"}
+            return len(d)
+
+        print(secret_value(), tuple_key(), str_subclass_key())
+        """,
+    )
+    trace = record(script)
+    assert trace["result"].returncode == 0, trace["result"].stderr
+    assert trace["result"].stdout == "1 2 1\n"
+    rows = [r[9] for r in trace["values"] if r[2] == "rows"]
+    assert rows == ["[{'password': <redacted>, 'items': [1, 2, 3]}]", "[{'password': <redacted>, 'items': [1, 2, 3, 4]}]"]
+    assert len([r for r in trace["values"] if r[2] == "t"]) == 2
+    assert "(1, Node(changed))" in children_of(trace, "t")[1]
+    assert not [c for c in trace["children"] if "hunter2" in repr(c)]
+
+
+def test_a_repr_that_frees_the_list_being_walked(tmp_path):
+    """An element's `repr()` empties the list that holds its list, and the freed memory is
+    taken at once: the walk of the inner list must hold it (this crashed the recorder)."""
+    script = write(
+        tmp_path,
+        """\
+        import array
+        VALS = [0x4141414141414141] * 3
+        junk = None
+
+        class Evil:
+            def __repr__(self):
+                global junk
+                outer.clear()
+                junk = array.array("q", VALS)
+                return "E"
+
+        outer = [[Evil(), 1, 2]]
+        done = 1
+        """,
+    )
+    trace = record(script)
+    assert trace["result"].returncode == 0, trace["result"].stderr
+    assert [r[9] for r in trace["values"] if r[2] == "outer"][-1] == "[]"
