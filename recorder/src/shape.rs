@@ -89,6 +89,7 @@ impl Shape {
             width: expand.width as usize,
             redact,
             rendered: false,
+            path: Vec::new(),
         };
         let mut chars = START;
         // SAFETY: guaranteed by the caller.
@@ -111,21 +112,57 @@ impl Shape {
     /// GIL held; `obj` is live and referenced by the caller (an element's `repr()` may run).
     pub unsafe fn matches(&self, obj: *mut ffi::PyObject, redact: &Redactor) -> bool {
         // SAFETY: guaranteed by the caller.
-        unsafe { self.root.matches(obj, redact) }
+        unsafe { self.root.matches(obj, redact, &mut Vec::new()) }
     }
 }
 
 impl Node {
+    /// `path`: the containers this check is inside of.
+    ///
     /// # Safety
     /// GIL held; `obj` is live and referenced.
-    unsafe fn matches(&self, obj: *mut ffi::PyObject, redact: &Redactor) -> bool {
+    unsafe fn matches(
+        &self,
+        obj: *mut ffi::PyObject,
+        redact: &Redactor,
+        path: &mut Vec<usize>,
+    ) -> bool {
+        // SAFETY: guaranteed by the caller.
+        unsafe {
+            match self {
+                Node::Scalar(value) => render::renders_as(obj, value),
+                Node::Rendered(value) => same(&render::render(obj, redact), value),
+                _ => {
+                    // A container inside itself is shown as `[...]` there, which its contents
+                    // do not tell, and no shape holds (a walk takes none): changed.
+                    if path.contains(&(obj as usize)) {
+                        return false;
+                    }
+                    path.push(obj as usize);
+                    let matches = self.matches_container(obj, redact, path);
+                    path.pop();
+                    matches
+                }
+            }
+        }
+    }
+
+    /// [`Node::matches`] of a sequence or dict node.
+    ///
+    /// # Safety
+    /// As [`Node::matches`].
+    unsafe fn matches_container(
+        &self,
+        obj: *mut ffi::PyObject,
+        redact: &Redactor,
+        path: &mut Vec<usize>,
+    ) -> bool {
         // SAFETY: guaranteed by the caller; every typed read follows its exact-type check, a
         // list's length and a dict's tag are read again before each element (a `repr()` run by
         // the previous one may have changed them), and each element is held while checked.
         unsafe {
             match self {
-                Node::Scalar(value) => render::renders_as(obj, value),
-                Node::Rendered(value) => same(&render::render(obj, redact), value),
+                Node::Scalar(_) | Node::Rendered(_) => false,
                 Node::Sequence {
                     type_addr,
                     len,
@@ -135,8 +172,9 @@ impl Node {
                         || sequence(obj).filter(|&(t, n)| t as usize == *type_addr && n == *len);
                     same_kind().is_some()
                         && items.iter().enumerate().all(|(i, node)| {
-                            same_kind()
-                                .is_some_and(|(t, _)| check_held(item(obj, t, i), node, redact))
+                            same_kind().is_some_and(|(t, _)| {
+                                check_held(item(obj, t, i), node, redact, path)
+                            })
                         })
                         && same_kind().is_some()
                 }
@@ -150,9 +188,13 @@ impl Node {
                                 (e.pos, std::ptr::null_mut(), std::ptr::null_mut());
                             unchanged()
                                 && ffi::PyDict_Next(obj, &mut pos, &mut k, &mut v) != 0
-                                && e.key.as_ref().is_none_or(|n| check_held(k, n, redact))
+                                && e.key
+                                    .as_ref()
+                                    .is_none_or(|n| check_held(k, n, redact, path))
                                 && unchanged()
-                                && e.value.as_ref().is_none_or(|n| check_held(v, n, redact))
+                                && e.value
+                                    .as_ref()
+                                    .is_none_or(|n| check_held(v, n, redact, path))
                         })
                         && unchanged()
                 }
@@ -165,14 +207,19 @@ impl Node {
 ///
 /// # Safety
 /// GIL held; `x` is live.
-unsafe fn check_held(x: *mut ffi::PyObject, node: &Node, redact: &Redactor) -> bool {
+unsafe fn check_held(
+    x: *mut ffi::PyObject,
+    node: &Node,
+    redact: &Redactor,
+    path: &mut Vec<usize>,
+) -> bool {
     // SAFETY: guaranteed by the caller; the reference taken is released.
     unsafe {
         if let Node::Scalar(value) = node {
             return render::renders_as(x, value);
         }
         ffi::Py_IncRef(x);
-        let matches = node.matches(x, redact);
+        let matches = node.matches(x, redact, path);
         ffi::Py_DecRef(x);
         matches
     }
@@ -186,6 +233,8 @@ struct Walk<'a> {
     redact: &'a Redactor,
     /// Whether a [`Node::Rendered`] was taken.
     rendered: bool,
+    /// The containers the walk is inside of.
+    path: Vec<usize>,
 }
 
 impl Walk<'_> {
@@ -197,6 +246,28 @@ impl Walk<'_> {
     /// # Safety
     /// GIL held; `obj` is live.
     unsafe fn container(
+        &mut self,
+        obj: *mut ffi::PyObject,
+        chars: &mut usize,
+        levels: u32,
+    ) -> Option<Node> {
+        // A container inside itself is shown as `[...]` there, which its contents do not tell:
+        // such a value has no shape.
+        if self.path.contains(&(obj as usize)) {
+            return None;
+        }
+        self.path.push(obj as usize);
+        // SAFETY: guaranteed by the caller.
+        let node = unsafe { self.contents(obj, chars, levels) };
+        self.path.pop();
+        node
+    }
+
+    /// [`Walk::container`], inside it.
+    ///
+    /// # Safety
+    /// As [`Walk::container`].
+    unsafe fn contents(
         &mut self,
         obj: *mut ffi::PyObject,
         chars: &mut usize,

@@ -74,4 +74,16 @@ def objects():
     return d, q, s, w
 
 
-print(orders(), replaced(5), cycles(), objects())
+def unrolled():
+    # The same contents, unrolled, but another text: `[0, [...]]`, then `[0, [0, [...]]]`.
+    t = [0]
+    t.append(t)
+    t[1] = [0, t]
+    t[1] = t
+    d = {"d": None}
+    d["d"] = d
+    d["d"] = {"d": d}
+    return len(t), len(d)
+
+
+print(orders(), replaced(5), cycles(), objects(), unrolled())
