@@ -49,7 +49,8 @@
 //! This is a prefix of `repr(s)` itself except when a quote character beyond the first
 //! `max_chars` characters would change the quote choice: `"a" * 300 + "'"` with a bound of 256
 //! writes `'aaa…` where `repr()` starts `"aaa…`. Knowing the quote for sure would mean reading
-//! the whole string.
+//! the whole string. [`str_repr_in`] chooses the quotes from a longer part than it writes, for a
+//! string that gets only the room left at the end of a container's text.
 //!
 //! ```
 //! use pyttd_format::repr::{float_repr, str_repr};
@@ -124,22 +125,23 @@ pub fn float_repr(x: f64, out: &mut String) {
 /// Appends `repr(s)` as CPython writes it for a `str`, bounded to `max_chars` characters;
 /// returns whether it was cut. What a cut output holds is in the module doc ("Truncation").
 pub fn str_repr(s: &str, max_chars: usize, out: &mut String) -> bool {
+    str_repr_in(s, max_chars, max_chars, out)
+}
+
+/// As [`str_repr`], with the quotes chosen from the first `window` characters of `s` (at least
+/// `max_chars` of them): a string given only the little room left in a container's text is
+/// quoted as `repr()` quotes it (`["it's"]` cut after `['i` is `["i`, not `['i`).
+pub fn str_repr_in(s: &str, window: usize, max_chars: usize, out: &mut String) -> bool {
     // repr(s) has at least one character per character of s plus two quotes, so nothing past
     // the first `max_chars` characters can reach the output. `whole`: t is all of s.
-    let (t, whole) = if s.len() <= max_chars {
-        (s, true)
-    } else {
-        match s.char_indices().nth(max_chars) {
-            Some((end, _)) => (&s[..end], false),
-            None => (s, true),
-        }
-    };
-    let bytes = t.as_bytes();
+    let (t, whole) = head(s, max_chars);
+    let bytes = head(s, window.max(max_chars)).0.as_bytes();
     let quote = if bytes.contains(&b'\'') && !bytes.contains(&b'"') {
         b'"'
     } else {
         b'\''
     };
+    let bytes = t.as_bytes();
 
     let Some(mut room) = max_chars.checked_sub(1) else {
         return true;
@@ -182,6 +184,17 @@ pub fn str_repr(s: &str, max_chars: usize, out: &mut String) -> bool {
     }
     out.push(char::from(quote));
     false
+}
+
+/// The first `n` characters of `s`, and whether that is all of it.
+fn head(s: &str, n: usize) -> (&str, bool) {
+    if s.len() <= n {
+        return (s, true);
+    }
+    match s.char_indices().nth(n) {
+        Some((end, _)) => (&s[..end], false),
+        None => (s, true),
+    }
 }
 
 /// Whether `repr()` writes `c` as it is (outside quotes and backslashes): Python's

@@ -22,7 +22,7 @@ use pyttd_format::{ReprValue, Value};
 
 use crate::memo;
 use crate::redact::Redactor;
-use crate::repr::{float_repr, str_repr};
+use crate::repr::{float_repr, str_repr_in};
 
 /// What a withheld value shows in a rendered container.
 pub const REDACTED: &str = "<redacted>";
@@ -511,16 +511,17 @@ unsafe fn render_into(obj: *mut ffi::PyObject, out: &mut Out) -> Result<(), Stri
             float_repr(ffi::PyFloat_AS_DOUBLE(obj), &mut text);
             out.push(&text);
         } else if t == &raw mut ffi::PyUnicode_Type {
+            // Up to the cap is read, whatever the room left: the quotes depend on it.
             let room = out.room();
             let mut owned = String::new();
             let text = match ascii(obj) {
-                Some(text) => Ok(&text[..text.len().min(room)]),
-                None => read_str(obj, room, false, &mut owned).map(|_| owned.as_str()),
+                Some(text) => Ok(&text[..text.len().min(TEXT_CAP)]),
+                None => read_str(obj, TEXT_CAP, false, &mut owned).map(|_| owned.as_str()),
             };
             match text {
                 Ok(text) => {
                     let before = out.text.len();
-                    let cut = str_repr(text, room, &mut out.text);
+                    let cut = str_repr_in(text, TEXT_CAP, room, &mut out.text);
                     let added = &out.text[before..];
                     out.chars += if added.is_ascii() {
                         added.len()

@@ -693,3 +693,21 @@ def test_a_repr_that_frees_the_list_being_walked(tmp_path):
     trace = record(script)
     assert trace["result"].returncode == 0, trace["result"].stderr
     assert [r[9] for r in trace["values"] if r[2] == "outer"][-1] == "[]"
+
+
+def test_a_string_cut_by_the_cap_inside_a_container_keeps_its_quotes(tmp_path):
+    """The room left for the last string a container's text shows may be a character or two:
+    its quotes still follow the whole string, as `repr()`'s do."""
+    script = write(
+        tmp_path,
+        """\
+        def f():
+            for pad in range(8):
+                x = ["a" * pad] + ["it's"] * 40
+            return x
+        f()
+        """,
+    )
+    trace = record(script)
+    xs = [(r[9], r[10]) for r in trace["values"] if r[2] == "x"]
+    assert xs == [(repr(["a" * pad] + ["it's"] * 40)[:256], True) for pad in range(8)]
