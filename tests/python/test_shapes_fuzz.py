@@ -224,16 +224,16 @@ class Generator:
         found = self.containers((list, dict, self.K))
         return self.r.choice(found)[0] if found else None
 
-    def reaches(self, a: object, b: object) -> bool:
-        """Whether `b` is `a` or inside it (lists, tuples, dicts, sets, K attributes)."""
-        stack, seen = [a], set()
+    def objects_in(self, roots: list) -> list:
+        """Every object reachable from `roots` (through lists, tuples, dicts, sets and K
+        attributes), each once."""
+        stack, seen, found = list(roots), set(), []
         while stack:
             x = stack.pop()
-            if x is b:
-                return True
             if id(x) in seen:
                 continue
             seen.add(id(x))
+            found.append(x)
             t = type(x)
             if t in (list, tuple, set, frozenset):
                 stack.extend(x)
@@ -242,7 +242,11 @@ class Generator:
                 stack.extend(x.values())
             elif t is self.K:
                 stack.append(x.n)
-        return False
+        return found
+
+    def reaches(self, a: object, b: object) -> bool:
+        """Whether `b` is `a` or inside it (lists, tuples, dicts, sets, K attributes)."""
+        return any(x is b for x in self.objects_in([a]))
 
     def bounded(self, roots: list, limit: int = 20_000) -> None:
         """Raises unless the values' texts (unfolded as `repr()` unfolds them: an object shown
@@ -300,21 +304,8 @@ class Generator:
         recorder, which reuses the repr of the K it rendered earlier in the event (the per-event
         repr memo, `test_values.test_a_user_repr_runs_once_per_object_per_event`). That is a
         divergence of its own, left out here."""
-        stack, seen, ks = [*self.frames[0].values(), *self.frames[1].values()], set(), []
-        while stack:
-            x = stack.pop()
-            if id(x) in seen:
-                continue
-            seen.add(id(x))
-            t = type(x)
-            if t in (list, tuple, set, frozenset):
-                stack.extend(x)
-            elif t is dict:
-                stack.extend(x.keys())
-                stack.extend(x.values())
-            elif t is self.K:
-                ks.append(x)
-                stack.append(x.n)
+        roots = [*self.frames[0].values(), *self.frames[1].values()]
+        ks = [x for x in self.objects_in(roots) if type(x) is self.K]
         return any(self.reaches(k.n, k) for k in ks)
 
     def lookalike(self, e: str, o: object) -> str:
