@@ -48,6 +48,12 @@ enum Node {
     Scalar(Value),
     /// Anything else not expanded where it is: its rendering.
     Rendered(Value),
+    Container(Container),
+}
+
+/// The node of an exact list, tuple or dict.
+#[derive(Debug)]
+enum Container {
     Sequence {
         type_addr: usize,
         len: usize,
@@ -62,7 +68,7 @@ enum Node {
     },
 }
 
-/// An entry of a [`Node::Dict`]: `PyDict_Next`'s position before it (an unchanged tag means an
+/// An entry of a [`Container::Dict`]: `PyDict_Next`'s position before it (an unchanged tag means an
 /// unchanged table, so the position still holds), and the nodes of its key and value when they
 /// are not plain.
 #[derive(Debug)]
@@ -132,26 +138,28 @@ impl Node {
             match self {
                 Node::Scalar(value) => render::renders_as(obj, value),
                 Node::Rendered(value) => same(&render::render(obj, redact), value),
-                _ => {
+                Node::Container(container) => {
                     // A container inside itself is shown as `[...]` there, which its contents
                     // do not tell, and no shape holds (a walk takes none): changed.
                     if path.contains(&(obj as usize)) {
                         return false;
                     }
                     path.push(obj as usize);
-                    let matches = self.matches_container(obj, redact, path);
+                    let matches = container.matches(obj, redact, path);
                     path.pop();
                     matches
                 }
             }
         }
     }
+}
 
-    /// [`Node::matches`] of a sequence or dict node.
+impl Container {
+    /// [`Node::matches`] of a list, tuple or dict node, inside the path.
     ///
     /// # Safety
     /// As [`Node::matches`].
-    unsafe fn matches_container(
+    unsafe fn matches(
         &self,
         obj: *mut ffi::PyObject,
         redact: &Redactor,
@@ -162,8 +170,7 @@ impl Node {
         // the previous one may have changed them), and each element is held while checked.
         unsafe {
             match self {
-                Node::Scalar(_) | Node::Rendered(_) => false,
-                Node::Sequence {
+                Container::Sequence {
                     type_addr,
                     len,
                     items,
@@ -178,7 +185,7 @@ impl Node {
                         })
                         && same_kind().is_some()
                 }
-                Node::Dict { addr, tag, entries } => {
+                Container::Dict { addr, tag, entries } => {
                     let dict =
                         obj as usize == *addr && ffi::PyDict_CheckExact(obj) != 0 && combined(obj);
                     let unchanged = || dict_version(obj) == *tag;
@@ -305,11 +312,11 @@ impl Walk<'_> {
                 if sequence(obj) != Some((t, len)) {
                     return None;
                 }
-                return Some(Node::Sequence {
+                return Some(Node::Container(Container::Sequence {
                     type_addr: t as usize,
                     len,
                     items: items.into_boxed_slice(),
-                });
+                }));
             }
             if ffi::PyDict_CheckExact(obj) == 0 || !combined(obj) {
                 return None;
@@ -365,11 +372,11 @@ impl Walk<'_> {
             if dict_version(obj) != tag {
                 return None;
             }
-            Some(Node::Dict {
+            Some(Node::Container(Container::Dict {
                 addr: obj as usize,
                 tag,
                 entries: entries.into_boxed_slice(),
-            })
+            }))
         }
     }
 

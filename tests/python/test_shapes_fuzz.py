@@ -37,9 +37,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import PYTTD_SCRIPT
-from pyttd import _native
-from test_values import CAP, Rebuilt, render, same
+from test_values import CAP, Rebuilt, assert_locals, record, render, same
 
 CI_SEEDS = list(range(25))
 SEEDS = list(range(int(os.environ["PYTTD_FUZZ_SEEDS"]))) if os.environ.get("PYTTD_FUZZ_SEEDS") else CI_SEEDS
@@ -628,25 +626,14 @@ def compare_trees(where: str, ours: list, theirs: list) -> None:
         compare_trees(f"{where} / {key}", sub, their_sub)
 
 
-def record_with(script: Path, out: Path, depth: int, width: int, env: dict) -> dict:
-    result = subprocess.run(
-        [str(PYTTD_SCRIPT), "record", "-o", str(out), "--expand-depth", str(depth), "--expand-width", str(width), str(script)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=script.parent,
-        env={**os.environ, **env},
-    )
-    assert result.returncode == 0, result.stderr
-    return _native.read_trace(out)
-
-
 def check(script: Path, depth: int, width: int) -> None:
     oracle = pytest.importorskip("oracle")
     expected = oracle.record(script)
     assert expected.exit_status == 0, expected.stderr
     assert not expected.errors, expected.errors
-    trace = record_with(script, script.with_suffix(".pyttd"), depth, width, oracle.CHILD_ENV)
+    options = ("--expand-depth", str(depth), "--expand-width", str(width))
+    trace = record(script, env=oracle.CHILD_ENV, options=options)
+    assert trace["result"].returncode == 0, trace["result"].stderr
     kids = expected_children(script, depth, width, oracle.CHILD_ENV)
 
     by_parent: dict = {}
@@ -680,9 +667,7 @@ def check(script: Path, depth: int, width: int) -> None:
         if e.locals is None:
             continue
         where = f"line event {i} ({e.function}:{e.line})"
-        assert sorted(state) == sorted(e.locals), f"{where}: names {sorted(state)} != {sorted(e.locals)}"
-        for k, v in e.locals.items():
-            assert same(state[k], v), f"{where}: {k} = {state[k]} but the oracle saw {v!r}"
+        assert_locals(where, state, e.locals)
         if their_kids is not None:
             for k in state:
                 mine = recorded_tree(by_parent, oids.get(k))

@@ -32,10 +32,18 @@ def write(tmp_path: Path, source: str, name: str = "script.py") -> Path:
     return script
 
 
-def record(script: Path, *args: str, env: dict[str, str] | None = None, out: Path | None = None) -> dict:
+def record(
+    script: Path,
+    *args: str,
+    env: dict[str, str] | None = None,
+    out: Path | None = None,
+    options: tuple[str, ...] = (),
+) -> dict:
+    """Records `script` with `args` (`options`: of `pyttd record`); the trace, and the run as
+    `result`."""
     out = out or script.with_suffix(".pyttd")
     result = subprocess.run(
-        [str(PYTTD_SCRIPT), "record", "-o", str(out), str(script), *args],
+        [str(PYTTD_SCRIPT), "record", "-o", str(out), *options, str(script), *args],
         capture_output=True,
         text=True,
         timeout=300,
@@ -111,6 +119,13 @@ def same(ours: tuple[str, bool], theirs: str) -> bool:
     return text == theirs
 
 
+def assert_locals(where: str, state: dict[str, tuple[str, bool]], expected: dict[str, str]) -> None:
+    """The locals rebuilt at one line event against the oracle's at that event."""
+    assert sorted(state) == sorted(expected), f"{where}: names {sorted(state)} != {sorted(expected)}"
+    for k, v in expected.items():
+        assert same(state[k], v), f"{where}: {k} = {state[k]} but the oracle saw {v!r}"
+
+
 ORACLE_SCRIPTS = sorted(p.name for p in SCRIPTS.glob("*.py") if not p.name.startswith("_"))
 
 
@@ -143,10 +158,7 @@ def test_locals_match_the_settrace_oracle(name, tmp_path):
         for i, (e, (_q, _line, state)) in enumerate(zip(theirs, mine, strict=True)):
             if e.locals is None:
                 continue
-            where = f"{thread} line event {i} ({e.function}:{e.line})"
-            assert sorted(state) == sorted(e.locals), f"{where}: names {sorted(state)} != {sorted(e.locals)}"
-            for k, v in e.locals.items():
-                assert same(state[k], v), f"{where}: {k} = {state[k]} but the oracle saw {v!r}"
+            assert_locals(f"{thread} line event {i} ({e.function}:{e.line})", state, e.locals)
             compared += 1
     if any(e.kind == "line" for evs in expected.threads.values() for e in evs):
         assert compared > 0
