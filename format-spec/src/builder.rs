@@ -537,6 +537,7 @@ pub struct TraceBuilder {
     calls: Vec<CallRow>,
     events: EventsBuilder,
     values: ValuesBuilder,
+    children: ChildrenBuilder,
     output: Vec<(u64, u32, OutputStream, String)>,
     exceptions: Vec<(u64, u32, u64, String, Option<String>)>,
     event_count: u64,
@@ -563,6 +564,7 @@ impl TraceBuilder {
             calls: Vec::new(),
             events: EventsBuilder::default(),
             values: ValuesBuilder::default(),
+            children: ChildrenBuilder::default(),
             output: Vec::new(),
             exceptions: Vec::new(),
             event_count: 0,
@@ -706,6 +708,16 @@ impl TraceBuilder {
         seq
     }
 
+    /// The children of the value with object id `parent_id` (keys and values, in display
+    /// order), recorded at the latest event: the one whose row holds that id.
+    pub fn children(&mut self, parent_id: u64, children: &[(&str, Value)]) {
+        let seq = self.next_seq.saturating_sub(1);
+        for (position, (key, value)) in children.iter().enumerate() {
+            self.children
+                .push(seq, parent_id, position as u32, key, value);
+        }
+    }
+
     /// Text the program wrote, attributed to the latest event.
     pub fn output(&mut self, thread: u32, stream: OutputStream, text: &str) {
         let seq = self.next_seq.saturating_sub(1);
@@ -725,6 +737,7 @@ impl TraceBuilder {
         writer.append(Table::Calls, calls_batch(&std::mem::take(&mut self.calls)))?;
         writer.append(Table::Events, self.events.finish())?;
         writer.append(Table::Values, self.values.finish())?;
+        writer.append(Table::Children, self.children.finish())?;
         writer.append(
             Table::Output,
             output_batch(&std::mem::take(&mut self.output)),

@@ -46,8 +46,14 @@ pub use zone::{
 };
 
 /// The format version this crate writes, `(major, minor)`. The reader reads every minor of
-/// majors 1 to 4 (SPEC.md, "Versioning").
-pub const FORMAT_VERSION: (u16, u16) = (4, 0);
+/// majors 1 to 5 (SPEC.md, "Versioning").
+pub const FORMAT_VERSION: (u16, u16) = (5, 0);
+
+/// The first major version in which values with the same children share one `object_id`: the
+/// `children` rows of an id are written once, at the first value that has it, and a later value
+/// refers to them from a later seq (SPEC.md, `children`). In older majors a value's children are
+/// at its own seq.
+pub const SHARED_CHILDREN_MAJOR: u16 = 5;
 
 /// What the index knows about one segment, without decoding it.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -32,12 +32,8 @@ impl Table {
             Table::Calls => &["call_id", "thread_id", "code_id"],
             Table::Output => &["thread_id"],
             Table::Io | Table::Exceptions => &["thread_id", "call_id"],
-            Table::Run
-            | Table::Code
-            | Table::Threads
-            | Table::Children
-            | Table::Blocks
-            | Table::BlockLines => &[],
+            Table::Children => &["parent_id"],
+            Table::Run | Table::Code | Table::Threads | Table::Blocks | Table::BlockLines => &[],
         }
     }
 }

@@ -354,16 +354,30 @@ pub fn return_values(
     Ok(out)
 }
 
-/// The recorded children of the value with `object_id`, recorded at `seq` (the seq of the
-/// `values` row that holds it), in display order; `name` is each child's key.
+/// The recorded children of the value with `object_id` seen at `seq` (the seq of the `values`
+/// or `children` row that holds it), in display order; `name` is each child's key.
+///
+/// From format 5.0 values with the same children share them: the rows of `object_id` are at the
+/// seq of the first value that had it, at or before `seq`, found through the segments'
+/// `parent_id` zones (SPEC.md, `children`). Before 5.0 they are at `seq` itself.
 pub fn children_of(
     reader: &TraceReader,
     seq: u64,
     object_id: u64,
 ) -> pyttd_format::Result<Vec<Local>> {
+    let shared = reader.version().0 >= pyttd_format::SHARED_CHILDREN_MAJOR;
     let mut out = Vec::new();
     for info in reader.table_segments(Table::Children) {
-        if info.seq_range.as_ref().is_some_and(|r| !r.contains(&seq)) {
+        let outside = info
+            .seq_range
+            .as_ref()
+            .is_some_and(|r| *r.start() > seq || (!shared && *r.end() < seq));
+        if outside
+            || (shared
+                && !reader
+                    .zone_map(info.index)?
+                    .may_contain_any("parent_id", &[object_id]))
+        {
             continue;
         }
         let batch = reader.segment(info.index)?;
@@ -383,7 +397,12 @@ pub fn children_of(
         let objects = col("object_id").as_primitive::<arrow_array::types::UInt64Type>();
         let values = seqs.values();
         let mut rows: Vec<(u32, Local)> = Vec::new();
-        for i in values.partition_point(|&s| s < seq)..values.partition_point(|&s| s <= seq) {
+        let first = if shared {
+            0
+        } else {
+            values.partition_point(|&s| s < seq)
+        };
+        for i in first..values.partition_point(|&s| s <= seq) {
             if parents.value(i) != object_id {
                 continue;
             }

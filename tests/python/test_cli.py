@@ -43,7 +43,7 @@ def test_doctor_reports_python_and_format(pyttd):
     assert "pyttd          0.1.0" in lines
     assert f"python         {platform.python_version()}" in lines
     assert "native module  pyttd._native loaded" in lines
-    assert "trace format   4.0" in lines
+    assert "trace format   5.0" in lines
     assert result.stderr == ""
 
 

@@ -2,7 +2,8 @@
 //! `format-spec/fixtures/vN/` (N: the format's major version), each next to a `NAME.json` that
 //! holds everything a reader must find in it (version, state, segment index, every row of every
 //! table). The same fixtures exist for every major version: `v1/` was written by the writer of
-//! format 1.x, `v2/` by that of 2.0, `v3/` by that of 3.0, `v4/` by that of 4.0.
+//! format 1.x, `v2/` by that of 2.0, `v3/` by that of 3.0, `v4/` by that of 4.0, `v5/` by that
+//! of 5.0.
 //!
 //! The `.pyttd` bytes are FROZEN: they are what every future reader must keep reading. They were
 //! written by the ignored test `regenerate`:
@@ -47,6 +48,8 @@ const FIXTURES: &[(&str, u16, WriteFixture)] = &[
     ("zones", 1, write_zones),
     // Format 3.0: texts repeated often enough to be stored dictionary-encoded.
     ("texts", 3, write_texts),
+    // Format 5.0: values with the same children share them, written once.
+    ("shared_children", 5, write_shared_children),
 ];
 
 /// The fixtures of major version `major`.
@@ -55,7 +58,7 @@ fn fixtures_of(major: u16) -> impl Iterator<Item = &'static (&'static str, u16, 
 }
 
 /// The major versions with fixtures: every one this build reads.
-const MAJORS: [u16; 4] = [1, 2, 3, 4];
+const MAJORS: [u16; 5] = [1, 2, 3, 4, 5];
 
 /// `format-spec/fixtures/vMAJOR/`.
 pub fn fixture_dir(major: u16) -> PathBuf {
@@ -689,5 +692,50 @@ fn write_texts(path: &Path) {
     }
     b.output(main, OutputStream::Stdout, "done\n");
     b.ret(main, 5, Value::None);
+    b.finish_into(w, 0).unwrap();
+}
+
+/// `shared_children.py`: two equal points and a list of both, in two flushes (so two segments of
+/// each table). `q` and the list's first element have the same children as `p` had at line 6:
+/// format 5.0 writes those rows once (object id 1, at seq 2) and the later values refer to them
+/// (SPEC.md, `children`, "Shared children").
+///
+/// ```text
+/// 1 class Point:
+/// 2     def __init__(self, x, y):
+/// 3         self.x, self.y = x, y
+/// 4
+/// 5 p = Point(1, 2)
+/// 6 q = Point(1, 2)
+/// 7 p.x = 5
+/// 8 r = [q, p]
+/// 9 del Point
+/// ```
+fn write_shared_children(path: &Path) {
+    const FILE: &str = "/src/shared_children.py";
+    let mut w = TraceWriter::create(path, WriterOptions::default()).unwrap();
+    let mut b = TraceBuilder::new();
+    let module = b.code(FILE, "<module>", 1, CodeKind::Module);
+    let main = 0;
+    let point = |text: &str, id: u64| repr("Point", text, None, Some(id));
+    b.call(main, module, 0, &[]);
+    b.line(main, 5, &[]);
+    b.line(main, 6, &[("p", point("Point(1, 2)", 1))]);
+    b.children(1, &[("x", 1i64.into()), ("y", 2i64.into())]);
+    b.flush_into(&mut w).unwrap();
+    w.flush().unwrap();
+    b.line(main, 7, &[("q", point("Point(1, 2)", 1))]);
+    b.line(main, 8, &[("p", point("Point(5, 2)", 2))]);
+    b.children(2, &[("x", 5i64.into()), ("y", 2i64.into())]);
+    let list = repr("list", "[Point(1, 2), Point(5, 2)]", Some(2), Some(3));
+    b.line(main, 9, &[("r", list)]);
+    b.children(
+        3,
+        &[
+            ("[0]", point("Point(1, 2)", 1)),
+            ("[1]", point("Point(5, 2)", 2)),
+        ],
+    );
+    b.ret(main, 9, Value::None);
     b.finish_into(w, 0).unwrap();
 }

@@ -143,7 +143,13 @@ fn children_rows_round_trip_with_the_v1_schema() {
         .unwrap();
     assert_eq!(batches.len(), 1);
     assert_eq!(batches[0].num_rows(), 3);
-    assert_eq!(batches[0].schema(), Table::Children.schema());
+    assert_eq!(
+        batches[0].schema().fields(),
+        Table::Children.schema().fields()
+    );
+    // The children zone (format 5.0): the range of `parent_id`.
+    let zone = r.zone_map(r.table_segments(Table::Children).next().unwrap().index);
+    assert_eq!(zone.unwrap().range("parent_id"), Some(1..=2));
 }
 
 #[test]

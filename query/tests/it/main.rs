@@ -740,3 +740,72 @@ fn frame_locals_rebuild_each_step_from_the_newest_snapshot() {
         }
     }
 }
+
+/// A value's children as `key=text` (an int child as its digits).
+fn children_at(reader: &pyttd_format::TraceReader, seq: u64, object_id: u64) -> Vec<String> {
+    pyttd_query::children_of(reader, seq, object_id)
+        .unwrap()
+        .into_iter()
+        .map(|c| match (c.int_value, c.text) {
+            (Some(n), _) => format!("{}={n}", c.name),
+            (None, Some(t)) => format!("{}={t}", c.name),
+            (None, None) => format!("{}=?", c.name),
+        })
+        .collect()
+}
+
+#[test]
+fn shared_children_are_found_from_every_value_that_refers_to_them() {
+    // format-spec/fixtures/v5/shared_children.pyttd: `p` (object 1, children at seq 2, first
+    // segment), `q` at seq 3 with the same children (object 1, no rows of its own), `p` again at
+    // seq 4 (object 2), and at seq 5 a list (object 3) whose elements are objects 1 and 2.
+    let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../format-spec/fixtures/v5/shared_children.pyttd");
+    let reader = pyttd_format::TraceReader::open(&fixture).unwrap();
+    assert_eq!(children_at(&reader, 2, 1), ["x=1", "y=2"]);
+    assert_eq!(children_at(&reader, 3, 1), ["x=1", "y=2"]);
+    assert_eq!(children_at(&reader, 4, 2), ["x=5", "y=2"]);
+    assert_eq!(
+        children_at(&reader, 5, 3),
+        ["[0]=Point(1, 2)", "[1]=Point(5, 2)"]
+    );
+    assert_eq!(children_at(&reader, 5, 1), ["x=1", "y=2"]);
+    // Rows written later than the value are not its children.
+    assert!(children_at(&reader, 3, 2).is_empty());
+    assert!(children_at(&reader, 4, 3).is_empty());
+}
+
+#[test]
+fn children_before_format_5_are_at_their_values_seq() {
+    // Written by format 4 with object id 1 numbered twice (it never shared): each value's
+    // children are the rows at its own seq.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("children.pyttd");
+    let point = |text: &str| {
+        Value::from(pyttd_format::ReprValue {
+            type_name: "Point".into(),
+            text: text.into(),
+            truncated: false,
+            length: None,
+            object_id: Some(1),
+        })
+    };
+    let mut b = TraceBuilder::new();
+    let module = b.code(APP, "<module>", 1, CodeKind::Module);
+    b.call(0, module, 1, &[]);
+    b.line(0, 2, &[("p", point("Point(1)"))]); // seq 1
+    b.children(1, &[("x", Value::Int(1))]);
+    b.line(0, 3, &[("p", point("Point(2)"))]); // seq 2
+    b.children(1, &[("x", Value::Int(2))]);
+    b.ret(0, 3, Value::None);
+    b.write(&path, WriterOptions::default()).unwrap();
+    let mut bytes = std::fs::read(&path).unwrap();
+    // Rewrite the file header as format 4.0 (the body layout of 4 and 5 is the same).
+    let header = pyttd_format::layout::FileHeader { major: 4, minor: 0 }.encode();
+    bytes[..header.len()].copy_from_slice(&header);
+    std::fs::write(&path, &bytes).unwrap();
+    let reader = pyttd_format::TraceReader::open(&path).unwrap();
+    assert_eq!(reader.version(), (4, 0));
+    assert_eq!(children_at(&reader, 1, 1), ["x=1"]);
+    assert_eq!(children_at(&reader, 2, 1), ["x=2"]);
+}

@@ -35,13 +35,13 @@ fn error_messages_name_the_file_on_one_line() {
     );
 
     let future = dir.path().join("future.pyttd");
-    let mut bytes = FileHeader { major: 5, minor: 1 }.encode().to_vec();
+    let mut bytes = FileHeader { major: 6, minor: 1 }.encode().to_vec();
     bytes.extend_from_slice(&std::fs::read(fixture_path("basic")).unwrap()[BLOCK..]);
     std::fs::write(&future, bytes).unwrap();
     let err = TraceReader::open(&future).unwrap_err();
     assert_eq!(
         message(&err, &future),
-        "{path}: unsupported trace format version 5.1 (this build reads 1.x to 4.x)"
+        "{path}: unsupported trace format version 6.1 (this build reads 1.x to 5.x)"
     );
 
     let damaged = dir.path().join("damaged.pyttd");
