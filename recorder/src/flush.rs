@@ -17,6 +17,7 @@ use crate::error::RecorderError;
 use crate::level::LevelControl;
 use crate::ring::{Aux, Lane, Rec, merge_until};
 use crate::session::{Registrations, Session};
+use crate::shared::{Placed, SharedChildren};
 
 /// The longest the written file lags behind the program (SPEC §4.10 asks for at most 100 ms; the
 /// margin covers encoding time).
@@ -46,6 +47,8 @@ pub(crate) struct Flusher {
     events: EventsBuilder,
     values: ValuesBuilder,
     children: ChildrenBuilder,
+    /// The children written so far, so that a value with the same children refers to them.
+    shared: SharedChildren,
     exceptions: Vec<(u64, u32, u64, String, Option<String>)>,
     /// Output rows not yet appended (they follow the events they name).
     output: Vec<(u64, u32, pyttd_format::OutputStream, String)>,
@@ -72,6 +75,7 @@ impl Flusher {
             events: EventsBuilder::with_capacity(1 << 16),
             values: ValuesBuilder::default(),
             children: ChildrenBuilder::default(),
+            shared: SharedChildren::default(),
             exceptions: Vec::new(),
             output: Vec::new(),
             calls: Vec::new(),
@@ -173,6 +177,7 @@ impl Flusher {
         let (events, calls, threads_out) = (&mut self.events, &mut self.calls, &mut self.threads);
         let (values, children, exceptions) =
             (&mut self.values, &mut self.children, &mut self.exceptions);
+        let shared = &mut self.shared;
         let (descs, written) = (&self.thread_descs, &mut self.threads_written);
         let (names, numbered) = (&mut self.names, &self.session.names);
         merge_until(
@@ -204,14 +209,35 @@ impl Flusher {
                         call_seq: r.seq,
                     });
                 }
-                for _ in 0..r.naux {
+                let mut left = r.naux as usize;
+                // Where the children rows being merged go (they follow their value's row).
+                let mut tree = Placed::New { from: 0, base: 0 };
+                while left > 0 {
+                    left -= 1;
                     match aux.pop_front() {
                         Some(Aux::Value {
                             name,
                             role,
                             snapshot,
-                            value,
+                            mut value,
                         }) => {
+                            // Its children follow it; when they were written before, the
+                            // value refers to them and they are not written again.
+                            if let pyttd_format::Value::Repr(repr) = &mut value
+                                && let Some(id) = repr.object_id
+                            {
+                                let rows = aux
+                                    .iter()
+                                    .take(left)
+                                    .take_while(|a| matches!(a, Aux::Child { .. }))
+                                    .count();
+                                tree = shared.place(id, aux.iter().take(rows));
+                                repr.object_id = Some(tree.id(id));
+                                if let Placed::Earlier(_) = tree {
+                                    aux.drain(..rows);
+                                    left -= rows;
+                                }
+                            }
                             if names.len() <= name as usize {
                                 // Numbered before the row was pushed, so `extend` finds it.
                                 numbered.extend(names);
@@ -229,8 +255,13 @@ impl Flusher {
                             parent_id,
                             position,
                             key,
-                            value,
-                        }) => children.push(r.seq, parent_id, position, &key, &value),
+                            mut value,
+                        }) => {
+                            if let pyttd_format::Value::Repr(repr) = &mut value {
+                                repr.object_id = repr.object_id.map(|o| tree.id(o));
+                            }
+                            children.push(r.seq, tree.id(parent_id), position, &key, &value)
+                        }
                         Some(Aux::Exception { type_name, message }) => {
                             exceptions.push((r.seq, thread_id, r.call_id, type_name, message))
                         }

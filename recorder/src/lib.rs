@@ -34,6 +34,7 @@ mod render;
 mod ring;
 mod session;
 mod shape;
+mod shared;
 mod values;
 
 pub use error::RecorderError;

@@ -23,6 +23,7 @@ BASIC = SCRIPTS / "dap_basic.py"
 EXCEPTIONS = SCRIPTS / "dap_exceptions.py"
 THREADS = SCRIPTS / "dap_threads.py"
 DATA = SCRIPTS / "dap_data.py"
+SHARED = SCRIPTS / "dap_shared.py"
 
 # The exit status of each script (dap_exceptions ends with an uncaught KeyError).
 UNCAUGHT_WITH = SCRIPTS / "dap_uncaught_with.py"
@@ -34,6 +35,7 @@ EXIT_STATUS = {
     "dap_data": 0,
     "dap_uncaught_with": 1,
     "dap_conditions": 0,
+    "dap_shared": 0,
 }
 
 INITIALIZE = {
@@ -675,6 +677,32 @@ def test_evaluate_over_recorded_values(client, traces):
         assert response["success"] is False, response
         assert "live" in response["message"], response
     assert result_of(client, "items", stop.frame_id) == "[1, 2]"
+
+
+def test_values_that_share_their_children_expand_at_every_step(client, traces):
+    """`p` and `q` take the same two points in turn: their children are written once per point
+    (format 5.0, SPEC.md "Shared children") and every later value refers to them."""
+    trace = traces("dap_shared")
+    stop = launch_trace(client, trace, breakpoints={SHARED: [{"line": 13}]})
+    expected = [("1", "2"), ("3", "4"), ("1", "2"), ("3", "4")]
+    for i, (x, y) in enumerate(expected):
+        assert stop.where == ("breakpoint", 13, "<module>"), i
+        found = by_name(variables(client, scope(client, stop.frame_id, "Locals")["variablesReference"]))
+        shown = [(v["name"], v["value"]) for v in variables(client, found["p"]["variablesReference"])]
+        assert shown == [("x", x), ("y", y)], i
+        assert (result_of(client, "p.x", stop.frame_id), result_of(client, "p.y", stop.frame_id)) == (x, y)
+        if i > 0:
+            # `q` still holds the previous point, whose children are shared too.
+            (qx, qy) = expected[i - 1]
+            shown = [(v["name"], v["value"]) for v in variables(client, found["q"]["variablesReference"])]
+            assert shown == [("x", qx), ("y", qy)], i
+        if i < len(expected) - 1:
+            stop = step(client, "continue", stop)
+    # Each point's children were written once, though `p` and `q` changed eight times.
+    shown = "SELECT object_id FROM raw.values WHERE name IN ('p', 'q')"
+    assert sql(client, f"SELECT count(*) FROM raw.children WHERE parent_id IN ({shown})") == [[4]]
+    assert sql(client, "SELECT count(DISTINCT object_id) FROM raw.values WHERE name IN ('p', 'q')") == [[2]]
+    assert sql(client, "SELECT count(*) FROM raw.values WHERE name IN ('p', 'q')") == [[8]]
 
 
 # --- goto and restartFrame ---------------------------------------------------------------------
