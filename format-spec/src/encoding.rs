@@ -6,7 +6,8 @@
 //! byte-shuffled too, and `Utf8` columns stored dictionary-encoded, so a text repeated within a
 //! segment (a container's repr re-recorded at each change, a dict key) is stored once and its
 //! rows cost a small index each, instead of an ever-growing offset each. Format 4 also
-//! delta-codes the link ids (`object_id`, `children.parent_id`), numbered in row order, with a
+//! delta-codes the link ids (`object_id`, `children.parent_id`), which the recorder numbers as it
+//! writes them (so they mostly grow by small steps; a shared set of children points back), with a
 //! null row stored as the previous value so its delta is 0.
 //!
 //! The writer encodes a segment's batch just before Arrow IPC writes it; the reader decodes the
@@ -60,7 +61,7 @@ fn dictionary_of_utf8() -> DataType {
 
 /// Whether a shuffled column of `table` is delta-coded first: the table's seq column, its
 /// `call_id` column, and `events.ts_ns`; from format 4 also the link ids `object_id` and
-/// `children.parent_id`, which the recorder numbers in row order.
+/// `children.parent_id`, which the recorder numbers as it writes them.
 fn is_delta(major: u16, table: Table, field: &Field) -> bool {
     let name = field.name();
     Some(name.as_str()) == table.seq_column()

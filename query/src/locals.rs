@@ -367,19 +367,30 @@ pub fn children_of(
 ) -> pyttd_format::Result<Vec<Local>> {
     let shared = reader.version().0 >= pyttd_format::SHARED_CHILDREN_MAJOR;
     let mut out = Vec::new();
-    for info in reader.table_segments(Table::Children) {
+    // From 5.0 every earlier segment's zone is read; one that cannot be (a damaged body) is
+    // passed over unless the rows could be in it: nothing was found, or they were found in a
+    // segment next to it (one value's rows are written together, and may straddle two).
+    let mut damaged: Vec<(usize, pyttd_format::FormatError)> = Vec::new();
+    let mut found_in: Vec<usize> = Vec::new();
+    for (ordinal, info) in reader.table_segments(Table::Children).enumerate() {
         let outside = info
             .seq_range
             .as_ref()
             .is_some_and(|r| *r.start() > seq || (!shared && *r.end() < seq));
-        if outside
-            || (shared
-                && !reader
-                    .zone_map(info.index)?
-                    .may_contain_any("parent_id", &[object_id]))
-        {
+        if outside {
             continue;
         }
+        if shared {
+            match reader.zone_map(info.index) {
+                Ok(zone) if !zone.may_contain_any("parent_id", &[object_id]) => continue,
+                Ok(_) => {}
+                Err(e) => {
+                    damaged.push((ordinal, e));
+                    continue;
+                }
+            }
+        }
+        let before = out.len();
         let batch = reader.segment(info.index)?;
         let col = |name: &str| batch.column_by_name(name).expect("a v1 children column");
         let seqs = col("seq").as_primitive::<arrow_array::types::UInt64Type>();
@@ -424,6 +435,13 @@ pub fn children_of(
         }
         rows.sort_by_key(|(p, _)| *p);
         out.extend(rows.into_iter().map(|(_, l)| l));
+        if out.len() > before {
+            found_in.push(ordinal);
+        }
+    }
+    let near = |d: usize| found_in.is_empty() || found_in.iter().any(|&f| f.abs_diff(d) <= 1);
+    if let Some((_, e)) = damaged.into_iter().find(|(d, _)| near(*d)) {
+        return Err(e);
     }
     Ok(out)
 }

@@ -141,27 +141,41 @@ fn put_opt(out: &mut Vec<u8>, n: Option<u64>) {
     }
 }
 
-/// Every column of a children row's value; its object id relative to `id`.
+/// Every column of a children row's value, after a byte that tells its kind (an `int` beyond 64
+/// bits has a tag of its own here); its object id relative to `id`.
 fn put_value(out: &mut Vec<u8>, value: &Value, id: u64) {
-    out.push(value.tag().code());
     match value {
-        Value::Deleted | Value::None => {}
-        Value::Bool(b) => out.push(u8::from(*b)),
-        Value::Int(n) => out.extend_from_slice(&n.to_le_bytes()),
-        Value::BigInt(digits) => put_str(out, digits),
-        Value::Float(x) => out.extend_from_slice(&x.to_bits().to_le_bytes()),
+        Value::Deleted => out.push(0),
+        Value::None => out.push(1),
+        Value::Bool(b) => out.extend_from_slice(&[2, u8::from(*b)]),
+        Value::Int(n) => {
+            out.push(3);
+            out.extend_from_slice(&n.to_le_bytes());
+        }
+        Value::BigInt(digits) => {
+            out.push(4);
+            put_str(out, digits);
+        }
+        Value::Float(x) => {
+            out.push(5);
+            out.extend_from_slice(&x.to_bits().to_le_bytes());
+        }
         Value::Str { text, truncated } => {
-            out.push(u8::from(*truncated));
+            out.extend_from_slice(&[6, u8::from(*truncated)]);
             put_str(out, text);
         }
         Value::Repr(r) => {
+            out.push(7);
             put_str(out, &r.type_name);
             put_str(out, &r.text);
             out.push(u8::from(r.truncated));
             put_opt(out, r.length);
             put_opt(out, r.object_id.map(|o| o.wrapping_sub(id)));
         }
-        Value::Redacted { type_name } => put_str(out, type_name),
+        Value::Redacted { type_name } => {
+            out.push(8);
+            put_str(out, type_name);
+        }
     }
 }
 
@@ -277,6 +291,67 @@ mod tests {
         // Everything above is still found (ids: one per point, two per list).
         assert_eq!(earlier(&mut shared, 50, &point(1, 3, 50)), Some(2));
         assert_eq!(earlier(&mut shared, 60, &list(60, "[8]")), Some(11));
+    }
+
+    #[test]
+    fn every_column_of_a_child_tells_children_apart() {
+        let repr = |type_name: &str, truncated: bool, length: Option<u64>, expanded: bool| {
+            Value::from(ReprValue {
+                type_name: type_name.into(),
+                text: "[1]".into(),
+                truncated,
+                length,
+                // The child's own children would be the next id (not written in this test).
+                object_id: expanded.then_some(1),
+            })
+        };
+        // Values that look alike somewhere (same text, same digits, same number), each the only
+        // child of its value: every one is new, and each is found again under its own id.
+        let kinds = [
+            Value::Deleted,
+            Value::None,
+            Value::Bool(true),
+            Value::Int(1),
+            Value::BigInt("1".into()),
+            Value::Float(1.0),
+            Value::Str {
+                text: "[1]".into(),
+                truncated: false,
+            },
+            repr("list", false, Some(1), false),
+            repr("L", false, Some(1), false),
+            repr("list", true, Some(1), false),
+            repr("list", false, Some(2), false),
+            repr("list", false, None, false),
+            repr("list", false, Some(1), true),
+            Value::Redacted {
+                type_name: "list".into(),
+            },
+        ];
+        // The child as the tree with id `id` holds it (an object id relative to the tree's).
+        let at = |value: &Value, id: u64| {
+            let mut value = value.clone();
+            if let Value::Repr(r) = &mut value {
+                r.object_id = r.object_id.map(|o| o + id);
+            }
+            [child(id, 0, "x", value)]
+        };
+        let mut shared = SharedChildren::default();
+        let mut ids = Vec::new();
+        for (i, value) in kinds.iter().enumerate() {
+            let id = 100 * i as u64;
+            let placed = shared.place(id, at(value, id).iter());
+            assert!(
+                matches!(placed, Placed::New { .. }),
+                "{value:?} taken for an earlier child"
+            );
+            ids.push(placed.id(id));
+        }
+        for (i, value) in kinds.iter().enumerate() {
+            let id = 10_000 + 100 * i as u64;
+            let placed = shared.place(id, at(value, id).iter());
+            assert_eq!(placed, Placed::Earlier(ids[i]), "{value:?}");
+        }
     }
 
     #[test]

@@ -444,8 +444,8 @@ unsafe fn update(
     }
     if let Some(c) = slot.as_mut() {
         let same_object = c.ptr == v as usize;
-        // A snapshot of a value with children renders it again: the snapshot row links to
-        // children rows of its own.
+        // A snapshot of a value with children renders it again: the snapshot row carries its
+        // children (which the flush thread usually finds written already, and shares: shared.rs).
         let may_skip = !snap || c.children == 0;
         // SAFETY: `v` is live (guaranteed by the caller).
         let stamped = may_skip

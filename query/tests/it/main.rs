@@ -809,3 +809,52 @@ fn children_before_format_5_are_at_their_values_seq() {
     assert_eq!(children_at(&reader, 1, 1), ["x=1"]);
     assert_eq!(children_at(&reader, 2, 1), ["x=2"]);
 }
+
+#[test]
+fn a_damaged_children_segment_hides_only_the_children_it_may_hold() {
+    // Three flushes, one tree each (objects 1, 2, 3); then `q` refers to object 1 again.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("damaged.pyttd");
+    let mut w = pyttd_format::TraceWriter::create(&path, WriterOptions::default()).unwrap();
+    let point = |x: i64, id: u64| {
+        Value::from(pyttd_format::ReprValue {
+            type_name: "Point".into(),
+            text: format!("Point({x})"),
+            truncated: false,
+            length: None,
+            object_id: Some(id),
+        })
+    };
+    let mut b = TraceBuilder::new();
+    let module = b.code(APP, "<module>", 1, CodeKind::Module);
+    b.call(0, module, 1, &[]);
+    let mut seqs = Vec::new();
+    for id in 1..=3u64 {
+        seqs.push(b.line(0, 2, &[("p", point(id as i64, id))]));
+        b.children(id, &[("x", Value::Int(id as i64))]);
+        b.flush_into(&mut w).unwrap();
+        w.flush().unwrap();
+    }
+    let q = b.line(0, 3, &[("q", point(1, 1))]);
+    b.ret(0, 3, Value::None);
+    b.finish_into(w, 0).unwrap();
+    let reader = pyttd_format::TraceReader::open(&path).unwrap();
+    let first = reader
+        .table_segments(pyttd_format::Table::Children)
+        .next()
+        .unwrap()
+        .offset;
+    let mut bytes = std::fs::read(&path).unwrap();
+    bytes[first as usize + 64 + 16] ^= 0xff;
+    std::fs::write(&path, &bytes).unwrap();
+
+    let reader = pyttd_format::TraceReader::open(&path).unwrap();
+    // Object 3's rows are two segments away from the damaged one: found.
+    assert_eq!(children_at(&reader, seqs[2], 3), ["x=3"]);
+    // Object 2's rows are next to it (they might straddle it): an error, not a partial list.
+    let next_to = pyttd_query::children_of(&reader, seqs[1], 2).unwrap_err();
+    assert!(next_to.to_string().contains("checksum"), "{next_to}");
+    // Object 1's rows are in it: an error naming the damage, never "no children".
+    let inside = pyttd_query::children_of(&reader, q, 1).unwrap_err();
+    assert!(inside.to_string().contains("checksum"), "{inside}");
+}
