@@ -4,6 +4,14 @@
 //! in two containers, an element checked by a shape and then rendered) reuses it instead of
 //! running its `__repr__` again.
 //!
+//! A repr that met a container already being rendered shows it as `[...]` (`{...}`, `(...)`): its
+//! text depends on which containers were being rendered when it was taken. `repr(v)` for
+//! `v = [k]`, where `k.__repr__` shows `k.n` and `k.n is v`, is `[K<[...]>]`, while `repr(k)` on
+//! its own is `K<[K<[...]>]>`. A text holding `...` is therefore reused only inside the same
+//! containers it was taken in (the renderer's [`enter`] and [`leave`] track them). A text without
+//! `...` met none of them, and would have met one wherever it was reused only by way of a
+//! container it holds, which would have met it again and shown `...` here too.
+//!
 //! Sound because the scope holds a reference to every object it keeps (and to its repr string)
 //! until it closes: a kept object cannot be freed, so its address cannot be taken by another
 //! object while the scope is open. Scopes nest; the outermost one releases the references. A
@@ -21,6 +29,8 @@ const MAX_KEPT: usize = 4096;
 #[derive(Default)]
 struct Memo {
     open: u32,
+    /// The containers the renderer is inside (`Py_ReprEnter`ed), outermost first.
+    entered: Vec<usize>,
     /// Object address → its repr; a reference to the object (and to its repr string) is held.
     kept: HashMap<usize, Kept, foldhash::fast::FixedState>,
     /// An empty map whose table is already sized: the next scope keeps into it, so that a
@@ -30,8 +40,9 @@ struct Memo {
 
 /// What an object's `repr()` gave.
 enum Kept {
-    /// Its repr string (a reference held).
-    Text(usize),
+    /// Its repr string (a reference held), and when the text holds `...`, the containers the
+    /// renderer was inside when it was taken (see the module docs).
+    Text(usize, Option<Box<[usize]>>),
     /// It raised: the exception's type name (so that a failing `__repr__` runs once too).
     Failed(Box<str>),
 }
@@ -68,7 +79,7 @@ impl Drop for ReprScope {
             // SAFETY: the scope's contract: dropped with the GIL held; the references were taken
             // by `keep` and `keep_failure`.
             unsafe {
-                if let Kept::Text(r) = r {
+                if let Kept::Text(r, _) = r {
                     ffi::Py_DecRef(r as *mut ffi::PyObject);
                 }
                 ffi::Py_DecRef(obj as *mut ffi::PyObject);
@@ -84,28 +95,65 @@ impl Drop for ReprScope {
     }
 }
 
+/// The renderer enters the container `obj` (after `Py_ReprEnter`).
+pub(crate) fn enter(obj: *mut ffi::PyObject) {
+    MEMO.with_borrow_mut(|m| m.entered.push(obj as usize));
+}
+
+/// The renderer leaves the container it entered last.
+pub(crate) fn leave() {
+    MEMO.with_borrow_mut(|m| m.entered.pop());
+}
+
 /// The repr kept for `obj` in the open scope: its string (a borrowed reference, valid until the
-/// scope closes), or the type name of the exception it raised.
+/// scope closes), or the type name of the exception it raised. `None` also for a text that
+/// holds `...` and was taken inside other containers than the renderer is in now.
 pub(crate) fn kept(obj: *mut ffi::PyObject) -> Option<Result<*mut ffi::PyObject, String>> {
     MEMO.with_borrow(|m| {
         if m.open == 0 {
             return None;
         }
-        m.kept.get(&(obj as usize)).map(|k| match k {
-            Kept::Text(r) => Ok(*r as *mut ffi::PyObject),
-            Kept::Failed(error) => Err(error.to_string()),
-        })
+        match m.kept.get(&(obj as usize))? {
+            Kept::Text(r, None) => Some(Ok(*r as *mut ffi::PyObject)),
+            Kept::Text(r, Some(inside)) => {
+                (**inside == *m.entered).then_some(Ok(*r as *mut ffi::PyObject))
+            }
+            Kept::Failed(error) => Some(Err(error.to_string())),
+        }
     })
 }
 
 /// Keeps `r`, the repr string of `obj`, in the open scope, taking over the caller's reference to
-/// `r`. Returns false (and takes nothing) when no scope is open or the scope is full.
+/// `r`. Returns false (and takes nothing) when no scope is open, the scope is full, or it keeps
+/// a repr of `obj` already (taken inside other containers).
 ///
 /// # Safety
-/// GIL held; `obj` is live, `r` is a new reference.
+/// GIL held; `obj` is live, `r` is a new reference to a `str`.
 pub(crate) unsafe fn keep(obj: *mut ffi::PyObject, r: *mut ffi::PyObject) -> bool {
     // SAFETY: guaranteed by the caller.
-    unsafe { insert(obj, Kept::Text(r as usize)) }
+    let inside = unsafe { marks_recursion(r) }
+        .then(|| MEMO.with_borrow(|m| m.entered.clone().into_boxed_slice()));
+    // SAFETY: guaranteed by the caller.
+    unsafe { insert(obj, Kept::Text(r as usize, inside)) }
+}
+
+/// Whether the text of the `str` `r` holds `...`, the mark of a container met inside itself (or
+/// a text that looks like one). A text whose UTF-8 cannot be had counts as holding it.
+///
+/// # Safety
+/// GIL held; `r` is a live `str`.
+unsafe fn marks_recursion(r: *mut ffi::PyObject) -> bool {
+    let mut len: ffi::Py_ssize_t = 0;
+    // SAFETY: guaranteed by the caller; the UTF-8 buffer lives as long as `r`.
+    let text = unsafe { ffi::PyUnicode_AsUTF8AndSize(r, &mut len) };
+    if text.is_null() {
+        // SAFETY: GIL held.
+        unsafe { ffi::PyErr_Clear() };
+        return true;
+    }
+    // SAFETY: `text` points to `len` bytes owned by `r`.
+    let bytes = unsafe { std::slice::from_raw_parts(text.cast::<u8>(), len as usize) };
+    bytes.windows(3).any(|w| w == b"...")
 }
 
 /// Keeps the failure of `obj`'s `repr()` (the exception's type name) in the open scope.
@@ -121,21 +169,12 @@ pub(crate) unsafe fn keep_failure(obj: *mut ffi::PyObject, error: &str) {
 /// GIL held; `obj` is live; a `Kept::Text` carries a new reference.
 unsafe fn insert(obj: *mut ffi::PyObject, kept: Kept) -> bool {
     MEMO.with_borrow_mut(|m| {
-        if m.open == 0 || m.kept.len() >= MAX_KEPT {
+        if m.open == 0 || m.kept.len() >= MAX_KEPT || m.kept.contains_key(&(obj as usize)) {
             return false;
         }
         // SAFETY: guaranteed by the caller.
         unsafe { ffi::Py_IncRef(obj) };
-        if let Some(old) = m.kept.insert(obj as usize, kept) {
-            // Not reached (a kept object is looked up first); keep the counts right anyway.
-            // SAFETY: the references in `old` were taken by an earlier `insert`.
-            unsafe {
-                if let Kept::Text(r) = old {
-                    ffi::Py_DecRef(r as *mut ffi::PyObject);
-                }
-                ffi::Py_DecRef(obj);
-            }
-        }
+        m.kept.insert(obj as usize, kept);
         true
     })
 }

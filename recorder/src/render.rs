@@ -569,18 +569,31 @@ unsafe fn render_into(obj: *mut ffi::PyObject, out: &mut Out) -> Result<(), Stri
 }
 
 /// `Py_ReprEnter` as CPython's container reprs use it: `Ok(true)` when `obj` is already being
-/// rendered further up (write `...`).
+/// rendered further up (write `...`). When it returns `Ok(false)`, [`repr_leave`] must follow.
 ///
 /// # Safety
 /// GIL held; `obj` live.
 unsafe fn repr_enter(obj: *mut ffi::PyObject) -> Result<bool, String> {
     // SAFETY: guaranteed by the caller.
     match unsafe { ffi::Py_ReprEnter(obj) } {
-        0 => Ok(false),
+        0 => {
+            memo::enter(obj);
+            Ok(false)
+        }
         r if r > 0 => Ok(true),
         // SAFETY: GIL held.
         _ => Err(unsafe { take_error() }),
     }
+}
+
+/// `Py_ReprLeave` after a [`repr_enter`] that entered `obj`.
+///
+/// # Safety
+/// GIL held; `obj` live.
+unsafe fn repr_leave(obj: *mut ffi::PyObject) {
+    memo::leave();
+    // SAFETY: guaranteed by the caller.
+    unsafe { ffi::Py_ReprLeave(obj) };
 }
 
 /// A list or tuple: `item(i)` is the borrowed `i`-th item or `None` past the end (re-checked
@@ -619,7 +632,7 @@ unsafe fn sequence(
             }
             i += 1;
         }
-        ffi::Py_ReprLeave(obj);
+        repr_leave(obj);
         result?;
         out.push(close);
     }
@@ -667,7 +680,7 @@ unsafe fn dict(obj: *mut ffi::PyObject, out: &mut Out) -> Result<(), String> {
                 break;
             }
         }
-        ffi::Py_ReprLeave(obj);
+        repr_leave(obj);
         result?;
         out.push("}");
     }
@@ -722,7 +735,7 @@ unsafe fn set(obj: *mut ffi::PyObject, out: &mut Out, frozen: bool) -> Result<()
             }
             ffi::Py_DecRef(it);
         }
-        ffi::Py_ReprLeave(obj);
+        repr_leave(obj);
         result?;
         out.push("}");
         if frozen {

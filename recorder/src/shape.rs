@@ -13,6 +13,10 @@
 //!   the container's own text and children are spared, but for a dict keyed by such objects that
 //!   is most of the work.
 //!
+//! A rendering that holds `...` (a container met inside itself, where the text depends on the
+//! containers being rendered around it) gives no shape: the walk takes it outside the containers
+//! the value's text renders it in. Without `...`, the text is the same in and out of them.
+//!
 //! Rendering an element may run its `__repr__`, which may change the containers around it: a
 //! walk or a check reads a list's length and a dict's tag again after every element, and gives up
 //! (no shape, or "changed") when they moved. A value whose shape would take more than [`NODES`]
@@ -407,6 +411,12 @@ impl Walk<'_> {
                 let Value::Repr(r) = &value else {
                     return None;
                 };
+                // `...` may be a container met inside itself, and such a text depends on the
+                // containers around it when it was taken (memo.rs): taken here, outside them, it
+                // need not be what this value's text or children show, so no shape holds it.
+                if r.text.contains("...") {
+                    return None;
+                }
                 self.text = self.text.checked_sub(r.text.len())?;
                 *chars = chars.saturating_sub(r.text.chars().count());
                 self.rendered = true;

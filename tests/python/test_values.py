@@ -313,6 +313,44 @@ def test_a_user_repr_runs_once_per_object_per_event(tmp_path):
     assert children == {"K1": ("[K1, K1]", {}), "2": (3, {})}
 
 
+def test_a_repr_that_meets_its_container_is_taken_again_inside_it(tmp_path):
+    """`k`'s repr shows `k.n`, which is a list holding `k`: Python shows `[...]` for the list where
+    it is already being rendered, so `repr(k)` on its own and `k` inside `repr(v)` differ. The
+    per-event repr memo must not give `v` the text `k` had on its own."""
+    script = write(
+        tmp_path,
+        """\
+        class K:
+            def __init__(self, n):
+                self.n = n
+
+            def __repr__(self):
+                return f"K<{self.n!r}>"
+
+        def f():
+            k = K(0)
+            v = [k]
+            k.n = v
+            w = (k, v, {1: k})
+            return len(w)
+
+        f()
+        """,
+    )
+    trace = record(script)
+    assert trace["result"].returncode == 0, trace["result"].stderr
+    steps = locals_at_lines(trace, "f")
+    assert steps[-1] == (
+        13,
+        {
+            "k": "K<[K<[...]>]>",
+            "v": "[K<[...]>]",
+            "w": "(K<[K<[...]>]>, [K<[...]>], {1: K<[K<[...]>]>})",
+        },
+    )
+    assert steps[-2] == (12, {"k": "K<[K<[...]>]>", "v": "[K<[...]>]"})
+
+
 def test_module_class_and_function_reprs_follow_renames(tmp_path):
     """These reprs are not re-rendered while CPython's version stamps stay the same; a rename
     changes the stamp, and the new text shows at the very next line. (On 3.13 assigning a
