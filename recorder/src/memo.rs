@@ -31,6 +31,8 @@ struct Memo {
     open: u32,
     /// The containers the renderer is inside (`Py_ReprEnter`ed), outermost first.
     entered: Vec<usize>,
+    /// A text that holds `...` was rendered since [`take_marked`] last looked.
+    marked: bool,
     /// Object address → its repr; a reference to the object (and to its repr string) is held.
     kept: HashMap<usize, Kept, foldhash::fast::FixedState>,
     /// An empty map whose table is already sized: the next scope keeps into it, so that a
@@ -105,18 +107,30 @@ pub(crate) fn leave() {
     MEMO.with_borrow_mut(|m| m.entered.pop());
 }
 
+/// Notes that a text holding `...` was rendered: a repr's full text (before any cut), or the
+/// renderer's own mark of a container met inside itself.
+pub(crate) fn mark() {
+    MEMO.with_borrow_mut(|m| m.marked = true);
+}
+
+/// Whether a text holding `...` was rendered since the last call (see [`mark`]).
+pub(crate) fn take_marked() -> bool {
+    MEMO.with_borrow_mut(|m| std::mem::take(&mut m.marked))
+}
+
 /// The repr kept for `obj` in the open scope: its string (a borrowed reference, valid until the
-/// scope closes), or the type name of the exception it raised. `None` also for a text that
-/// holds `...` and was taken inside other containers than the renderer is in now.
-pub(crate) fn kept(obj: *mut ffi::PyObject) -> Option<Result<*mut ffi::PyObject, String>> {
+/// scope closes) and whether it holds `...`, or the type name of the exception it raised. `None`
+/// also for a text that holds `...` and was taken inside other containers than the renderer is
+/// in now.
+pub(crate) fn kept(obj: *mut ffi::PyObject) -> Option<Result<(*mut ffi::PyObject, bool), String>> {
     MEMO.with_borrow(|m| {
         if m.open == 0 {
             return None;
         }
         match m.kept.get(&(obj as usize))? {
-            Kept::Text(r, None) => Some(Ok(*r as *mut ffi::PyObject)),
+            Kept::Text(r, None) => Some(Ok((*r as *mut ffi::PyObject, false))),
             Kept::Text(r, Some(inside)) => {
-                (**inside == *m.entered).then_some(Ok(*r as *mut ffi::PyObject))
+                (**inside == *m.entered).then_some(Ok((*r as *mut ffi::PyObject, true)))
             }
             Kept::Failed(error) => Some(Err(error.to_string())),
         }
@@ -124,15 +138,14 @@ pub(crate) fn kept(obj: *mut ffi::PyObject) -> Option<Result<*mut ffi::PyObject,
 }
 
 /// Keeps `r`, the repr string of `obj`, in the open scope, taking over the caller's reference to
-/// `r`. Returns false (and takes nothing) when no scope is open, the scope is full, or it keeps
-/// a repr of `obj` already (taken inside other containers).
+/// `r`; `marks`: the text holds `...` ([`marks_recursion`]). Returns false (and takes nothing)
+/// when no scope is open, the scope is full, or it keeps a repr of `obj` already (taken inside
+/// other containers).
 ///
 /// # Safety
 /// GIL held; `obj` is live, `r` is a new reference to a `str`.
-pub(crate) unsafe fn keep(obj: *mut ffi::PyObject, r: *mut ffi::PyObject) -> bool {
-    // SAFETY: guaranteed by the caller.
-    let inside = unsafe { marks_recursion(r) }
-        .then(|| MEMO.with_borrow(|m| m.entered.clone().into_boxed_slice()));
+pub(crate) unsafe fn keep(obj: *mut ffi::PyObject, r: *mut ffi::PyObject, marks: bool) -> bool {
+    let inside = marks.then(|| MEMO.with_borrow(|m| m.entered.clone().into_boxed_slice()));
     // SAFETY: guaranteed by the caller.
     unsafe { insert(obj, Kept::Text(r as usize, inside)) }
 }
@@ -142,7 +155,7 @@ pub(crate) unsafe fn keep(obj: *mut ffi::PyObject, r: *mut ffi::PyObject) -> boo
 ///
 /// # Safety
 /// GIL held; `r` is a live `str`.
-unsafe fn marks_recursion(r: *mut ffi::PyObject) -> bool {
+pub(crate) unsafe fn marks_recursion(r: *mut ffi::PyObject) -> bool {
     let mut len: ffi::Py_ssize_t = 0;
     // SAFETY: guaranteed by the caller; the UTF-8 buffer lives as long as `r`.
     let text = unsafe { ffi::PyUnicode_AsUTF8AndSize(r, &mut len) };

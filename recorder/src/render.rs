@@ -580,7 +580,10 @@ unsafe fn repr_enter(obj: *mut ffi::PyObject) -> Result<bool, String> {
             memo::enter(obj);
             Ok(false)
         }
-        r if r > 0 => Ok(true),
+        r if r > 0 => {
+            memo::mark();
+            Ok(true)
+        }
         // SAFETY: GIL held.
         _ => Err(unsafe { take_error() }),
     }
@@ -780,7 +783,12 @@ unsafe fn python_repr(obj: *mut ffi::PyObject, out: &mut Out) -> Result<(), Stri
             }
         }
         let (r, owned) = match kept {
-            Some(Ok(r)) => (r, false),
+            Some(Ok((r, marks))) => {
+                if marks {
+                    memo::mark();
+                }
+                (r, false)
+            }
             Some(Err(error)) => return Err(error),
             None => {
                 let r = ffi::PyObject_Repr(obj);
@@ -789,7 +797,12 @@ unsafe fn python_repr(obj: *mut ffi::PyObject, out: &mut Out) -> Result<(), Stri
                     memo::keep_failure(obj, &error);
                     return Err(error);
                 }
-                (r, !memo::keep(obj, r))
+                // Looked for in the whole text, before any cut.
+                let marks = memo::marks_recursion(r);
+                if marks {
+                    memo::mark();
+                }
+                (r, !memo::keep(obj, r, marks))
             }
         };
         let mut text = String::new();

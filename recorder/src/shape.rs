@@ -26,6 +26,7 @@ use pyo3_ffi as ffi;
 use pyttd_format::Value;
 
 use crate::expand::Expander;
+use crate::memo;
 use crate::redact::Redactor;
 use crate::render::{self, TEXT_CAP, is_plain, same};
 
@@ -141,7 +142,13 @@ impl Node {
         unsafe {
             match self {
                 Node::Scalar(value) => render::renders_as(obj, value),
-                Node::Rendered(value) => same(&render::render(obj, redact), value),
+                Node::Rendered(value) => {
+                    // Rendered without `...` when the shape was taken: with it now, the text
+                    // (even if its first characters are the same) is not comparable.
+                    memo::take_marked();
+                    let now = render::render(obj, redact);
+                    !memo::take_marked() && same(&now, value)
+                }
                 Node::Container(container) => {
                     // A container inside itself is shown as `[...]` there, which its contents
                     // do not tell, and no shape holds (a walk takes none): changed.
@@ -406,15 +413,18 @@ impl Walk<'_> {
                 }
                 self.nodes = self.nodes.checked_sub(1)?;
                 ffi::Py_IncRef(x);
+                memo::take_marked();
                 let value = render::render(x, self.redact);
+                // `...` (anywhere in a repr's whole text) may be a container met inside itself,
+                // and such a text depends on the containers around it when it was taken
+                // (memo.rs): taken here, outside them, it need not be what this value's text or
+                // children show, so no shape holds it.
+                let marked = memo::take_marked();
                 ffi::Py_DecRef(x);
                 let Value::Repr(r) = &value else {
                     return None;
                 };
-                // `...` may be a container met inside itself, and such a text depends on the
-                // containers around it when it was taken (memo.rs): taken here, outside them, it
-                // need not be what this value's text or children show, so no shape holds it.
-                if r.text.contains("...") {
+                if marked {
                     return None;
                 }
                 self.text = self.text.checked_sub(r.text.len())?;

@@ -351,6 +351,43 @@ def test_a_repr_that_meets_its_container_is_taken_again_inside_it(tmp_path):
     assert steps[-2] == (12, {"k": "K<[K<[...]>]>", "v": "[K<[...]>]"})
 
 
+def test_a_repr_with_dots_past_the_cap_is_not_trusted_unchanged(tmp_path):
+    """`v[0]`'s repr on its own is longer than the text cap before its `[...]`, so the cut text
+    shows no `...`; inside `v` it is short, and shows the tail that changes. The element must not
+    be checked by its cut text alone (it was, and `v` stayed at its first value)."""
+    script = write(
+        tmp_path,
+        """\
+        class K:
+            def __init__(self):
+                self.head = "h" * 240
+                self.n = None
+                self.tail = "a"
+
+            def __repr__(self):
+                return f"K<{self.head}{self.n!r}, {self.tail}>"
+
+        def f():
+            v = [K()]
+            v[0].n = v
+            v[0].tail = "b"
+            v[0].tail = "c"
+            return len(v)
+
+        f()
+        """,
+    )
+    trace = record(script)
+    assert trace["result"].returncode == 0, trace["result"].stderr
+    head = "h" * 240
+    shown = [(line, s["v"]) for line, s in locals_at_lines(trace, "f") if "v" in s]
+    assert shown[-3:] == [
+        (13, f"[K<{head}[...], a>]"),
+        (14, f"[K<{head}[...], b>]"),
+        (15, f"[K<{head}[...], c>]"),
+    ]
+
+
 def test_module_class_and_function_reprs_follow_renames(tmp_path):
     """These reprs are not re-rendered while CPython's version stamps stay the same; a rename
     changes the stamp, and the new text shows at the very next line. (On 3.13 assigning a
