@@ -12,6 +12,12 @@
 //! `...` met none of them, and would have met one wherever it was reused only by way of a
 //! container it holds, which would have met it again and shown `...` here too.
 //!
+//! That last step assumes a repr shows `...` where it meets itself again, as CPython's
+//! containers, `reprlib.recursive_repr` and dataclasses do by default. Known gap: a `__repr__`
+//! that guards its own recursion with another text (`recursive_repr("<K>")`), or shows only a
+//! summary of a nested repr (its length), and reaches a container that holds it, can be shown
+//! inside that container with the text it has outside it (DESIGN.md 5.6).
+//!
 //! Sound because the scope holds a reference to every object it keeps (and to its repr string)
 //! until it closes: a kept object cannot be freed, so its address cannot be taken by another
 //! object while the scope is open. Scopes nest; the outermost one releases the references. A
