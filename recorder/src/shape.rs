@@ -142,12 +142,10 @@ impl Node {
         unsafe {
             match self {
                 Node::Scalar(value) => render::renders_as(obj, value),
+                // Rendered without `...` when the shape was taken: with it now, the text (even if
+                // its first characters are the same) is not comparable.
                 Node::Rendered(value) => {
-                    // Rendered without `...` when the shape was taken: with it now, the text
-                    // (even if its first characters are the same) is not comparable.
-                    memo::take_marked();
-                    let now = render::render(obj, redact);
-                    !memo::take_marked() && same(&now, value)
+                    render_unmarked(obj, redact).is_some_and(|now| same(&now, value))
                 }
                 Node::Container(container) => {
                     // A container inside itself is shown as `[...]` there, which its contents
@@ -219,6 +217,18 @@ impl Container {
             }
         }
     }
+}
+
+/// `obj` rendered, or `None` when a text holding `...` was rendered for it (anywhere in a repr's
+/// whole text, or the renderer's own mark of a container met inside itself: `memo::mark`).
+///
+/// # Safety
+/// GIL held; `obj` is live and referenced.
+unsafe fn render_unmarked(obj: *mut ffi::PyObject, redact: &Redactor) -> Option<Value> {
+    memo::take_marked();
+    // SAFETY: guaranteed by the caller.
+    let value = unsafe { render::render(obj, redact) };
+    (!memo::take_marked()).then_some(value)
 }
 
 /// [`Node::matches`] of the borrowed `x`, held meanwhile.
@@ -413,20 +423,14 @@ impl Walk<'_> {
                 }
                 self.nodes = self.nodes.checked_sub(1)?;
                 ffi::Py_IncRef(x);
-                memo::take_marked();
-                let value = render::render(x, self.redact);
-                // `...` (anywhere in a repr's whole text) may be a container met inside itself,
-                // and such a text depends on the containers around it when it was taken
-                // (memo.rs): taken here, outside them, it need not be what this value's text or
-                // children show, so no shape holds it.
-                let marked = memo::take_marked();
+                // Its text holding `...` depends on the containers around it (module docs): no
+                // shape holds it.
+                let value = render_unmarked(x, self.redact);
                 ffi::Py_DecRef(x);
+                let value = value?;
                 let Value::Repr(r) = &value else {
                     return None;
                 };
-                if marked {
-                    return None;
-                }
                 self.text = self.text.checked_sub(r.text.len())?;
                 *chars = chars.saturating_sub(r.text.chars().count());
                 self.rendered = true;
