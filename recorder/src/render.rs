@@ -782,13 +782,8 @@ unsafe fn python_repr(obj: *mut ffi::PyObject, out: &mut Out) -> Result<(), Stri
                 return Ok(());
             }
         }
-        let (r, owned) = match kept {
-            Some(Ok((r, marks))) => {
-                if marks {
-                    memo::mark();
-                }
-                (r, false)
-            }
+        let (r, owned, marks) = match kept {
+            Some(Ok((r, marks))) => (r, false, marks),
             Some(Err(error)) => return Err(error),
             None => {
                 let r = ffi::PyObject_Repr(obj);
@@ -799,12 +794,12 @@ unsafe fn python_repr(obj: *mut ffi::PyObject, out: &mut Out) -> Result<(), Stri
                 }
                 // Looked for in the whole text, before any cut.
                 let marks = memo::marks_recursion(r);
-                if marks {
-                    memo::mark();
-                }
-                (r, !memo::keep(obj, r, marks))
+                (r, !memo::keep(obj, r, marks), marks)
             }
         };
+        if marks {
+            memo::mark();
+        }
         let mut text = String::new();
         let more = read_str(r, out.room(), true, &mut text).unwrap_or(false);
         if owned {
