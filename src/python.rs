@@ -334,6 +334,13 @@ mod native {
             .is_some()
     }
 
+    /// The text the recorder builds for `repr(obj)` without running it (a plain f-string
+    /// `__repr__`), or `None` when recording runs the real `repr()` (a test helper).
+    #[pyfunction]
+    fn planned_repr(obj: &Bound<'_, PyAny>) -> Option<String> {
+        pyttd_recorder::planned_repr(obj)
+    }
+
     #[pymodule_init]
     fn init(module: &Bound<'_, PyModule>) -> PyResult<()> {
         module.add("__version__", env!("CARGO_PKG_VERSION"))

@@ -23,6 +23,10 @@ def record_output(stream: int, text: str) -> None:
 def read_events(path: str | PathLike[str]) -> list[tuple[int, int, str, str, int, int, int]]:
     """``(seq, thread_id, kind, qualname, line, depth, call_id)`` per event (a test helper)."""
 
+def planned_repr(obj: object) -> str | None:
+    """The text the recorder builds for ``repr(obj)`` without running it (a ``__repr__`` that is one
+    f-string of the object's attributes), or ``None`` when recording runs ``repr()`` (a test helper)."""
+
 def start_recording(
     path: str | PathLike[str],
     script: str,

@@ -29,6 +29,7 @@ mod hooks;
 mod level;
 mod memo;
 mod names;
+mod plan;
 mod redact;
 mod render;
 mod ring;
@@ -39,6 +40,7 @@ mod values;
 
 pub use error::RecorderError;
 pub use hooks::code_kind;
+pub use plan::planned_repr;
 pub use pyttd_format::{FORMAT_VERSION, repr};
 pub use redact::Redactor;
 pub use session::{

@@ -6,7 +6,9 @@
 //! `repr()` writes them, but stop at the text budget instead of rendering everything: a list of a
 //! million elements costs as much as its first 256 characters. Their elements use the same fast
 //! paths (`repr.rs` for floats and strings); anything else goes through `PyObject_Repr`, which
-//! may run the program's `__repr__` (no monitoring event is produced while a callback runs).
+//! may run the program's `__repr__` (no monitoring event is produced while a callback runs),
+//! unless that `__repr__` is one f-string of the object's attributes, which `plan.rs` follows
+//! without running it.
 //! A failing `repr()` is cleared at once and recorded as `<repr failed: TypeName>`, exactly like
 //! a failing `repr()` of the whole value would be (a container's repr fails when an element's
 //! does).
@@ -748,6 +750,39 @@ unsafe fn set(obj: *mut ffi::PyObject, out: &mut Out, frozen: bool) -> Result<()
     Ok(())
 }
 
+/// How redaction replaces an object's own `repr()`.
+pub(crate) enum Redaction {
+    /// A dict subclass holding a secret key: its items rendered by the recorder, redacted.
+    Items,
+    /// An object whose own repr may show a secret attribute or field. (Module and class reprs
+    /// show no attribute values.)
+    Withheld,
+}
+
+/// Whether (and how) redaction replaces `obj`'s own `repr()`.
+///
+/// # Safety
+/// GIL held; `obj` live and referenced.
+pub(crate) unsafe fn redaction(obj: *mut ffi::PyObject, redact: &Redactor) -> Option<Redaction> {
+    if !redact.is_enabled() {
+        return None;
+    }
+    // SAFETY: guaranteed by the caller.
+    unsafe {
+        if ffi::PyDict_Check(obj) != 0 && dict_has_secret_key(obj, redact) {
+            Some(Redaction::Items)
+        } else if has_custom_repr(obj)
+            && ffi::PyModule_Check(obj) == 0
+            && ffi::PyType_Check(obj) == 0
+            && has_secret_attribute(obj, redact)
+        {
+            Some(Redaction::Withheld)
+        } else {
+            None
+        }
+    }
+}
+
 /// `PyObject_Repr`, bounded.
 ///
 /// # Safety
@@ -759,34 +794,31 @@ unsafe fn python_repr(obj: *mut ffi::PyObject, out: &mut Out) -> Result<(), Stri
         // object passed the checks below when it was kept, earlier in this event, and its text
         // was taken then.
         let kept = memo::kept(obj);
-        if kept.is_none() && out.redact.is_enabled() {
-            // A dict subclass holding a secret key: its items rendered here, redacted.
-            if ffi::PyDict_Check(obj) != 0 && dict_has_secret_key(obj, out.redact) {
-                out.push(&type_name(obj));
-                out.push("(");
-                dict(obj, out)?;
-                out.push(")");
-                return Ok(());
-            }
-            // An object whose own repr may show a secret attribute or field: withheld. (Module
-            // and class reprs show no attribute values.)
-            if has_custom_repr(obj)
-                && ffi::PyModule_Check(obj) == 0
-                && ffi::PyType_Check(obj) == 0
-                && has_secret_attribute(obj, out.redact)
-            {
-                out.push(&format!(
-                    "<{} object: repr withheld, secret attributes>",
-                    type_name(obj)
-                ));
-                return Ok(());
+        if kept.is_none() {
+            match redaction(obj, out.redact) {
+                Some(Redaction::Items) => {
+                    out.push(&type_name(obj));
+                    out.push("(");
+                    dict(obj, out)?;
+                    out.push(")");
+                    return Ok(());
+                }
+                Some(Redaction::Withheld) => {
+                    out.push(&format!(
+                        "<{} object: repr withheld, secret attributes>",
+                        type_name(obj)
+                    ));
+                    return Ok(());
+                }
+                None => {}
             }
         }
         let (r, owned, marks) = match kept {
             Some(Ok((r, marks))) => (r, false, marks),
             Some(Err(error)) => return Err(error),
             None => {
-                let r = ffi::PyObject_Repr(obj);
+                // A plain f-string `__repr__` is followed without running it (plan.rs).
+                let r = crate::plan::repr(obj).unwrap_or_else(|| ffi::PyObject_Repr(obj));
                 if r.is_null() {
                     let error = take_error();
                     memo::keep_failure(obj, &error);

@@ -27,6 +27,7 @@ use pyttd_format::Value;
 
 use crate::expand::Expander;
 use crate::memo;
+use crate::plan::Reads;
 use crate::redact::Redactor;
 use crate::render::{self, TEXT_CAP, is_plain, same};
 
@@ -53,6 +54,8 @@ enum Node {
     Scalar(Value),
     /// Anything else not expanded where it is: its rendering.
     Rendered(Value),
+    /// An object whose `repr()` the recorder follows itself (plan.rs): what it read.
+    Planned(Reads),
     Container(Container),
 }
 
@@ -147,6 +150,7 @@ impl Node {
                 Node::Rendered(value) => {
                     render_unmarked(obj, redact).is_some_and(|now| same(&now, value))
                 }
+                Node::Planned(reads) => reads.matches(obj, redact),
                 Node::Container(container) => {
                     // A container inside itself is shown as `[...]` there, which its contents
                     // do not tell, and no shape holds (a walk takes none): changed.
@@ -422,17 +426,20 @@ impl Walk<'_> {
                     return None;
                 }
                 self.nodes = self.nodes.checked_sub(1)?;
-                ffi::Py_IncRef(x);
+                let x = Held::new(x);
                 // Its text holding `...` depends on the containers around it (module docs): no
                 // shape holds it.
-                let value = render_unmarked(x, self.redact);
-                ffi::Py_DecRef(x);
-                let value = value?;
+                let value = render_unmarked(x.0, self.redact)?;
                 let Value::Repr(r) = &value else {
                     return None;
                 };
                 self.text = self.text.checked_sub(r.text.len())?;
                 *chars = chars.saturating_sub(r.text.chars().count());
+                // What a planned repr read stands for its text, and is checked without running
+                // Python.
+                if let Some(reads) = Reads::of(x.0, self.redact, &r.text, r.truncated) {
+                    return Some(Node::Planned(reads));
+                }
                 self.rendered = true;
                 return Some(Node::Rendered(value));
             }

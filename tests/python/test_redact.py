@@ -246,3 +246,39 @@ def test_a_type_that_gains_a_secret_field_has_its_repr_withheld_from_then_on(tmp
     trace = _native.read_trace(out)
     boxes = [r[9] for r in trace["values"] if r[2] == "box" and r[4]]
     assert boxes == ["Box('visible')", "<Box object: repr withheld, secret attributes>"]
+
+
+def test_an_object_in_a_container_that_gains_a_secret_attribute_is_withheld_at_once(tmp_path):
+    # `Account.__repr__` is a plain f-string, which the recorder follows without running it, and
+    # the list holding the account is checked by what that repr reads (recorder/src/plan.rs):
+    # an attribute added to the instance must still withhold its repr at the next line.
+    script = tmp_path / "s.py"
+    script.write_text(
+        textwrap.dedent(
+            """\
+            class Account:
+                def __init__(self, name):
+                    self.name = name
+
+                def __repr__(self):
+                    return f"Account({self.name})"
+
+
+            def f():
+                accounts = [Account("ann")]
+                accounts[0].token = "tok-e5f1"
+                accounts[0].name = "bob"
+                return len(accounts)
+
+
+            f()
+            """
+        )
+    )
+    out = tmp_path / "s.pyttd"
+    result = subprocess.run([str(PYTTD_SCRIPT), "record", "-o", str(out), str(script)], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    trace = _native.read_trace(out)
+    shown = [r[9] for r in trace["values"] if r[2] == "accounts"]
+    assert shown == ["[Account(ann)]", "[<Account object: repr withheld, secret attributes>]"]
+    assert not [table for table, text in texts(trace) if "tok-e5f1" in text]

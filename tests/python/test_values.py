@@ -798,3 +798,170 @@ def test_a_string_cut_by_the_cap_inside_a_container_keeps_its_quotes(tmp_path):
     trace = record(script)
     xs = [(r[9], r[10]) for r in trace["values"] if r[2] == "x"]
     assert xs == [(repr(["a" * pad] + ["it's"] * 40)[:256], True) for pad in range(8)]
+
+
+PLAIN_REPRS = '''
+import dataclasses, reprlib
+
+class Slots:
+    __slots__ = ("x", "y")
+    def __init__(self, x, y):
+        self.x, self.y = x, y
+    def __repr__(self):
+        return f"Slots({self.x}, {self.y!r})"
+
+class Conversions:
+    kind = "class attribute"
+    def __init__(self, **kw):
+        self.__dict__.update(kw)
+    def __repr__(self):
+        """A docstring is not code."""
+        return f"<{self.kind}|{self.s!s}|{self.a!a}|{self.r!r}|{self.f}|{self.b}|{self.n}|{self.big}>"
+
+class One:
+    def __init__(self, v):
+        self.v = v
+    def __repr__(self):
+        return f"{self.v}"
+
+class Global:
+    def __repr__(self):
+        return f"{type(self).__name__}()"
+
+class Method:
+    name = "m"
+    def __repr__(self):
+        return f"{self.name.upper()}"
+
+class Spec:
+    x = 5
+    def __repr__(self):
+        return f"{self.x:>4}"
+
+class Property:
+    @property
+    def x(self):
+        return 1
+    def __repr__(self):
+        return f"{self.x}"
+
+class Fallback:
+    def __getattr__(self, name):
+        return 2
+    def __repr__(self):
+        return f"{self.x}"
+
+class Percent:
+    x = 3
+    def __repr__(self):
+        return "%s" % self.x
+
+class Recursive:
+    x = 4
+    @reprlib.recursive_repr()
+    def __repr__(self):
+        return f"{self.x}"
+
+@dataclasses.dataclass
+class Data:
+    x: int
+'''
+
+
+def test_plain_f_string_reprs_are_built_without_running_them():
+    """The recorder builds the text of a `__repr__` that is one f-string of the object's own
+    attributes itself (recorder/src/plan.rs), exactly as `repr()` gives it; anything else (a
+    global, a call, a format spec, a descriptor, `__getattr__`, a decorator, a value it cannot
+    format) leaves it to the real `repr()`."""
+    ns: dict = {}
+    exec(PLAIN_REPRS, ns)
+    conversions = dict(s="naïve 'q'", a="é\n", r="it's", f=0.1, b=True, n=None, big=-(2**70))
+    planned = [
+        ns["Slots"](1, "a"),
+        ns["Slots"](-7, 2.5e-07),
+        ns["Slots"](None, False),
+        ns["Conversions"](**conversions),
+        ns["Conversions"](**conversions, kind="instance attribute"),
+        ns["One"]("text"),
+        ns["One"](float("nan")),
+    ]
+    for obj in planned:
+        assert _native.planned_repr(obj) == repr(obj)
+    odd = ns["One"]("\ud800")
+    run = [
+        ns["Global"](),
+        ns["Method"](),
+        ns["Spec"](),
+        ns["Property"](),
+        ns["Fallback"](),
+        ns["Percent"](),
+        ns["Recursive"](),
+        ns["Data"](1),
+        ns["One"]([1, 2]),
+        odd,
+        1,
+        "str",
+        [ns["One"](1)],
+    ]
+    for obj in run:
+        assert _native.planned_repr(obj) is None, type(obj).__name__
+    slots = ns["Slots"](1, 2)
+    del slots.y
+    assert _native.planned_repr(slots) is None
+    # The class changed: its next repr follows the new code.
+    ns["One"].__repr__ = lambda self: f"one={self.v!r}"
+    assert _native.planned_repr(ns["One"]("x")) == "one='x'"
+    ns["One"].__repr__.__code__ = (lambda self: f"code={self.v}").__code__
+    assert _native.planned_repr(ns["One"]("x")) is None
+
+
+def test_a_planned_repr_changed_by_another_repr_is_not_kept_stale(tmp_path):
+    """`P.__repr__` is followed without running it and `held`'s shape checks `p` by what that
+    repr reads (recorder/src/plan.rs). At line 27 `b`'s own `__repr__` changes `p` after `p` was
+    rendered for that event: `held` shows the text `p` had then, and from line 28 it must show
+    `p`'s new text, never the one that no longer holds."""
+    script = write(
+        tmp_path,
+        """\
+        class P:
+            def __init__(self):
+                self.x = 0
+
+            def __repr__(self):
+                return f"P({self.x})"
+
+
+        class Bump:
+            armed = False
+
+            def __init__(self, p):
+                self.p = p
+
+            def __repr__(self):
+                if self.armed:
+                    self.armed = False
+                    self.p.x += 1
+                return "Bump"
+
+
+        def f():
+            p = P()
+            b = Bump(p)
+            held = [p, b]
+            b.armed = True
+            n = 1
+            n = 2
+            return held
+
+
+        f()
+        """,
+    )
+    trace = record(script)
+    assert trace["result"].returncode == 0, trace["result"].stderr
+    shown = [(line, v.get("p"), v.get("held")) for line, v in locals_at_lines(trace, "f")]
+    assert shown[-3:] == [
+        (27, "P(0)", "[P(0), Bump]"),
+        (28, "P(1)", "[P(1), Bump]"),
+        (29, "P(1)", "[P(1), Bump]"),
+    ]
