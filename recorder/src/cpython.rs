@@ -279,6 +279,21 @@ const KEYS_INDICES: usize = 32;
 /// `(key, value)`.
 const KEYS_GENERAL: u8 = 0;
 const KEYS_UNICODE: u8 = 1;
+const KEYS_SPLIT: u8 = 2;
+
+/// Whether every key of the dict `d` is an exact `str` (its keys table is of the `str`-only
+/// kind, or split: an instance's shared keys; CPython turns either into the general kind as
+/// soon as another key is stored): looking up a `str` in it never runs a key's `__eq__`.
+///
+/// # Safety
+/// GIL held; `d` is a live dict.
+pub unsafe fn dict_keys_all_str(d: *mut ffi::PyObject) -> bool {
+    // SAFETY: guaranteed by the caller; the offsets are those of the dict's own structs.
+    unsafe {
+        let keys = read::<*const u8>(d as *const u8, DICT_KEYS);
+        matches!(read::<u8>(keys, KEYS_KIND), KEYS_UNICODE | KEYS_SPLIT)
+    }
+}
 
 /// The entry table of a dict with a combined table (a module's or a class body's namespace), in
 /// the order `PyDict_Next` walks it: reading it directly costs a few instructions per entry

@@ -15,11 +15,19 @@
 //! decorator's wrapper) gives no plan, and the real `__repr__` runs. So does any surprise when a
 //! plan is followed: a missing attribute, a value of another type, an error while converting it.
 //! Nothing observable has happened by then, so the real call sees the same object.
+//!
+//! Reading an attribute looks its name up in dicts (the classes' and the instance's): a dict
+//! holding a key that is not an exact `str` could run that key's `__eq__` on a hash collision,
+//! so a type whose classes hold one has no plan, and an instance whose dict holds one is
+//! rendered by its real `repr()`. A plan holds a reference to the code it was read from (so that
+//! a new `__code__` can never be taken for it) and to its attribute names, never to the function
+//! (which the type holds for as long as its tag is unchanged) or anything the function reaches.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
 use std::fmt::Write;
 use std::rc::Rc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use pyo3_ffi as ffi;
 
@@ -60,13 +68,20 @@ enum Piece {
     },
 }
 
-/// The pieces of one `__repr__`, and the function and code they were read from (strong
-/// references, released with the plan).
+/// The pieces of one `__repr__`, the function (borrowed: the type holds it while its tag holds)
+/// and the code (a strong reference, released with the plan) they were read from.
 struct Plan {
+    /// Unique to this plan, across threads and time ([`SERIALS`]).
+    serial: u64,
     function: usize,
     code: usize,
     pieces: Box<[Piece]>,
 }
+
+/// Serial numbers of plans: a [`Reads`] taken under one plan is checked only under the same one
+/// (the plan of a type rebuilt after its `__code__` changed, or made by another thread, is
+/// another).
+static SERIALS: AtomicU64 = AtomicU64::new(1);
 
 #[derive(Default)]
 struct Plans {
@@ -119,6 +134,8 @@ pub fn planned_repr(obj: &pyo3::Bound<'_, pyo3::PyAny>) -> Option<String> {
 #[derive(Debug)]
 pub(crate) struct Reads {
     type_key: (usize, u32),
+    /// The plan the values were read under.
+    serial: u64,
     values: Box<[Value]>,
 }
 
@@ -144,7 +161,9 @@ impl Reads {
             let t = ffi::Py_TYPE(obj);
             let mut values = Vec::new();
             let mut text = String::new();
+            let mut serial = 0;
             let tag = with_plan(t, |plan| {
+                serial = plan.serial;
                 plan.follow(obj, &mut text, |value| {
                     let rendered = render::render(value, redact);
                     let confirmed = render::renders_as(value, &rendered);
@@ -159,6 +178,7 @@ impl Reads {
             };
             same.then_some(Reads {
                 type_key: (t as usize, tag),
+                serial,
                 values: values.into_boxed_slice(),
             })
         }
@@ -183,6 +203,9 @@ impl Reads {
                 return false;
             }
             with_plan(t, |plan| {
+                if plan.serial != self.serial || !instance_keys_all_str(obj) {
+                    return None;
+                }
                 let mut values = self.values.iter();
                 for name in plan.names() {
                     let value = read(obj, name)?;
@@ -219,7 +242,7 @@ unsafe fn with_plan(t: *mut ffi::PyTypeObject, f: impl FnOnce(&Plan) -> Option<(
                 }
                 plans
                     .by_type
-                    .insert((t as usize, tag), Plan::of(t).map(Rc::new));
+                    .insert((t as usize, tag), Plan::of(t, tag).map(Rc::new));
             }
             (
                 plans.by_type.get(&(t as usize, tag)).cloned().flatten(),
@@ -245,12 +268,14 @@ impl Plan {
     ///
     /// # Safety
     /// GIL held; `t` is a live type.
-    unsafe fn of(t: *mut ffi::PyTypeObject) -> Option<Plan> {
-        // SAFETY: guaranteed by the caller; references taken here are released on every path
-        // that gives no plan.
+    unsafe fn of(t: *mut ffi::PyTypeObject, tag: u32) -> Option<Plan> {
+        // SAFETY: guaranteed by the caller. No Python runs here: every dict looked up in holds
+        // only exact `str` keys (checked first), and the code's attributes are C getters. The
+        // references taken by `read_pieces` are released on every path that gives no plan.
         unsafe {
             if (*t).tp_getattro.map(|f| f as usize)
                 != Some(ffi::PyObject_GenericGetAttr as *const () as usize)
+                || !class_keys_all_str(t)
             {
                 return None;
             }
@@ -260,17 +285,17 @@ impl Plan {
             }
             let code = ffi::PyFunction_GetCode(function);
             let pieces = read_pieces(code)?;
-            for piece in &pieces {
-                if let Piece::Attribute { name, .. } = piece
-                    && !plain_attribute(t, *name as *mut ffi::PyObject)
-                {
-                    release_pieces(&pieces);
-                    return None;
-                }
+            let plain = pieces.iter().all(|piece| match piece {
+                Piece::Attribute { name, .. } => plain_attribute(t, *name as *mut ffi::PyObject),
+                Piece::Text(_) => true,
+            });
+            if !plain || cpython::type_version(t) != Some(tag) {
+                release_pieces(&pieces);
+                return None;
             }
-            ffi::Py_IncRef(function);
             ffi::Py_IncRef(code);
             Some(Plan {
+                serial: SERIALS.fetch_add(1, Ordering::Relaxed),
                 function: function as usize,
                 code: code as usize,
                 pieces: pieces.into_boxed_slice(),
@@ -289,6 +314,10 @@ impl Plan {
         text: &mut String,
         mut each: impl FnMut(*mut ffi::PyObject) -> Option<()>,
     ) -> Option<()> {
+        // SAFETY: guaranteed by the caller.
+        if !unsafe { instance_keys_all_str(obj) } {
+            return None;
+        }
         for piece in &self.pieces {
             match piece {
                 Piece::Text(s) => text.push_str(s),
@@ -324,7 +353,6 @@ impl Drop for Plan {
         // SAFETY: the plan holds these references; the GIL is held (above).
         unsafe {
             release_pieces(&self.pieces);
-            ffi::Py_DecRef(self.function as *mut ffi::PyObject);
             ffi::Py_DecRef(self.code as *mut ffi::PyObject);
         }
     }
@@ -365,6 +393,75 @@ unsafe fn plain_attribute(t: *mut ffi::PyTypeObject, name: *mut ffi::PyObject) -
             return true;
         }
         ffi::Py_TYPE(found) == &raw mut ffi::PyMemberDescr_Type || render::is_plain(found)
+    }
+}
+
+/// Whether every class in `t`'s MRO holds only exact `str` keys in its dict (see the module
+/// docs).
+///
+/// # Safety
+/// GIL held; `t` is a live type.
+unsafe fn class_keys_all_str(t: *mut ffi::PyTypeObject) -> bool {
+    // SAFETY: guaranteed by the caller; `tp_mro` is a tuple of types, each with a dict.
+    unsafe {
+        let mro = (*t).tp_mro;
+        if mro.is_null() || ffi::PyTuple_Check(mro) == 0 {
+            return false;
+        }
+        (0..ffi::PyTuple_GET_SIZE(mro)).all(|i| {
+            let class = ffi::PyTuple_GET_ITEM(mro, i);
+            if ffi::PyType_Check(class) == 0 {
+                return false;
+            }
+            // (`tp_dict` is null for builtin static types on 3.12+.)
+            let dict = ffi::PyType_GetDict(class.cast());
+            if dict.is_null() {
+                ffi::PyErr_Clear();
+                return false;
+            }
+            let plain = ffi::PyDict_Check(dict) != 0 && cpython::dict_keys_all_str(dict);
+            ffi::Py_DecRef(dict);
+            plain
+        })
+    }
+}
+
+/// Whether `obj` has no instance dict, or one whose keys are all exact `str` (see the module
+/// docs). An instance dict not yet made is made here, as reading `__dict__` would.
+///
+/// # Safety
+/// GIL held; `obj` is live.
+unsafe fn instance_keys_all_str(obj: *mut ffi::PyObject) -> bool {
+    // SAFETY: guaranteed by the caller; the dict's reference is released, an error cleared.
+    unsafe {
+        if (*ffi::Py_TYPE(obj)).tp_dictoffset == 0 {
+            return true;
+        }
+        let dict = ffi::PyObject_GenericGetDict(obj, std::ptr::null_mut());
+        if dict.is_null() {
+            ffi::PyErr_Clear();
+            return false;
+        }
+        let plain = ffi::PyDict_Check(dict) != 0 && cpython::dict_keys_all_str(dict);
+        ffi::Py_DecRef(dict);
+        plain
+    }
+}
+
+/// Whether `obj`'s type has a plan that reads an attribute whose name is secret: its repr is
+/// then withheld (`render::redaction`), whichever class holds the attribute.
+///
+/// # Safety
+/// GIL held; `obj` is live and referenced by the caller.
+pub(crate) unsafe fn reads_secret(obj: *mut ffi::PyObject, redact: &Redactor) -> bool {
+    // SAFETY: guaranteed by the caller.
+    unsafe {
+        with_plan(ffi::Py_TYPE(obj), |plan| {
+            plan.names()
+                .any(|name| render::is_secret_key(name, redact))
+                .then_some(())
+        })
+        .is_some()
     }
 }
 
@@ -419,18 +516,11 @@ unsafe fn convert(
             ffi::PyErr_Clear();
             return None;
         }
-        let mut len: ffi::Py_ssize_t = 0;
-        let utf8 = ffi::PyUnicode_AsUTF8AndSize(converted, &mut len);
-        if utf8.is_null() {
-            // A lone surrogate: the real repr renders it.
-            ffi::PyErr_Clear();
-            ffi::Py_DecRef(converted);
-            return None;
-        }
-        let bytes = std::slice::from_raw_parts(utf8.cast::<u8>(), len as usize);
-        text.push_str(std::str::from_utf8_unchecked(bytes));
+        // Read from the string's own representation (asking for its UTF-8 would store a copy in
+        // the program's string); a lone surrogate: the real repr renders it.
+        let read = render::read_str(converted, usize::MAX, false, text);
         ffi::Py_DecRef(converted);
-        Some(())
+        read.ok().map(|_| ())
     }
 }
 
@@ -674,14 +764,9 @@ unsafe fn tuple_str(t: *mut ffi::PyObject, i: usize) -> Option<String> {
     // SAFETY: guaranteed by the caller.
     unsafe {
         let item = tuple_item_str(t, i)?;
-        let mut len: ffi::Py_ssize_t = 0;
-        let utf8 = ffi::PyUnicode_AsUTF8AndSize(item, &mut len);
-        if utf8.is_null() {
-            ffi::PyErr_Clear();
-            return None;
-        }
-        let bytes = std::slice::from_raw_parts(utf8.cast::<u8>(), len as usize);
-        Some(String::from_utf8_lossy(bytes).into_owned())
+        let mut text = String::new();
+        render::read_str(item, usize::MAX, false, &mut text).ok()?;
+        Some(text)
     }
 }
 

@@ -90,14 +90,14 @@ fn failed(type_name: String, error: &str) -> Value {
 }
 
 /// A string had a lone surrogate where surrogates are not allowed.
-struct Surrogate;
+pub(crate) struct Surrogate;
 
 /// Appends the first `max` characters of the `str` object `obj` to `out`; true when it has more.
 /// With `escape`, lone surrogates are written as `\udXXX`, otherwise they fail.
 ///
 /// # Safety
 /// GIL held; `obj` is a live `str` (exact or subclass).
-unsafe fn read_str(
+pub(crate) unsafe fn read_str(
     obj: *mut ffi::PyObject,
     max: usize,
     escape: bool,
@@ -774,7 +774,7 @@ pub(crate) unsafe fn redaction(obj: *mut ffi::PyObject, redact: &Redactor) -> Op
         } else if has_custom_repr(obj)
             && ffi::PyModule_Check(obj) == 0
             && ffi::PyType_Check(obj) == 0
-            && has_secret_attribute(obj, redact)
+            && (has_secret_attribute(obj, redact) || crate::plan::reads_secret(obj, redact))
         {
             Some(Redaction::Withheld)
         } else {
@@ -925,14 +925,37 @@ unsafe fn has_secret_attribute(obj: *mut ffi::PyObject, redact: &Redactor) -> bo
     }
 }
 
-/// Whether a name in type `t`'s `__slots__`, `_fields` or `__dataclass_fields__` is secret.
+/// Whether a name in the `__slots__` of `t` or of a class it inherits from, or in its `_fields`
+/// or `__dataclass_fields__`, is secret.
 ///
 /// # Safety
 /// GIL held; `t` live.
 unsafe fn type_fields_secret(t: *mut ffi::PyTypeObject, redact: &Redactor) -> bool {
     // SAFETY: guaranteed by the caller; every new reference is released, errors cleared.
     unsafe {
-        for attr in [c"__slots__", c"_fields", c"__dataclass_fields__"] {
+        // Each class's own `__slots__` (the attribute would show only the nearest one's).
+        let mro = (*t).tp_mro;
+        if !mro.is_null() && ffi::PyTuple_Check(mro) != 0 {
+            for i in 0..ffi::PyTuple_GET_SIZE(mro) {
+                let class = ffi::PyTuple_GET_ITEM(mro, i);
+                if ffi::PyType_Check(class) == 0 {
+                    continue;
+                }
+                // (`tp_dict` is null for builtin static types on 3.12+.)
+                let dict = ffi::PyType_GetDict(class.cast());
+                if dict.is_null() {
+                    ffi::PyErr_Clear();
+                    continue;
+                }
+                let slots = ffi::PyDict_GetItemString(dict, c"__slots__".as_ptr());
+                let found = !slots.is_null() && names_secret(slots, redact);
+                ffi::Py_DecRef(dict);
+                if found {
+                    return true;
+                }
+            }
+        }
+        for attr in [c"_fields", c"__dataclass_fields__"] {
             let v = ffi::PyObject_GetAttrString(t as *mut ffi::PyObject, attr.as_ptr());
             if v.is_null() {
                 ffi::PyErr_Clear();

@@ -282,3 +282,50 @@ def test_an_object_in_a_container_that_gains_a_secret_attribute_is_withheld_at_o
     shown = [r[9] for r in trace["values"] if r[2] == "accounts"]
     assert shown == ["[Account(ann)]", "[<Account object: repr withheld, secret attributes>]"]
     assert not [table for table, text in texts(trace) if "tok-e5f1" in text]
+
+
+def test_secret_slots_of_a_base_class_and_secret_names_a_repr_reads_are_withheld(tmp_path):
+    # `Conn` names only `host` in its own `__slots__`; `password` is a slot of its base. `Card`
+    # shows a class attribute whose name is secret. Both reprs show the secret, so both are
+    # withheld, wherever the object is shown.
+    script = tmp_path / "s.py"
+    script.write_text(
+        textwrap.dedent(
+            """\
+            class Base:
+                __slots__ = ("password",)
+
+
+            class Conn(Base):
+                __slots__ = ("host",)
+
+                def __repr__(self):
+                    return f"Conn({self.host}, {self.password})"
+
+
+            class Card:
+                api_key = "ak-77c1"
+
+                def __repr__(self):
+                    return f"Card({self.api_key})"
+
+
+            def f():
+                c = Conn()
+                c.host = "h"
+                c.password = "pw-3d9a"
+                shown = [c, Card()]
+                return len(shown)
+
+
+            f()
+            """
+        )
+    )
+    out = tmp_path / "s.pyttd"
+    result = subprocess.run([str(PYTTD_SCRIPT), "record", "-o", str(out), str(script)], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    trace = _native.read_trace(out)
+    shown = [r[9] for r in trace["values"] if r[2] == "shown"]
+    assert shown == ["[<Conn object: repr withheld, secret attributes>, <Card object: repr withheld, secret attributes>]"]
+    assert not [table for table, text in texts(trace) if "pw-3d9a" in text or "ak-77c1" in text]

@@ -965,3 +965,139 @@ def test_a_planned_repr_changed_by_another_repr_is_not_kept_stale(tmp_path):
         (28, "P(1)", "[P(1), Bump]"),
         (29, "P(1)", "[P(1), Bump]"),
     ]
+
+
+def test_a_new_code_for_the_same_repr_is_seen_on_every_thread(tmp_path):
+    """Assigning `__repr__.__code__` keeps the class's version tag. `xs`'s shape, taken on the
+    main thread, checks its element by what the old code read; the generator resumes on another
+    thread, whose plan for `Node` is made from the new code, and must not be taken for the old
+    one."""
+    script = write(
+        tmp_path,
+        """\
+        import threading
+
+        class Node:
+            def __init__(self, x):
+                self.x = x
+            def __repr__(self):
+                return f"Node({self.x})"
+
+        def other(self):
+            return f"Pt<{self.x}>"
+
+        def gen():
+            xs = [Node(1)]
+            yield 1
+            n = 0
+            yield 2
+
+        g = gen()
+        next(g)
+        Node.__repr__.__code__ = other.__code__
+        t = threading.Thread(target=next, args=(g,))
+        t.start()
+        t.join()
+        """,
+    )
+    trace = record(script)
+    assert trace["result"].returncode == 0, trace["result"].stderr
+    shown = [(line, v.get("xs")) for line, v in locals_at_lines(trace, "gen")]
+    assert shown == [(13, None), (14, "[Node(1)]"), (15, "[Pt<1>]"), (16, "[Pt<1>]")]
+
+
+def test_a_plan_runs_no_key_eq_and_holds_no_function(tmp_path):
+    """Following a plan looks attribute names up in dicts. A key that is not an exact `str`
+    could run its `__eq__` there, so a class or an instance holding one is left to the real
+    `repr()`; and a plan keeps nothing of the function alive (its module's objects are freed
+    when the program drops them)."""
+    ns: dict = {}
+    exec(
+        textwrap.dedent(
+            """\
+            calls = []
+
+            class Key(str):
+                def __hash__(self):
+                    return hash("x")
+                def __eq__(self, other):
+                    calls.append(other)
+                    return False
+
+            class Node:
+                def __repr__(self):
+                    return f"Node({self.x})"
+
+            Odd = type("Odd", (), {"__repr__": Node.__repr__, Key("k"): 0, "x": 2})
+            """
+        ),
+        ns,
+    )
+    node = ns["Node"]()
+    node.x = 1
+    assert _native.planned_repr(node) == "Node(1)"
+    node.__dict__[ns["Key"]("k")] = 0  # (its hash meets "x"'s: the insertion runs `__eq__`)
+    odd = ns["Odd"]()
+    ns["calls"].clear()
+    assert _native.planned_repr(node) is None
+    assert _native.planned_repr(odd) is None
+    assert ns["calls"] == []
+
+    script = write(
+        tmp_path,
+        """\
+        import gc, weakref
+
+        class Resource:
+            def __del__(self):
+                print("finalized")
+
+        SRC = "class N:\\n    def __init__(self): self.x = 1\\n    def __repr__(self): return f'N({self.x})'\\n"
+
+        def make():
+            ns = {"res": Resource()}
+            exec(SRC, ns)
+            return ns["N"](), weakref.ref(ns["res"])
+
+        def f():
+            n, alive = make()
+            s = "shown"
+            del n
+            gc.collect()
+            print("alive", alive() is not None)
+
+        f()
+        """,
+        name="lifetime.py",
+    )
+    trace = record(script)
+    assert trace["result"].returncode == 0, trace["result"].stderr
+    assert trace["result"].stdout == "finalized\nalive False\n"
+    assert "N(1)" in [r[9] for r in trace["values"] if r[2] == "n"]
+
+
+def test_a_planned_repr_leaves_the_program_s_strings_as_they_are(tmp_path):
+    """Reading a non-ASCII `str` attribute as UTF-8 would store a UTF-8 copy in the program's
+    string (`sys.getsizeof` grows): the plan reads the string's own representation."""
+    script = write(
+        tmp_path,
+        """\
+        import sys
+
+        class Node:
+            def __init__(self, name):
+                self.name = name
+            def __repr__(self):
+                return f"Node({self.name})"
+
+        def f():
+            n = Node("".join(["caf", "é"]))
+            shown = sys.getsizeof(n.name)
+            print(shown == sys.getsizeof("".join(["caf", "é"])))
+
+        f()
+        """,
+    )
+    trace = record(script)
+    assert trace["result"].stdout == "True\n", trace["result"].stderr
+    assert "Node(café)" in [r[9] for r in trace["values"] if r[2] == "n"]
