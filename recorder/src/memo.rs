@@ -35,8 +35,14 @@ const MAX_KEPT: usize = 4096;
 #[derive(Default)]
 struct Memo {
     open: u32,
-    /// The containers the renderer is inside (`Py_ReprEnter`ed), outermost first.
+    /// The containers the renderer is inside, outermost first.
     entered: Vec<usize>,
+    /// Per entered container, whether it is in CPython's own list of containers being
+    /// rendered (`Py_ReprEnter`ed; see [`enter`]).
+    registered: Vec<bool>,
+    /// Whether the containers being rendered are `Py_ReprEnter`ed as they are entered: when the
+    /// outermost was entered, the program itself was inside a container's `repr()`.
+    eager: bool,
     /// A text that holds `...` was rendered since [`take_marked`] last looked.
     marked: bool,
     /// Object address → its repr; a reference to the object (and to its repr string) is held.
@@ -103,14 +109,102 @@ impl Drop for ReprScope {
     }
 }
 
-/// The renderer enters the container `obj` (after `Py_ReprEnter`).
-pub(crate) fn enter(obj: *mut ffi::PyObject) {
-    MEMO.with_borrow_mut(|m| m.entered.push(obj as usize));
+/// How the renderer enters a container ([`enter`]).
+pub(crate) enum Entry {
+    /// It is being rendered further up: show `...`.
+    Inside,
+    /// Entered.
+    Entered,
+    /// The caller must `Py_ReprEnter` it, then [`entered`] it if that added it.
+    Register,
 }
 
-/// The renderer leaves the container it entered last.
-pub(crate) fn leave() {
-    MEMO.with_borrow_mut(|m| m.entered.pop());
+/// The renderer enters the container `obj`.
+///
+/// CPython's container reprs find a container met inside itself in a per-thread list
+/// (`Py_ReprEnter`), which costs a dict lookup and a list scan per container. Only Python code
+/// run while a container is being rendered can look at that list: the recorder's own renderer
+/// finds such a container in [`Memo::entered`], and registers the containers it is inside with
+/// CPython only before it runs a `__repr__` ([`register`]). Unless the program itself was inside
+/// a container's `repr()` when the outermost one was entered (a hook that fires in a `__repr__`
+/// called by `repr(list)`): those containers are in CPython's list and the renderer must see
+/// them, so it registers every container as it enters it.
+///
+/// # Safety
+/// GIL held; `obj` is live.
+pub(crate) unsafe fn enter(obj: *mut ffi::PyObject) -> Entry {
+    MEMO.with_borrow_mut(|m| {
+        if m.entered.is_empty() {
+            // SAFETY: guaranteed by the caller.
+            m.eager = unsafe { reprs_in_progress() };
+        }
+        if m.eager {
+            Entry::Register
+        } else if m.entered.contains(&(obj as usize)) {
+            Entry::Inside
+        } else {
+            m.entered.push(obj as usize);
+            m.registered.push(false);
+            Entry::Entered
+        }
+    })
+}
+
+/// The renderer entered `obj`, which `Py_ReprEnter` added to CPython's list.
+pub(crate) fn entered(obj: *mut ffi::PyObject) {
+    MEMO.with_borrow_mut(|m| {
+        m.entered.push(obj as usize);
+        m.registered.push(true);
+    });
+}
+
+/// The renderer leaves the container it entered last; true when it must `Py_ReprLeave` it.
+pub(crate) fn leave() -> bool {
+    MEMO.with_borrow_mut(|m| {
+        m.entered.pop();
+        m.registered.pop().unwrap_or(false)
+    })
+}
+
+/// Registers every container the renderer is inside with CPython (`Py_ReprEnter`), outermost
+/// first, before it runs a `__repr__` (see [`enter`]).
+///
+/// # Safety
+/// GIL held; the entered containers are live (the renderer holds them).
+pub(crate) unsafe fn register() {
+    let pending: Vec<(usize, usize)> = MEMO.with_borrow(|m| {
+        (m.entered.iter().zip(&m.registered).enumerate())
+            .filter(|(_, (_, registered))| !**registered)
+            .map(|(i, (obj, _))| (i, *obj))
+            .collect()
+    });
+    for (i, obj) in pending {
+        // SAFETY: guaranteed by the caller. The list cannot hold `obj` already: it was not in it
+        // when the outermost container was entered, and a `__repr__` run since removed what it
+        // added before returning.
+        let added = unsafe { ffi::Py_ReprEnter(obj as *mut ffi::PyObject) } == 0;
+        if !added {
+            // SAFETY: GIL held.
+            unsafe { ffi::PyErr_Clear() };
+        }
+        MEMO.with_borrow_mut(|m| m.registered[i] = added);
+    }
+}
+
+/// Whether this thread's list of containers being rendered (`Py_ReprEnter`'s) holds any.
+///
+/// # Safety
+/// GIL held.
+unsafe fn reprs_in_progress() -> bool {
+    // SAFETY: GIL held; both lookups return borrowed references (or null, with no error set).
+    unsafe {
+        let dict = ffi::PyThreadState_GetDict();
+        if dict.is_null() {
+            return false;
+        }
+        let list = ffi::PyDict_GetItemString(dict, c"Py_Repr".as_ptr());
+        !list.is_null() && (ffi::PyList_Check(list) == 0 || ffi::PyList_GET_SIZE(list) > 0)
+    }
 }
 
 /// Notes that a text holding `...` was rendered: a repr's full text (before any cut), or the

@@ -570,35 +570,45 @@ unsafe fn render_into(obj: *mut ffi::PyObject, out: &mut Out) -> Result<(), Stri
     Ok(())
 }
 
-/// `Py_ReprEnter` as CPython's container reprs use it: `Ok(true)` when `obj` is already being
-/// rendered further up (write `...`). When it returns `Ok(false)`, [`repr_leave`] must follow.
+/// Enters `obj` as CPython's container reprs do (`Py_ReprEnter`, see [`memo::enter`]):
+/// `Ok(true)` when `obj` is already being rendered further up (write `...`). When it returns
+/// `Ok(false)`, [`repr_leave`] must follow.
 ///
 /// # Safety
-/// GIL held; `obj` live.
+/// GIL held; `obj` live and referenced.
 unsafe fn repr_enter(obj: *mut ffi::PyObject) -> Result<bool, String> {
     // SAFETY: guaranteed by the caller.
-    match unsafe { ffi::Py_ReprEnter(obj) } {
-        0 => {
-            memo::enter(obj);
-            Ok(false)
-        }
-        r if r > 0 => {
+    match unsafe { memo::enter(obj) } {
+        memo::Entry::Entered => Ok(false),
+        memo::Entry::Inside => {
             memo::mark();
             Ok(true)
         }
-        // SAFETY: GIL held.
-        _ => Err(unsafe { take_error() }),
+        // SAFETY: guaranteed by the caller.
+        memo::Entry::Register => match unsafe { ffi::Py_ReprEnter(obj) } {
+            0 => {
+                memo::entered(obj);
+                Ok(false)
+            }
+            r if r > 0 => {
+                memo::mark();
+                Ok(true)
+            }
+            // SAFETY: GIL held.
+            _ => Err(unsafe { take_error() }),
+        },
     }
 }
 
-/// `Py_ReprLeave` after a [`repr_enter`] that entered `obj`.
+/// Leaves `obj` after a [`repr_enter`] that entered it.
 ///
 /// # Safety
 /// GIL held; `obj` live.
 unsafe fn repr_leave(obj: *mut ffi::PyObject) {
-    memo::leave();
-    // SAFETY: guaranteed by the caller.
-    unsafe { ffi::Py_ReprLeave(obj) };
+    if memo::leave() {
+        // SAFETY: guaranteed by the caller.
+        unsafe { ffi::Py_ReprLeave(obj) };
+    }
 }
 
 /// A list or tuple: `item(i)` is the borrowed `i`-th item or `None` past the end (re-checked
@@ -818,7 +828,11 @@ unsafe fn python_repr(obj: *mut ffi::PyObject, out: &mut Out) -> Result<(), Stri
             Some(Err(error)) => return Err(error),
             None => {
                 // A plain f-string `__repr__` is followed without running it (plan.rs).
-                let r = crate::plan::repr(obj).unwrap_or_else(|| ffi::PyObject_Repr(obj));
+                let r = crate::plan::repr(obj).unwrap_or_else(|| {
+                    // The `__repr__` must see the containers being rendered around it.
+                    memo::register();
+                    ffi::PyObject_Repr(obj)
+                });
                 if r.is_null() {
                     let error = take_error();
                     memo::keep_failure(obj, &error);
@@ -955,6 +969,8 @@ unsafe fn type_fields_secret(t: *mut ffi::PyTypeObject, redact: &Redactor) -> bo
                 }
             }
         }
+        // A metaclass's `__getattr__` may run: it must see the containers being rendered.
+        memo::register();
         for attr in [c"_fields", c"__dataclass_fields__"] {
             let v = ffi::PyObject_GetAttrString(t as *mut ffi::PyObject, attr.as_ptr());
             if v.is_null() {
