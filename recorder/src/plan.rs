@@ -90,8 +90,8 @@ struct Plans {
 }
 
 thread_local! {
-    // Never dropped with its references: a thread's plans outlive it (a few strings and
-    // functions per class), since a thread-local destructor may run without the GIL.
+    // Never dropped with its references: a thread's plans outlive it (a code object and a few
+    // names per class), since a thread-local destructor may run without the GIL.
     static PLANS: RefCell<std::mem::ManuallyDrop<Plans>> = RefCell::default();
 }
 
