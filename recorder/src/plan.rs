@@ -402,7 +402,7 @@ unsafe fn plain_attribute(t: *mut ffi::PyTypeObject, name: *mut ffi::PyObject) -
 /// # Safety
 /// GIL held; `t` is a live type.
 unsafe fn class_keys_all_str(t: *mut ffi::PyTypeObject) -> bool {
-    // SAFETY: guaranteed by the caller; `tp_mro` is a tuple of types, each with a dict.
+    // SAFETY: guaranteed by the caller; items of `tp_mro` are checked to be types.
     unsafe {
         let mro = (*t).tp_mro;
         if mro.is_null() || ffi::PyTuple_Check(mro) == 0 {
@@ -414,14 +414,7 @@ unsafe fn class_keys_all_str(t: *mut ffi::PyTypeObject) -> bool {
                 return false;
             }
             // (`tp_dict` is null for builtin static types on 3.12+.)
-            let dict = ffi::PyType_GetDict(class.cast());
-            if dict.is_null() {
-                ffi::PyErr_Clear();
-                return false;
-            }
-            let plain = ffi::PyDict_Check(dict) != 0 && cpython::dict_keys_all_str(dict);
-            ffi::Py_DecRef(dict);
-            plain
+            keys_all_str(ffi::PyType_GetDict(class.cast()))
         })
     }
 }
@@ -432,12 +425,21 @@ unsafe fn class_keys_all_str(t: *mut ffi::PyTypeObject) -> bool {
 /// # Safety
 /// GIL held; `obj` is live.
 unsafe fn instance_keys_all_str(obj: *mut ffi::PyObject) -> bool {
-    // SAFETY: guaranteed by the caller; the dict's reference is released, an error cleared.
+    // SAFETY: guaranteed by the caller.
     unsafe {
-        if (*ffi::Py_TYPE(obj)).tp_dictoffset == 0 {
-            return true;
-        }
-        let dict = ffi::PyObject_GenericGetDict(obj, std::ptr::null_mut());
+        (*ffi::Py_TYPE(obj)).tp_dictoffset == 0
+            || keys_all_str(ffi::PyObject_GenericGetDict(obj, std::ptr::null_mut()))
+    }
+}
+
+/// Whether `dict`, a new reference (released here) or null (an error, cleared), is a dict whose
+/// keys are all exact `str`.
+///
+/// # Safety
+/// GIL held.
+unsafe fn keys_all_str(dict: *mut ffi::PyObject) -> bool {
+    // SAFETY: guaranteed by the caller.
+    unsafe {
         if dict.is_null() {
             ffi::PyErr_Clear();
             return false;
