@@ -115,6 +115,16 @@ def record(tmp_path: Path, *options: str) -> tuple[dict, bytes]:
     return trace, out.read_bytes()
 
 
+def record_source(tmp_path: Path, source: str) -> dict:
+    """Records the script `source` (dedented) with the default redaction; its trace."""
+    script = tmp_path / "s.py"
+    script.write_text(textwrap.dedent(source))
+    out = tmp_path / "s.pyttd"
+    result = subprocess.run([str(PYTTD_SCRIPT), "record", "-o", str(out), str(script)], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    return _native.read_trace(out)
+
+
 def texts(trace: dict):
     """Every value of every decoded row of every table, as text."""
     for table, rows in trace.items():
@@ -203,12 +213,8 @@ def test_invalid_secret_pattern_is_one_error_line(tmp_path):
 
 
 def test_modules_and_classes_with_secret_attributes_keep_their_repr(tmp_path):
-    script = tmp_path / "s.py"
-    script.write_text("import secrets as rng\n\nclass Vault:\n    password = 'pw'\n\nv = Vault\n")
-    out = tmp_path / "s.pyttd"
-    result = subprocess.run([str(PYTTD_SCRIPT), "record", "-o", str(out), str(script)], capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0, result.stderr
-    texts = {r[2]: r[9] for r in _native.read_trace(out)["values"] if r[3] == "local" and r[5] == "repr"}
+    trace = record_source(tmp_path, "import secrets as rng\n\nclass Vault:\n    password = 'pw'\n\nv = Vault\n")
+    texts = {r[2]: r[9] for r in trace["values"] if r[3] == "local" and r[5] == "repr"}
     assert texts["rng"].startswith("<module 'secrets' from ")
     assert texts["v"] == "<class '__main__.Vault'>"
 
@@ -216,34 +222,28 @@ def test_modules_and_classes_with_secret_attributes_keep_their_repr(tmp_path):
 def test_a_type_that_gains_a_secret_field_has_its_repr_withheld_from_then_on(tmp_path):
     # Whether a type's fields name a secret is remembered per type version: giving the class a
     # secret field name modifies it, and the next rendering must see that.
-    script = tmp_path / "s.py"
-    script.write_text(
-        textwrap.dedent(
-            """\
-            class Box:
-                __slots__ = ("value",)
+    trace = record_source(
+        tmp_path,
+        """\
+        class Box:
+            __slots__ = ("value",)
 
-                def __init__(self, value):
-                    self.value = value
+            def __init__(self, value):
+                self.value = value
 
-                def __repr__(self):
-                    return f"Box({self.value!r})"
-
-
-            def show(box):
-                return 1
+            def __repr__(self):
+                return f"Box({self.value!r})"
 
 
-            show(Box("visible"))
-            Box._fields = ("password",)
-            show(Box("late"))
-            """
-        )
+        def show(box):
+            return 1
+
+
+        show(Box("visible"))
+        Box._fields = ("password",)
+        show(Box("late"))
+        """,
     )
-    out = tmp_path / "s.pyttd"
-    result = subprocess.run([str(PYTTD_SCRIPT), "record", "-o", str(out), str(script)], capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0, result.stderr
-    trace = _native.read_trace(out)
     boxes = [r[9] for r in trace["values"] if r[2] == "box" and r[4]]
     assert boxes == ["Box('visible')", "<Box object: repr withheld, secret attributes>"]
 
@@ -252,33 +252,27 @@ def test_an_object_in_a_container_that_gains_a_secret_attribute_is_withheld_at_o
     # `Account.__repr__` is a plain f-string, which the recorder follows without running it, and
     # the list holding the account is checked by what that repr reads (recorder/src/plan.rs):
     # an attribute added to the instance must still withhold its repr at the next line.
-    script = tmp_path / "s.py"
-    script.write_text(
-        textwrap.dedent(
-            """\
-            class Account:
-                def __init__(self, name):
-                    self.name = name
+    trace = record_source(
+        tmp_path,
+        """\
+        class Account:
+            def __init__(self, name):
+                self.name = name
 
-                def __repr__(self):
-                    return f"Account({self.name})"
-
-
-            def f():
-                accounts = [Account("ann")]
-                accounts[0].token = "tok-e5f1"
-                accounts[0].name = "bob"
-                return len(accounts)
+            def __repr__(self):
+                return f"Account({self.name})"
 
 
-            f()
-            """
-        )
+        def f():
+            accounts = [Account("ann")]
+            accounts[0].token = "tok-e5f1"
+            accounts[0].name = "bob"
+            return len(accounts)
+
+
+        f()
+        """,
     )
-    out = tmp_path / "s.pyttd"
-    result = subprocess.run([str(PYTTD_SCRIPT), "record", "-o", str(out), str(script)], capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0, result.stderr
-    trace = _native.read_trace(out)
     shown = [r[9] for r in trace["values"] if r[2] == "accounts"]
     assert shown == ["[Account(ann)]", "[<Account object: repr withheld, secret attributes>]"]
     assert not [table for table, text in texts(trace) if "tok-e5f1" in text]
@@ -288,44 +282,38 @@ def test_secret_slots_of_a_base_class_and_secret_names_a_repr_reads_are_withheld
     # `Conn` names only `host` in its own `__slots__`; `password` is a slot of its base. `Card`
     # shows a class attribute whose name is secret. Both reprs show the secret, so both are
     # withheld, wherever the object is shown.
-    script = tmp_path / "s.py"
-    script.write_text(
-        textwrap.dedent(
-            """\
-            class Base:
-                __slots__ = ("password",)
+    trace = record_source(
+        tmp_path,
+        """\
+        class Base:
+            __slots__ = ("password",)
 
 
-            class Conn(Base):
-                __slots__ = ("host",)
+        class Conn(Base):
+            __slots__ = ("host",)
 
-                def __repr__(self):
-                    return f"Conn({self.host}, {self.password})"
-
-
-            class Card:
-                api_key = "ak-77c1"
-
-                def __repr__(self):
-                    return f"Card({self.api_key})"
+            def __repr__(self):
+                return f"Conn({self.host}, {self.password})"
 
 
-            def f():
-                c = Conn()
-                c.host = "h"
-                c.password = "pw-3d9a"
-                shown = [c, Card()]
-                return len(shown)
+        class Card:
+            api_key = "ak-77c1"
+
+            def __repr__(self):
+                return f"Card({self.api_key})"
 
 
-            f()
-            """
-        )
+        def f():
+            c = Conn()
+            c.host = "h"
+            c.password = "pw-3d9a"
+            shown = [c, Card()]
+            return len(shown)
+
+
+        f()
+        """,
     )
-    out = tmp_path / "s.pyttd"
-    result = subprocess.run([str(PYTTD_SCRIPT), "record", "-o", str(out), str(script)], capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0, result.stderr
-    trace = _native.read_trace(out)
     shown = [r[9] for r in trace["values"] if r[2] == "shown"]
     assert shown == ["[<Conn object: repr withheld, secret attributes>, <Card object: repr withheld, secret attributes>]"]
     assert not [table for table, text in texts(trace) if "pw-3d9a" in text or "ak-77c1" in text]
