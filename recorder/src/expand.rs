@@ -18,6 +18,7 @@ use crate::memo::ReprScope;
 use crate::redact::Redactor;
 use crate::render;
 use crate::ring::Aux;
+use crate::shape::Shape;
 
 /// Never more child rows than this for one value, whatever depth and width allow.
 const MAX_NODES: usize = 256;
@@ -101,6 +102,103 @@ impl Expander {
         if self.depth > 0 && matches!(value, Value::Repr(_)) {
             // SAFETY: as above.
             unsafe { self.collect(obj, 0, self.depth, redact, &mut children) };
+        }
+        Rendered { value, children }
+    }
+
+    /// [`Expander::render`] of a list, tuple or dict that no longer matches `shape`, the shape
+    /// it had when it last rendered with the children `rows`: a child that still renders as its
+    /// row says (by the nodes of `shape`, or by content for a plain key or value) keeps it, and
+    /// only the others are rendered again. An element appended to a list, or an entry of a dict
+    /// set, then costs one rendering, not `width`. One level of children only: `shape` must be
+    /// [`Shape::reusable`].
+    ///
+    /// # Safety
+    /// As [`Expander::render`].
+    pub unsafe fn render_reusing(
+        &self,
+        obj: *mut ffi::PyObject,
+        redact: &Redactor,
+        shape: &Shape,
+        mut rows: Vec<Node>,
+    ) -> Rendered {
+        debug_assert!(self.depth == 1 && shape.reusable());
+        let _scope = ReprScope::open();
+        // SAFETY: guaranteed by the caller.
+        let value = unsafe { render::render(obj, redact) };
+        let mut children = Vec::new();
+        if !matches!(value, Value::Repr(_)) {
+            return Rendered { value, children };
+        }
+        // The row kept at `position`, when it is one of a child there (not withheld).
+        fn kept(rows: &mut [Node], position: usize) -> Option<&mut Node> {
+            rows.get_mut(position).filter(|row| {
+                row.parent == 0
+                    && row.position == position as u32
+                    && !matches!(row.value, Value::Redacted { .. })
+            })
+        }
+        // SAFETY: as above; every element is held (a new reference, released below) while the
+        // children are made. Checking one against a reusable shape runs no Python code;
+        // rendering one may, as in `collect`.
+        unsafe {
+            if ffi::PyDict_CheckExact(obj) != 0 {
+                let width = (self.width as usize).min(MAX_NODES);
+                for (position, (k, v)) in entries(obj, width).into_iter().enumerate() {
+                    let row = kept(&mut rows, position).filter(|row| {
+                        let same_key = || key_text(k, redact).0 == row.key;
+                        shape.entry_matches(obj, position, (k, v), &row.value, same_key, redact)
+                    });
+                    let (key, value) = match row {
+                        Some(row) => (
+                            std::mem::take(&mut row.key),
+                            std::mem::replace(&mut row.value, Value::None),
+                        ),
+                        None => {
+                            let (key, secret) = key_text(k, redact);
+                            let value = if secret {
+                                Value::Redacted {
+                                    type_name: render::type_name(v),
+                                }
+                            } else {
+                                render::render(v, redact)
+                            };
+                            (key, value)
+                        }
+                    };
+                    children.push(Node {
+                        parent: 0,
+                        position: position as u32,
+                        key,
+                        value,
+                        expanded: false,
+                    });
+                    ffi::Py_DecRef(k);
+                    ffi::Py_DecRef(v);
+                }
+                return Rendered { value, children };
+            }
+            let Some(items) = items(obj, self.width as usize, redact) else {
+                return Rendered { value, children };
+            };
+            for (position, item) in items.iter().enumerate().take(MAX_NODES) {
+                let row = kept(&mut rows, position)
+                    .filter(|_| shape.element_matches(obj, position, item.obj, redact));
+                let value = match row {
+                    Some(row) => std::mem::replace(&mut row.value, Value::None),
+                    None => render::render(item.obj, redact),
+                };
+                children.push(Node {
+                    parent: 0,
+                    position: position as u32,
+                    key: item.key.clone(),
+                    value,
+                    expanded: false,
+                });
+            }
+            for item in items {
+                ffi::Py_DecRef(item.obj);
+            }
         }
         Rendered { value, children }
     }
@@ -382,6 +480,27 @@ unsafe fn items(obj: *mut ffi::PyObject, width: usize, redact: &Redactor) -> Opt
         }
     }
     if items.is_empty() { None } else { Some(items) }
+}
+
+/// The first `width` entries of the exact dict `obj`, each key and value a new reference.
+///
+/// # Safety
+/// GIL held; `obj` a live exact dict.
+unsafe fn entries(
+    obj: *mut ffi::PyObject,
+    width: usize,
+) -> Vec<(*mut ffi::PyObject, *mut ffi::PyObject)> {
+    let mut out = Vec::new();
+    let (mut pos, mut k, mut v) = (0, std::ptr::null_mut(), std::ptr::null_mut());
+    // SAFETY: guaranteed by the caller; `PyDict_Next` runs no Python code.
+    unsafe {
+        while out.len() < width && ffi::PyDict_Next(obj, &mut pos, &mut k, &mut v) != 0 {
+            ffi::Py_IncRef(k);
+            ffi::Py_IncRef(v);
+            out.push((k, v));
+        }
+    }
+    out
 }
 
 /// Adds a child, taking a reference to it.

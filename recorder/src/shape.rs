@@ -46,6 +46,9 @@ pub(crate) struct Shape {
     root: Node,
     /// Whether checking it renders anything (and so may run a `repr()`).
     renders: bool,
+    /// The children the value was rendered with, when it is [`Shape::reusable`] and they were
+    /// kept ([`Shape::keep_rows`]).
+    rows: Vec<crate::expand::Node>,
 }
 
 #[derive(Debug)]
@@ -82,6 +85,8 @@ enum Container {
 #[derive(Debug)]
 struct Entry {
     pos: ffi::Py_ssize_t,
+    /// Its place in the dict's order (its child row's position).
+    ordinal: u32,
     key: Option<Node>,
     value: Option<Node>,
 }
@@ -111,7 +116,96 @@ impl Shape {
         Some(Box::new(Shape {
             root,
             renders: walk.rendered,
+            rows: Vec::new(),
         }))
+    }
+
+    /// Whether a value that no longer matches this shape as a whole may still take the rows of
+    /// its unchanged children from it ([`Expander::render_reusing`]): a list, tuple or dict whose
+    /// elements' nodes are checked without running any Python code.
+    ///
+    /// [`Expander::render_reusing`]: crate::expand::Expander::render_reusing
+    pub fn reusable(&self) -> bool {
+        !self.renders && matches!(self.root, Node::Container(_))
+    }
+
+    /// Keeps the children rows the value was rendered with (only a [`Shape::reusable`] shape's
+    /// are ever used).
+    pub fn keep_rows(&mut self, rows: Vec<crate::expand::Node>) {
+        self.rows = rows;
+    }
+
+    /// The children rows kept with this shape, taken out of it.
+    pub fn take_rows(&mut self) -> Vec<crate::expand::Node> {
+        std::mem::take(&mut self.rows)
+    }
+
+    /// Whether `x`, element `i` of the list or tuple `obj`, renders on its own (as its child
+    /// row shows it) exactly as element `i` did when this shape was taken. Each of the first
+    /// `width` elements has a node of its own text: the walk takes them as children.
+    ///
+    /// # Safety
+    /// GIL held; `obj` and `x` are live and referenced by the caller.
+    pub unsafe fn element_matches(
+        &self,
+        obj: *mut ffi::PyObject,
+        i: usize,
+        x: *mut ffi::PyObject,
+        redact: &Redactor,
+    ) -> bool {
+        let Node::Container(Container::Sequence {
+            type_addr, items, ..
+        }) = &self.root
+        else {
+            return false;
+        };
+        // SAFETY: guaranteed by the caller; the element is checked inside `obj`, as `matches`
+        // checks it.
+        unsafe {
+            ffi::Py_TYPE(obj) as usize == *type_addr
+                && items
+                    .get(i)
+                    .is_some_and(|node| check_held(x, node, redact, &mut vec![obj as usize]))
+        }
+    }
+
+    /// Whether the entry `k: v`, the `i`-th of the dict `obj`, renders as a child (its key's
+    /// text and its value) exactly as the `i`-th did when this shape was taken, whose child row
+    /// holds `value` and a key that `same_key` compares a plain key with. A key or value that
+    /// was not plain is checked by its node (each of the first `width` entries has nodes of
+    /// their own text: the walk takes them as children); a plain one by its content.
+    ///
+    /// # Safety
+    /// GIL held; `obj`, `k` and `v` are live and referenced by the caller.
+    pub unsafe fn entry_matches(
+        &self,
+        obj: *mut ffi::PyObject,
+        i: usize,
+        (k, v): (*mut ffi::PyObject, *mut ffi::PyObject),
+        value: &Value,
+        same_key: impl FnOnce() -> bool,
+        redact: &Redactor,
+    ) -> bool {
+        let Node::Container(Container::Dict { entries, .. }) = &self.root else {
+            return false;
+        };
+        let entry = entries
+            .binary_search_by_key(&i, |e| e.ordinal as usize)
+            .ok()
+            .map(|at| &entries[at]);
+        let path = &mut vec![obj as usize];
+        // SAFETY: guaranteed by the caller; checking a reusable shape's node runs no Python
+        // code, and neither does rendering a plain key.
+        unsafe {
+            let key = match entry.and_then(|e| e.key.as_ref()) {
+                Some(node) => check_held(k, node, redact, path),
+                None => is_plain(k) && same_key(),
+            };
+            key && match entry.and_then(|e| e.value.as_ref()) {
+                Some(node) => check_held(v, node, redact, path),
+                None => is_plain(v) && render::renders_as(v, value),
+            }
+        }
     }
 
     /// Whether checking this shape renders an element (and so may run a `repr()`, which may
@@ -389,6 +483,7 @@ impl Walk<'_> {
                 if key.is_some() || value.is_some() {
                     entries.push(Entry {
                         pos: before,
+                        ordinal: i as u32,
                         key,
                         value,
                     });

@@ -506,9 +506,14 @@ unsafe fn update(
         });
         return;
     }
+    // The shape this value last had, when its unchanged children can keep their rows.
+    let mut last = slot
+        .as_mut()
+        .and_then(|c| c.shape.take())
+        .filter(|s| s.reusable() && expand.depth == 1);
     // SAFETY: guaranteed by the caller; a reference is held across the shape and the render,
     // which may run Python code (and release the GIL).
-    let (rendered, immortal, stamp, shape) = unsafe {
+    let (rendered, immortal, stamp, mut shape) = unsafe {
         if event.scope.is_none() {
             event.scope = Some(ReprScope::open());
         }
@@ -518,7 +523,13 @@ unsafe fn update(
         // reprs (memo.rs).
         let stamp = expand.repr_stamp(v);
         let mut shape = Shape::of(v, expand, redact);
-        let rendered = expand.render(v, redact);
+        let rendered = match &mut last {
+            Some(last) => {
+                let rows = last.take_rows();
+                expand.render_reusing(v, redact, last, rows)
+            }
+            None => expand.render(v, redact),
+        };
         // A `repr()` run by the walk or the render may have changed the value since its shape
         // was taken: a shape that no longer matches is dropped, so that it cannot stand for a
         // rendering it does not show.
@@ -537,13 +548,25 @@ unsafe fn update(
     let changed = slot
         .as_ref()
         .is_none_or(|c| !same(&c.value, &rendered.value) || c.children != children);
-    let value = if snap || changed {
+    // The next rendering of a list or tuple takes its unchanged children's rows from its shape.
+    let keep = expand.depth == 1 && shape.as_ref().is_some_and(|s| s.reusable());
+    let (value, rows) = if snap || changed {
         let value = rendered.value.clone();
+        let rows = if keep {
+            rendered.children.clone()
+        } else {
+            Vec::new()
+        };
         expand.emit(rendered, out, |value| row(name, snap, value));
-        value
+        (value, rows)
+    } else if keep {
+        (rendered.value, rendered.children)
     } else {
-        rendered.value
+        (rendered.value, Vec::new())
     };
+    if let Some(s) = &mut shape {
+        s.keep_rows(rows);
+    }
     *slot = Some(Cached {
         ptr: v as usize,
         immortal,

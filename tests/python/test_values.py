@@ -6,6 +6,7 @@ removes the name; wherever a frame has snapshot rows at a seq, they must list ex
 rebuilt so far (so the changes and the snapshots agree).
 """
 
+import copy
 import math
 import os
 import re
@@ -677,6 +678,96 @@ def test_changes_past_the_text_show_in_the_children(tmp_path):
     # The text shows `big[0]` up to 256 characters, the child `[0]` as well: element 90 is past
     # both, and one level of children does not reach it.
     assert len(rows("big")) == 1
+
+
+_KEEPS_ROWS = """\
+class P:
+    def __init__(self, n):
+        self.n = n
+    def __repr__(self):
+        return f"P({self.n})"
+
+def f():
+    xs = [[0], [1], [2]]
+    xs.append([3])
+    xs[1].append(9); xs.append([4])
+    xs[0] = [0]; xs[2] = [8]
+    xs.pop(0)
+    d = {"a": 1, "b": 1, "c": [1]}
+    d["c"].append(2); d["z"] = 0
+    del d["a"]
+    d["b"] = [1]; d["c"] = [1, 2]
+    ps = [P(1), P(2)]
+    ps[0].n = 5; ps.append(P(3))
+    kd = {P(1): "x", P(2): "y"}
+    next(iter(kd)).n = 7; kd[P(9)] = "z"
+    del kd[next(iter(kd))]
+    return 0
+
+f()
+"""
+
+
+def test_a_changed_container_keeps_only_the_rows_of_its_unchanged_children(tmp_path):
+    """A list, tuple or dict that changed is rendered again, and its children with it, except
+    those whose element still renders as its row shows (expand.rs, `render_reusing`). Each
+    change below puts a changed child next to an unchanged one, or an unchanged-looking one at
+    the place of another: an element changed in place while the list grows, an element
+    replaced, the list shifted, a dict's keys shifted by a deletion onto a key with the same
+    value, objects with planned reprs changed in place as elements and as keys. The children
+    after every change are the live objects' (computed here by the same steps)."""
+    script = write(tmp_path, _KEEPS_ROWS)
+    trace = record(script)
+    assert trace["result"].returncode == 0, trace["result"].stderr
+    namespace: dict = {}
+    exec(_KEEPS_ROWS.replace("\nf()\n", "\n"), namespace)
+    P = namespace["P"]
+    xs = [[0], [1], [2]]
+    xs_states = [copy.deepcopy(xs)]
+    for step in (
+        lambda: xs.append([3]),
+        lambda: (xs[1].append(9), xs.append([4])),
+        lambda: (xs.__setitem__(0, [0]), xs.__setitem__(2, [8])),
+        lambda: xs.pop(0),
+    ):
+        step()
+        xs_states.append(copy.deepcopy(xs))
+    d = {"a": 1, "b": 1, "c": [1]}
+    d_states = [copy.deepcopy(d)]
+    for step in (
+        lambda: (d["c"].append(2), d.__setitem__("z", 0)),
+        lambda: d.pop("a"),
+        lambda: (d.__setitem__("b", [1]), d.__setitem__("c", [1, 2])),
+    ):
+        step()
+        d_states.append(copy.deepcopy(d))
+    ps = [P(1), P(2)]
+    ps_states = [repr(ps)]
+    ps[0].n = 5
+    ps.append(P(3))
+    ps_states.append(repr(ps))
+    kd = {P(1): "x", P(2): "y"}
+    kd_states = [repr(kd)]
+    next(iter(kd)).n = 7
+    kd[P(9)] = "z"
+    kd_states.append(repr(kd))
+    del kd[next(iter(kd))]
+    kd_states.append(repr(kd))
+
+    def shown(value):
+        return value if isinstance(value, int) else (value if isinstance(value, str) else repr(value))
+
+    def recorded(name: str) -> list[dict]:
+        seqs = [r[0] for r in trace["values"] if r[2] == name and r[3] == "local"]
+        return [{k: v[0] for k, v in children_of(trace, name, seq)[1].items()} for seq in seqs]
+
+    assert recorded("xs") == [{f"[{i}]": repr(x) for i, x in enumerate(state)} for state in xs_states]
+    assert recorded("d") == [{repr(k): shown(v) for k, v in state.items()} for state in d_states]
+    assert [r[9] for r in trace["values"] if r[2] == "ps"] == ps_states
+    assert recorded("ps")[-1] == {"[0]": "P(5)", "[1]": "P(2)", "[2]": "P(3)"}
+    assert [r[9] for r in trace["values"] if r[2] == "kd"] == kd_states
+    assert recorded("kd")[1] == {"P(7)": "x", "P(2)": "y", "P(9)": "z"}
+    assert recorded("kd")[2] == {"P(2)": "y", "P(9)": "z"}
 
 
 def test_a_repr_that_changes_its_own_container(tmp_path):
