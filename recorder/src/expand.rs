@@ -321,10 +321,10 @@ impl Expander {
 }
 
 /// A child object (a new reference) and how it is shown.
-struct Item {
-    key: String,
-    obj: *mut ffi::PyObject,
-    secret: bool,
+pub(crate) struct Item {
+    pub key: String,
+    pub obj: *mut ffi::PyObject,
+    pub secret: bool,
 }
 
 /// Whether [`items`] may find children in an instance of `t` (false: it never does).
@@ -366,7 +366,11 @@ unsafe fn may_have_children(t: *mut ffi::PyTypeObject) -> bool {
 ///
 /// # Safety
 /// GIL held; `obj` live.
-unsafe fn items(obj: *mut ffi::PyObject, width: usize, redact: &Redactor) -> Option<Vec<Item>> {
+pub(crate) unsafe fn items(
+    obj: *mut ffi::PyObject,
+    width: usize,
+    redact: &Redactor,
+) -> Option<Vec<Item>> {
     let mut items = Vec::new();
     // SAFETY: guaranteed by the caller; exact-type checks come before each typed access, and no
     // Python code runs while items are collected.

@@ -25,7 +25,8 @@
 use pyo3_ffi as ffi;
 use pyttd_format::Value;
 
-use crate::expand::Expander;
+use crate::cpython;
+use crate::expand::{self, Expander};
 use crate::memo;
 use crate::plan::Reads;
 use crate::redact::Redactor;
@@ -62,9 +63,19 @@ enum Node {
     Container(Container),
 }
 
-/// The node of an exact list, tuple or dict.
+/// The node of an exact list, tuple or dict, or of an instance shown with its attributes.
 #[derive(Debug)]
 enum Container {
+    /// An instance of a Python class whose children are its attributes (`expand::items`): its
+    /// type and version tag, the node of its own text, and its children, each by name.
+    Instance {
+        type_addr: usize,
+        tag: u32,
+        text: Box<Node>,
+        /// Children shown at most (`--expand-width`).
+        width: usize,
+        fields: Box<[Field]>,
+    },
     Sequence {
         type_addr: usize,
         len: usize,
@@ -77,6 +88,14 @@ enum Container {
         /// The reachable entries whose key or value is not plain.
         entries: Box<[Entry]>,
     },
+}
+
+/// A child of a [`Container::Instance`]: its name, and the node of its value, or the type name a
+/// secret one is shown by.
+#[derive(Debug)]
+struct Field {
+    key: String,
+    value: Result<Node, String>,
 }
 
 /// An entry of a [`Container::Dict`]: `PyDict_Next`'s position before it (an unchanged tag means an
@@ -112,7 +131,13 @@ impl Shape {
         };
         let mut chars = START;
         // SAFETY: guaranteed by the caller.
-        let root = unsafe { walk.container(obj, &mut chars, expand.depth)? };
+        let root = unsafe {
+            if sequence(obj).is_some() || ffi::PyDict_CheckExact(obj) != 0 {
+                walk.container(obj, &mut chars, expand.depth)?
+            } else {
+                walk.instance(obj, expand.depth)?
+            }
+        };
         Some(Box::new(Shape {
             root,
             renders: walk.rendered,
@@ -126,7 +151,11 @@ impl Shape {
     ///
     /// [`Expander::render_reusing`]: crate::expand::Expander::render_reusing
     pub fn reusable(&self) -> bool {
-        !self.renders && matches!(self.root, Node::Container(_))
+        !self.renders
+            && matches!(
+                self.root,
+                Node::Container(Container::Sequence { .. } | Container::Dict { .. })
+            )
     }
 
     /// Keeps the children rows the value was rendered with (only a [`Shape::reusable`] shape's
@@ -291,6 +320,43 @@ impl Container {
                             })
                         })
                         && same_kind().is_some()
+                }
+                Container::Instance {
+                    type_addr,
+                    tag,
+                    text,
+                    width,
+                    fields,
+                } => {
+                    let t = ffi::Py_TYPE(obj);
+                    if t as usize != *type_addr || cpython::type_version(t) != Some(*tag) {
+                        return false;
+                    }
+                    if !text.matches(obj, redact, path) {
+                        return false;
+                    }
+                    // Its attributes now, as the children show them (no Python code runs to
+                    // collect them); a `repr()` run by a check below may change them, which the
+                    // next event's check sees.
+                    let Some(items) = expand::items(obj, *width, redact) else {
+                        return fields.is_empty();
+                    };
+                    let same = items.len() == fields.len()
+                        && items.iter().zip(fields.iter()).all(|(item, field)| {
+                            item.key == field.key
+                                && match &field.value {
+                                    Ok(node) => {
+                                        !item.secret && check_held(item.obj, node, redact, path)
+                                    }
+                                    Err(type_name) => {
+                                        item.secret && render::type_name(item.obj) == *type_name
+                                    }
+                                }
+                        });
+                    for item in items {
+                        ffi::Py_DecRef(item.obj);
+                    }
+                    same
                 }
                 Container::Dict { addr, tag, entries } => {
                     let dict =
@@ -496,6 +562,73 @@ impl Walk<'_> {
                 addr: obj as usize,
                 tag,
                 entries: entries.into_boxed_slice(),
+            }))
+        }
+    }
+
+    /// The node of an object that is not a list, tuple or dict, shown with its attributes as
+    /// children (`expand::items`): its own text (a planned repr's reads, else its rendering) and,
+    /// `levels` deep, each child's node. `None` for an object with no children (it has no
+    /// shape: `repr_stamp` or its rendering tell whether it changed), or children the walk
+    /// cannot take.
+    ///
+    /// # Safety
+    /// GIL held; `obj` is live and referenced.
+    unsafe fn instance(&mut self, obj: *mut ffi::PyObject, levels: u32) -> Option<Node> {
+        if levels == 0 {
+            return None;
+        }
+        // SAFETY: guaranteed by the caller; every child is held (a new reference from `items`)
+        // while it is walked, and released below.
+        unsafe {
+            let t = ffi::Py_TYPE(obj);
+            let tag = cpython::type_version(t)?;
+            self.nodes = self.nodes.checked_sub(1)?;
+            let value = render_unmarked(obj, self.redact)?;
+            let Value::Repr(r) = &value else {
+                return None;
+            };
+            self.text = self.text.checked_sub(r.text.len())?;
+            let text = match Reads::of(obj, self.redact, &r.text, r.truncated) {
+                Some(reads) => Node::Planned(reads),
+                None => {
+                    self.rendered = true;
+                    Node::Rendered(value)
+                }
+            };
+            let items = expand::items(obj, self.width, self.redact)?;
+            let mut fields = Vec::with_capacity(items.len());
+            for item in &items {
+                let value = if item.secret {
+                    Some(Err(render::type_name(item.obj)))
+                } else if is_plain(item.obj) {
+                    self.scalar(item.obj).map(Ok)
+                } else {
+                    let mut own = START;
+                    self.element(item.obj, &mut own, true, levels).map(Ok)
+                };
+                let Some(value) = value else {
+                    break;
+                };
+                fields.push(Field {
+                    key: item.key.clone(),
+                    value,
+                });
+            }
+            let complete = fields.len() == items.len();
+            for item in items {
+                ffi::Py_DecRef(item.obj);
+            }
+            // The type, checked again: a `repr()` run above may have changed it.
+            if !complete || ffi::Py_TYPE(obj) != t || cpython::type_version(t) != Some(tag) {
+                return None;
+            }
+            Some(Node::Container(Container::Instance {
+                type_addr: t as usize,
+                tag,
+                text: Box::new(text),
+                width: self.width,
+                fields: fields.into_boxed_slice(),
             }))
         }
     }

@@ -770,6 +770,85 @@ def test_a_changed_container_keeps_only_the_rows_of_its_unchanged_children(tmp_p
     assert recorded("kd")[2] == {"P(2)": "y", "P(9)": "z"}
 
 
+def test_an_object_shown_with_its_attributes_is_checked_by_them(tmp_path):
+    """An object shown with its attributes as children is not rendered again at every event:
+    its shape (shape.rs, `Container::Instance`) checks its text (by what its planned repr reads,
+    or by rendering it) and each attribute (scalars by value, containers by their own shapes).
+    Every kind of change must still give a new row: an attribute set, a container attribute
+    changed in place (text unchanged), an attribute added or deleted, the class's `__repr__`
+    replaced, a secret attribute given a value of another type (shown only by its type)."""
+    script = write(
+        tmp_path,
+        """\
+        class Node:
+            __slots__ = ("x", "edges")
+            def __init__(self, x):
+                self.x = x
+                self.edges = []
+            def __repr__(self):
+                return f"Node({self.x})"
+
+        class Bag:
+            def __init__(self):
+                self.a = 1
+
+        class Vault:
+            def __init__(self):
+                self.password = 1
+
+        def f():
+            n = Node(1)
+            n.edges.append(2)
+            n.x = 3
+            n.edges[0] = [4]
+            n.edges[0].append(5)
+            n.x = 3
+            b = Bag()
+            b.c = [1]
+            b.c.append(2)
+            del b.a
+            b.a = "a"
+            Bag.__repr__ = lambda self: "bag"
+            v = Vault()
+            v.password = "hunter2"
+            v.password = None
+            v.password = None
+            return 0
+
+        f()
+        """,
+    )
+    trace = record(script)
+    assert trace["result"].returncode == 0, trace["result"].stderr
+
+    def states(name: str) -> list[tuple[str, dict]]:
+        rows = [r for r in trace["values"] if r[2] == name and r[3] == "local"]
+        return [(r[9], {k: v[0] for k, v in children_of(trace, name, r[0])[1].items()}) for r in rows]
+
+    assert states("n") == [
+        ("Node(1)", {"x": 1, "edges": "[]"}),
+        ("Node(1)", {"x": 1, "edges": "[2]"}),
+        ("Node(3)", {"x": 3, "edges": "[2]"}),
+        ("Node(3)", {"x": 3, "edges": "[[4]]"}),
+        ("Node(3)", {"x": 3, "edges": "[[4, 5]]"}),
+    ]
+    bags = states("b")
+    assert [children for _, children in bags] == [
+        {"a": 1},
+        {"a": 1, "c": "[1]"},
+        {"a": 1, "c": "[1, 2]"},
+        {"c": "[1, 2]"},
+        {"c": "[1, 2]", "a": "a"},
+        {"c": "[1, 2]", "a": "a"},
+    ]
+    assert all(re.fullmatch(r"<__main__\.Bag object at 0x[0-9a-f]+>", text) for text, _ in bags[:-1])
+    assert bags[-1][0] == "bag"
+    vault = [r for r in trace["values"] if r[2] == "v" and r[3] == "local"]
+    types = [c[5] for c in trace["children"] if c[3] == "password"]
+    assert len(vault) == 3 and types == ["int", "str", "NoneType"], (vault, types)
+    assert "hunter2" not in repr(trace["values"]) + repr(trace["children"])
+
+
 def test_a_repr_that_changes_its_own_container(tmp_path):
     """Checking whether a container changed renders the objects in it that have their own repr,
     and such a repr may change the container while it is being checked: the recording goes on,
@@ -1007,10 +1086,11 @@ def test_plain_f_string_reprs_are_built_without_running_them():
 
 
 def test_a_planned_repr_changed_by_another_repr_is_not_kept_stale(tmp_path):
-    """`P.__repr__` is followed without running it and `held`'s shape checks `p` by what that
-    repr reads (recorder/src/plan.rs). At line 27 `b`'s own `__repr__` changes `p` after `p` was
-    rendered for that event: `held` shows the text `p` had then, and from line 28 it must show
-    `p`'s new text, never the one that no longer holds."""
+    """`P.__repr__` is followed without running it, and the shapes of `p` and `held` check `p`
+    by what that repr reads (recorder/src/plan.rs). At line 27 `b`'s own `__repr__`, run while
+    `b` is checked, changes `p`: `p` was confirmed unchanged before that, and `held`, checked
+    after it, shows `p` as `repr(held)` would then. From line 28 both must show `p`'s new text,
+    never the one that no longer holds."""
     script = write(
         tmp_path,
         """\
@@ -1052,7 +1132,7 @@ def test_a_planned_repr_changed_by_another_repr_is_not_kept_stale(tmp_path):
     assert trace["result"].returncode == 0, trace["result"].stderr
     shown = [(line, v.get("p"), v.get("held")) for line, v in locals_at_lines(trace, "f")]
     assert shown[-3:] == [
-        (27, "P(0)", "[P(0), Bump]"),
+        (27, "P(0)", "[P(1), Bump]"),
         (28, "P(1)", "[P(1), Bump]"),
         (29, "P(1)", "[P(1), Bump]"),
     ]
