@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use pyo3_ffi as ffi;
 use pyttd_format::Value;
 
-use crate::memo::ReprScope;
+use crate::memo::{self, ReprScope};
 use crate::redact::Redactor;
 use crate::render;
 use crate::ring::Aux;
@@ -123,6 +123,18 @@ impl Expander {
         mut rows: Vec<Node>,
     ) -> Rendered {
         debug_assert!(self.depth == 1 && shape.reusable());
+        // SAFETY: guaranteed by the caller.
+        let exact = unsafe {
+            ffi::PyList_CheckExact(obj) != 0
+                || ffi::PyTuple_CheckExact(obj) != 0
+                || ffi::PyDict_CheckExact(obj) != 0
+        };
+        if !exact {
+            // Rebound to another kind of value: its children (attributes, some of them secret)
+            // are not a list's or a dict's.
+            // SAFETY: as above.
+            return unsafe { self.render(obj, redact) };
+        }
         let _scope = ReprScope::open();
         // SAFETY: guaranteed by the caller.
         let value = unsafe { render::render(obj, redact) };
@@ -130,6 +142,11 @@ impl Expander {
         if !matches!(value, Value::Repr(_)) {
             return Rendered { value, children };
         }
+        // A row is kept only while no `__repr__` has run in this event: until one does, nothing
+        // has changed since the event began, and an element that renders as its row now showed
+        // that text wherever else it was rendered in this event (memo.rs keeps texts taken
+        // before a change).
+        let reusing = || !memo::ran_python();
         // The row kept at `position`, when it is one of a child there (not withheld).
         fn kept(rows: &mut [Node], position: usize) -> Option<&mut Node> {
             rows.get_mut(position).filter(|row| {
@@ -145,9 +162,20 @@ impl Expander {
             if ffi::PyDict_CheckExact(obj) != 0 {
                 let width = (self.width as usize).min(MAX_NODES);
                 for (position, (k, v)) in entries(obj, width).into_iter().enumerate() {
+                    // A key whose content names a secret (a `str` subclass shown by its own
+                    // repr, too) has its value withheld, whatever its row showed.
                     let row = kept(&mut rows, position).filter(|row| {
                         let same_key = || key_text(k, redact).0 == row.key;
-                        shape.entry_matches(obj, position, (k, v), &row.value, same_key, redact)
+                        reusing()
+                            && !render::is_secret_key(k, redact)
+                            && shape.entry_matches(
+                                obj,
+                                position,
+                                (k, v),
+                                &row.value,
+                                same_key,
+                                redact,
+                            )
                     });
                     let (key, value) = match row {
                         Some(row) => (
@@ -182,8 +210,9 @@ impl Expander {
                 return Rendered { value, children };
             };
             for (position, item) in items.iter().enumerate().take(MAX_NODES) {
-                let row = kept(&mut rows, position)
-                    .filter(|_| shape.element_matches(obj, position, item.obj, redact));
+                let row = kept(&mut rows, position).filter(|_| {
+                    reusing() && shape.element_matches(obj, position, item.obj, redact)
+                });
                 let value = match row {
                     Some(row) => std::mem::replace(&mut row.value, Value::None),
                     None => render::render(item.obj, redact),
@@ -532,7 +561,8 @@ unsafe fn key_text(k: *mut ffi::PyObject, redact: &Redactor) -> (String, bool) {
         ffi::Py_DecRef(k);
         match value {
             Value::Str { text, .. } => {
-                let secret = redact.is_secret(&text);
+                // Decided on the whole key, not on its text cut at the cap.
+                let secret = secret_str || redact.is_secret(&text);
                 let mut out = String::new();
                 crate::repr::str_repr(&text, render::TEXT_CAP, &mut out);
                 (out, secret)

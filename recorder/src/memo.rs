@@ -45,6 +45,8 @@ struct Memo {
     eager: bool,
     /// A text that holds `...` was rendered since [`take_marked`] last looked.
     marked: bool,
+    /// A `__repr__` ran (the program's code) since the outermost scope opened.
+    ran_python: bool,
     /// Object address → its repr; a reference to the object (and to its repr string) is held.
     kept: HashMap<usize, Kept, foldhash::fast::FixedState>,
     /// An empty map whose table is already sized: the next scope keeps into it, so that a
@@ -72,7 +74,12 @@ pub(crate) struct ReprScope(());
 impl ReprScope {
     /// Opens a scope. It must be dropped on this thread with the GIL held.
     pub fn open() -> ReprScope {
-        MEMO.with_borrow_mut(|m| m.open += 1);
+        MEMO.with_borrow_mut(|m| {
+            if m.open == 0 {
+                m.ran_python = false;
+            }
+            m.open += 1;
+        });
         ReprScope(())
     }
 }
@@ -211,6 +218,18 @@ unsafe fn reprs_in_progress() -> bool {
 /// renderer's own mark of a container met inside itself.
 pub(crate) fn mark() {
     MEMO.with_borrow_mut(|m| m.marked = true);
+}
+
+/// Notes that the renderer is about to run a `__repr__` (see [`ran_python`]).
+pub(crate) fn note_python() {
+    MEMO.with_borrow_mut(|m| m.ran_python = true);
+}
+
+/// Whether a `__repr__` ran since the outermost open scope was opened (the event began to be
+/// rendered): until one does, no object has changed since the event began, and each object's
+/// text is what it renders as now.
+pub(crate) fn ran_python() -> bool {
+    MEMO.with_borrow(|m| m.open > 0 && m.ran_python)
 }
 
 /// Whether a text holding `...` was rendered since the last call (see [`mark`]).

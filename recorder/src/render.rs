@@ -831,6 +831,7 @@ unsafe fn python_repr(obj: *mut ffi::PyObject, out: &mut Out) -> Result<(), Stri
                 let r = crate::plan::repr(obj).unwrap_or_else(|| {
                     // The `__repr__` must see the containers being rendered around it.
                     memo::register();
+                    memo::note_python();
                     ffi::PyObject_Repr(obj)
                 });
                 if r.is_null() {

@@ -317,3 +317,53 @@ def test_secret_slots_of_a_base_class_and_secret_names_a_repr_reads_are_withheld
     shown = [r[9] for r in trace["values"] if r[2] == "shown"]
     assert shown == ["[<Conn object: repr withheld, secret attributes>, <Card object: repr withheld, secret attributes>]"]
     assert not [table for table, text in texts(trace) if "pw-3d9a" in text or "ak-77c1" in text]
+
+
+def test_children_kept_across_a_change_never_carry_a_secret(tmp_path):
+    # A list or dict that changed keeps the child rows of its unchanged elements (expand.rs,
+    # `render_reusing`). None of these may carry a secret value: a local that held a list,
+    # rebound to an object with a secret attribute or to a namedtuple with a secret field; a dict
+    # whose key, a `str` subclass with its own repr, now names a secret while its repr reads
+    # the same; a key that names a secret only past the 256 characters its text is cut at.
+    trace = record_source(
+        tmp_path,
+        """\
+        from collections import namedtuple
+
+        Login = namedtuple("Login", "user password")
+
+
+        class Creds:
+            def __init__(self):
+                self.user = "bob"
+                self.password = "pw-a11c"
+
+
+        class K(str):
+            def __init__(self, s):
+                self.n = 1
+
+            def __repr__(self):
+                return f"K({self.n})"
+
+
+        def f():
+            x = [1, 2, 3]
+            x = Creds()
+            for y in [{"a": 1}, Login("bob", "pw-b22d")]:
+                pass
+            d = {K("user"): "pw-c33e", "a": [1]}
+            d = {K("password"): "pw-c33e", "a": [2]}
+            e = {"k": 1}
+            e = {"x" * 300 + "_password": "pw-d44f"}
+            return 0
+
+
+        f()
+        """,
+    )
+    for secret in ("pw-a11c", "pw-b22d", "pw-d44f"):
+        assert not [table for table, text in texts(trace) if secret in text], secret
+    # `K("user")`'s value is shown (its key names no secret), `K("password")`'s is withheld.
+    d_rows = [c for c in trace["children"] if c[3] == "K(1)"]
+    assert [c[4] for c in d_rows] == ["str", "redacted"], d_rows

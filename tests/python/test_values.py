@@ -770,6 +770,44 @@ def test_a_changed_container_keeps_only_the_rows_of_its_unchanged_children(tmp_p
     assert recorded("kd")[2] == {"P(2)": "y", "P(9)": "z"}
 
 
+def test_a_kept_child_row_agrees_with_its_container_s_text(tmp_path):
+    """A child row is kept across a change only while no `__repr__` has run in the event
+    (expand.rs, `render_reusing`): here `E.__repr__`, run for `xs`'s text, sets `p.x` back to
+    the value the kept row shows, after the text showed `P(1)`. The row must show `P(1)` too."""
+    script = write(
+        tmp_path,
+        """\
+        class P:
+            def __init__(self, x):
+                self.x = x
+            def __repr__(self):
+                return f"P({self.x})"
+
+        class E:
+            def __repr__(self):
+                p.x = 99
+                return "E"
+
+        p = P(99)
+        e = E()
+
+        def f():
+            xs = [p, 0]
+            p.x = 1; xs[1] = e
+            return 0
+
+        f()
+        """,
+    )
+    trace = record(script)
+    assert trace["result"].returncode == 0, trace["result"].stderr
+    rows = [r for r in trace["values"] if r[2] == "xs" and r[3] == "local"]
+    # (At the next line `xs` shows `p` as `E.__repr__` left it.)
+    assert [r[9] for r in rows] == ["[P(99), 0]", "[P(1), E]", "[P(99), E]"]
+    _, children = children_of(trace, "xs", rows[1][0])
+    assert children == {"[0]": ("P(1)", {}), "[1]": ("E", {})}
+
+
 def test_an_object_shown_with_its_attributes_is_checked_by_them(tmp_path):
     """An object shown with its attributes as children is not rendered again at every event:
     its shape (shape.rs, `Container::Instance`) checks its text (by what its planned repr reads,
