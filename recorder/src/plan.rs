@@ -61,10 +61,13 @@ enum Conversion {
 #[derive(Debug, PartialEq)]
 enum Piece {
     Text(Box<str>),
-    /// `self.<name>`, converted; `name` is a strong reference to an exact `str`.
+    /// `self.<name>`, converted; `name` is a strong reference to an exact `str`. `slot`: the
+    /// offset of the instance's slot that holds it, when the type's attribute of that name is a
+    /// `__slots__` member (read there directly, as its descriptor would: [`read`]).
     Attribute {
         name: usize,
         conversion: Conversion,
+        slot: Option<isize>,
     },
 }
 
@@ -207,8 +210,8 @@ impl Reads {
                     return None;
                 }
                 let mut values = self.values.iter();
-                for name in plan.names() {
-                    let value = read(obj, name)?;
+                for (name, slot) in plan.attributes() {
+                    let value = read(obj, name, slot)?;
                     let same = values.next().is_some_and(|v| render::renders_as(value, v));
                     ffi::Py_DecRef(value);
                     if !same {
@@ -293,6 +296,19 @@ impl Plan {
                 release_pieces(&pieces);
                 return None;
             }
+            let pieces = pieces
+                .into_iter()
+                .map(|piece| match piece {
+                    Piece::Attribute {
+                        name, conversion, ..
+                    } => Piece::Attribute {
+                        name,
+                        conversion,
+                        slot: slot_offset(t, name as *mut ffi::PyObject),
+                    },
+                    text => text,
+                })
+                .collect::<Vec<_>>();
             ffi::Py_IncRef(code);
             Some(Plan {
                 serial: SERIALS.fetch_add(1, Ordering::Relaxed),
@@ -321,12 +337,16 @@ impl Plan {
         for piece in &self.pieces {
             match piece {
                 Piece::Text(s) => text.push_str(s),
-                Piece::Attribute { name, conversion } => {
+                Piece::Attribute {
+                    name,
+                    conversion,
+                    slot,
+                } => {
                     // SAFETY: guaranteed by the caller; the type's reads run no Python (checked
                     // when the plan was made, under the same version tag); the value is
                     // released.
                     unsafe {
-                        let value = read(obj, *name as *mut ffi::PyObject)?;
+                        let value = read(obj, *name as *mut ffi::PyObject, *slot)?;
                         let done = each(value).and_then(|()| convert(value, *conversion, text));
                         ffi::Py_DecRef(value);
                         done?;
@@ -337,10 +357,10 @@ impl Plan {
         Some(())
     }
 
-    /// The names of the attributes it formats, in order.
-    fn names(&self) -> impl Iterator<Item = *mut ffi::PyObject> + '_ {
+    /// The attributes it formats, in order: each name, and its slot when it has one.
+    fn attributes(&self) -> impl Iterator<Item = (*mut ffi::PyObject, Option<isize>)> + '_ {
         self.pieces.iter().filter_map(|piece| match piece {
-            Piece::Attribute { name, .. } => Some(*name as *mut ffi::PyObject),
+            Piece::Attribute { name, slot, .. } => Some((*name as *mut ffi::PyObject, *slot)),
             Piece::Text(_) => None,
         })
     }
@@ -393,6 +413,28 @@ unsafe fn plain_attribute(t: *mut ffi::PyTypeObject, name: *mut ffi::PyObject) -
             return true;
         }
         ffi::Py_TYPE(found) == &raw mut ffi::PyMemberDescr_Type || render::is_plain(found)
+    }
+}
+
+/// The offset of the slot that holds attribute `name` of an instance of `t`, when the class
+/// attribute that serves it is a `__slots__` member (an object member with no flags: no audit
+/// event on read, an absolute offset). The type's version tag keeps it so.
+///
+/// # Safety
+/// GIL held; `t` is a live type; `name` is a `str`.
+unsafe fn slot_offset(t: *mut ffi::PyTypeObject, name: *mut ffi::PyObject) -> Option<isize> {
+    // SAFETY: guaranteed by the caller; a member descriptor's member definition lives as long as
+    // its type.
+    unsafe {
+        let found = _PyType_Lookup(t, name);
+        if found.is_null() || ffi::Py_TYPE(found) != &raw mut ffi::PyMemberDescr_Type {
+            return None;
+        }
+        let member = (*found.cast::<ffi::PyMemberDescrObject>()).d_member;
+        (!member.is_null()
+            && (*member).type_code == ffi::Py_T_OBJECT_EX
+            && (*member).flags & !ffi::Py_READONLY == 0)
+            .then(|| (*member).offset)
     }
 }
 
@@ -459,8 +501,8 @@ pub(crate) unsafe fn reads_secret(obj: *mut ffi::PyObject, redact: &Redactor) ->
     // SAFETY: guaranteed by the caller.
     unsafe {
         with_plan(ffi::Py_TYPE(obj), |plan| {
-            plan.names()
-                .any(|name| render::is_secret_key(name, redact))
+            plan.attributes()
+                .any(|(name, _)| render::is_secret_key(name, redact))
                 .then_some(())
         })
         .is_some()
@@ -468,12 +510,27 @@ pub(crate) unsafe fn reads_secret(obj: *mut ffi::PyObject, redact: &Redactor) ->
 }
 
 /// `obj.<name>` (a new reference) when it is an exact `str`, `int`, `float`, `bool` or `None`.
+/// A slot's value is read from the slot at `slot`, where its member descriptor reads it (an
+/// empty slot is an `AttributeError` there: `None` here).
 ///
 /// # Safety
-/// GIL held; `obj` is live; reading `name` from it runs no Python.
-unsafe fn read(obj: *mut ffi::PyObject, name: *mut ffi::PyObject) -> Option<*mut ffi::PyObject> {
+/// GIL held; `obj` is live; reading `name` from it runs no Python; `slot` is the offset of the
+/// slot that holds `name` in `obj`'s type ([`slot_offset`], under the same version tag).
+unsafe fn read(
+    obj: *mut ffi::PyObject,
+    name: *mut ffi::PyObject,
+    slot: Option<isize>,
+) -> Option<*mut ffi::PyObject> {
     // SAFETY: guaranteed by the caller; an error is cleared, a value of another type released.
     unsafe {
+        if let Some(offset) = slot {
+            let value = *obj.cast::<u8>().offset(offset).cast::<*mut ffi::PyObject>();
+            if value.is_null() || !render::is_plain(value) {
+                return None;
+            }
+            ffi::Py_IncRef(value);
+            return Some(value);
+        }
         let value = ffi::PyObject_GenericGetAttr(obj, name);
         if value.is_null() {
             ffi::PyErr_Clear();
@@ -707,10 +764,12 @@ unsafe fn pieces_of(
                 taken.push(Piece::Attribute {
                     name: name as usize,
                     conversion,
+                    slot: None,
                 });
                 stack.push(Item::Piece(Piece::Attribute {
                     name: name as usize,
                     conversion,
+                    slot: None,
                 }));
             } else if op == ops.build_string {
                 if arg > stack.len() || arg > MAX_PIECES {
