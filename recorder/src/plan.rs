@@ -157,6 +157,22 @@ impl Reads {
         cut: bool,
     ) -> Option<Reads> {
         // SAFETY: guaranteed by the caller.
+        let (reads, text) = unsafe { Reads::read(obj, redact)? };
+        let same = if cut {
+            text.len() > shown.len() && text.starts_with(shown)
+        } else {
+            text == shown
+        };
+        same.then_some(reads)
+    }
+
+    /// The reads of `obj`'s planned `repr()` and the whole text it gives, when it has a plan
+    /// and is not redacted, and each value read is one [`render::renders_as`] can confirm.
+    ///
+    /// # Safety
+    /// GIL held; `obj` is live and referenced by the caller.
+    pub unsafe fn read(obj: *mut ffi::PyObject, redact: &Redactor) -> Option<(Reads, String)> {
+        // SAFETY: guaranteed by the caller.
         unsafe {
             if render::redaction(obj, redact).is_some() {
                 return None;
@@ -174,16 +190,12 @@ impl Reads {
                     confirmed.then_some(())
                 })
             })?;
-            let same = if cut {
-                text.len() > shown.len() && text.starts_with(shown)
-            } else {
-                text == shown
-            };
-            same.then_some(Reads {
+            let reads = Reads {
                 type_key: (t as usize, tag),
                 serial,
                 values: values.into_boxed_slice(),
-            })
+            };
+            Some((reads, text))
         }
     }
 

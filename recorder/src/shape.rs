@@ -584,16 +584,21 @@ impl Walk<'_> {
             let t = ffi::Py_TYPE(obj);
             let tag = cpython::type_version(t)?;
             self.nodes = self.nodes.checked_sub(1)?;
-            let value = render_unmarked(obj, self.redact)?;
-            let Value::Repr(r) = &value else {
-                return None;
-            };
-            self.text = self.text.checked_sub(r.text.len())?;
-            let text = match Reads::of(obj, self.redact, &r.text, r.truncated) {
-                Some(reads) => Node::Planned(reads),
+            let text = match self.planned(obj, &mut START.clone()) {
+                Some(node) => node?,
                 None => {
-                    self.rendered = true;
-                    Node::Rendered(value)
+                    let value = render_unmarked(obj, self.redact)?;
+                    let Value::Repr(r) = &value else {
+                        return None;
+                    };
+                    self.text = self.text.checked_sub(r.text.len())?;
+                    match Reads::of(obj, self.redact, &r.text, r.truncated) {
+                        Some(reads) => Node::Planned(reads),
+                        None => {
+                            self.rendered = true;
+                            Node::Rendered(value)
+                        }
+                    }
                 }
             };
             let items = expand::items(obj, self.width, self.redact)?;
@@ -655,6 +660,9 @@ impl Walk<'_> {
                 }
                 self.nodes = self.nodes.checked_sub(1)?;
                 let x = Held::new(x);
+                if let Some(node) = self.planned(x.0, chars) {
+                    return node;
+                }
                 // Its text holding `...` depends on the containers around it (module docs): no
                 // shape holds it.
                 let value = render_unmarked(x.0, self.redact)?;
@@ -679,6 +687,48 @@ impl Walk<'_> {
             *chars = chars.saturating_sub(START - own);
             Some(node)
         }
+    }
+
+    /// The node of `x` when its `repr()` is planned and no `__repr__` has run in this event (so
+    /// the plan's text is the one rendering `x` shows: one kept earlier in the event is the
+    /// same), taken from the plan alone: `Some(None)` when that text holds `...` (no shape);
+    /// `None` to take the node from its rendering.
+    ///
+    /// # Safety
+    /// GIL held; `x` is live and referenced.
+    unsafe fn planned(&mut self, x: *mut ffi::PyObject, chars: &mut usize) -> Option<Option<Node>> {
+        if memo::ran_python() {
+            return None;
+        }
+        // SAFETY: guaranteed by the caller.
+        let (reads, text) = unsafe { Reads::read(x, self.redact)? };
+        if text.contains("...") {
+            return Some(None);
+        }
+        // Kept for the rest of the event, as its rendering keeps it (`render::python_repr`): a
+        // `__repr__` run later in the event may change `x`, and `x` is shown as it was here.
+        // SAFETY: guaranteed by the caller; the new string is the memo's when it keeps it.
+        unsafe {
+            let r = ffi::PyUnicode_FromStringAndSize(text.as_ptr().cast(), text.len() as isize);
+            if r.is_null() {
+                ffi::PyErr_Clear();
+                return None;
+            }
+            if !memo::keep(x, r, false) {
+                ffi::Py_DecRef(r);
+            }
+        }
+        // What a rendering of it shows: the text, cut at the cap.
+        let (bytes, shown) = match text.char_indices().nth(TEXT_CAP) {
+            Some((at, _)) => (at, TEXT_CAP),
+            None => (text.len(), text.chars().count()),
+        };
+        let Some(left) = self.text.checked_sub(bytes) else {
+            return Some(None);
+        };
+        self.text = left;
+        *chars = chars.saturating_sub(shown);
+        Some(Some(Node::Planned(reads)))
     }
 
     /// A plain element of a list or tuple: by value when [`render::renders_as`] can confirm it
