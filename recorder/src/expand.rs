@@ -121,6 +121,7 @@ impl Expander {
         redact: &Redactor,
         shape: &Shape,
         mut rows: Vec<Node>,
+        previous: Option<&Value>,
     ) -> Rendered {
         debug_assert!(self.depth == 1 && shape.reusable());
         // SAFETY: guaranteed by the caller.
@@ -136,17 +137,37 @@ impl Expander {
             return unsafe { self.render(obj, redact) };
         }
         let _scope = ReprScope::open();
-        // SAFETY: guaranteed by the caller.
-        let value = unsafe { render::render(obj, redact) };
-        let mut children = Vec::new();
-        if !matches!(value, Value::Repr(_)) {
-            return Rendered { value, children };
-        }
         // A row is kept only while no `__repr__` has run in this event: until one does, nothing
         // has changed since the event began, and an element that renders as its row now showed
         // that text wherever else it was rendered in this event (memo.rs keeps texts taken
         // before a change).
         let reusing = || !memo::ran_python();
+        // Which elements of a list or tuple still render as they did (checking them runs no
+        // Python code).
+        let same = if reusing() {
+            // SAFETY: guaranteed by the caller.
+            unsafe { shape.matching_elements(obj, redact) }
+        } else {
+            Vec::new()
+        };
+        // A text that was cut within elements that all still render as they did is the same
+        // text: a list that grows past its text (or changes there) is not rendered again.
+        let kept_text = match previous {
+            Some(Value::Repr(r)) if r.truncated && !same.is_empty() && same.iter().all(|&s| s) => {
+                let mut r = r.clone();
+                // SAFETY: as above; `matching_elements` found a list or tuple.
+                r.length = Some(unsafe { sequence_len(obj) } as u64);
+                r.object_id = None;
+                Some(Value::Repr(r))
+            }
+            _ => None,
+        };
+        // SAFETY: guaranteed by the caller.
+        let value = kept_text.unwrap_or_else(|| unsafe { render::render(obj, redact) });
+        let mut children = Vec::new();
+        if !matches!(value, Value::Repr(_)) {
+            return Rendered { value, children };
+        }
         // The row kept at `position`, when it is one of a child there (not withheld).
         fn kept(rows: &mut [Node], position: usize) -> Option<&mut Node> {
             rows.get_mut(position).filter(|row| {
@@ -210,9 +231,8 @@ impl Expander {
                 return Rendered { value, children };
             };
             for (position, item) in items.iter().enumerate().take(MAX_NODES) {
-                let row = kept(&mut rows, position).filter(|_| {
-                    reusing() && shape.element_matches(obj, position, item.obj, redact)
-                });
+                let row = kept(&mut rows, position)
+                    .filter(|_| reusing() && same.get(position) == Some(&true));
                 let value = match row {
                     Some(row) => std::mem::replace(&mut row.value, Value::None),
                     None => render::render(item.obj, redact),
@@ -513,6 +533,21 @@ pub(crate) unsafe fn items(
         }
     }
     if items.is_empty() { None } else { Some(items) }
+}
+
+/// The length of the exact list or tuple `obj`.
+///
+/// # Safety
+/// GIL held; `obj` a live exact list or tuple.
+unsafe fn sequence_len(obj: *mut ffi::PyObject) -> usize {
+    // SAFETY: guaranteed by the caller.
+    unsafe {
+        if ffi::PyList_CheckExact(obj) != 0 {
+            ffi::PyList_GET_SIZE(obj) as usize
+        } else {
+            ffi::PyTuple_GET_SIZE(obj) as usize
+        }
+    }
 }
 
 /// The first `width` entries of the exact dict `obj`, each key and value a new reference.

@@ -831,7 +831,10 @@ unsafe fn python_repr(obj: *mut ffi::PyObject, out: &mut Out) -> Result<(), Stri
                 let r = crate::plan::repr(obj).unwrap_or_else(|| {
                     // The `__repr__` must see the containers being rendered around it.
                     memo::register();
-                    memo::note_python();
+                    // (`object.__repr__` is C code that runs none.)
+                    if has_custom_repr(obj) {
+                        memo::note_python();
+                    }
                     ffi::PyObject_Repr(obj)
                 });
                 if r.is_null() {
@@ -902,7 +905,7 @@ unsafe fn dict_has_secret_key(d: *mut ffi::PyObject, redact: &Redactor) -> bool 
 ///
 /// # Safety
 /// GIL held; `obj` live.
-unsafe fn has_custom_repr(obj: *mut ffi::PyObject) -> bool {
+pub(crate) unsafe fn has_custom_repr(obj: *mut ffi::PyObject) -> bool {
     // SAFETY: reading type slots of live types.
     unsafe {
         let base = &raw mut ffi::PyBaseObject_Type;

@@ -60,6 +60,12 @@ enum Node {
     Rendered(Value),
     /// An object whose `repr()` the recorder follows itself (plan.rs): what it read.
     Planned(Reads),
+    /// An object shown by `object.__repr__` (`<module.Name object at 0x...>`, no state): its
+    /// address and its type's [`cpython::type_repr_version`], which together fix that text.
+    Stamped {
+        addr: usize,
+        version: u64,
+    },
     Container(Container),
 }
 
@@ -169,32 +175,37 @@ impl Shape {
         std::mem::take(&mut self.rows)
     }
 
-    /// Whether `x`, element `i` of the list or tuple `obj`, renders on its own (as its child
-    /// row shows it) exactly as element `i` did when this shape was taken. Each of the first
-    /// `width` elements has a node of its own text: the walk takes them as children.
+    /// For each element this list or tuple shape has a node of (every element its text reached,
+    /// and the first `width`, each with text of its own as its child row shows it), whether
+    /// `obj`'s element there renders as it did when the shape was taken (`false` where `obj` has
+    /// none); empty when `obj` is not a list or tuple of the shape's type.
     ///
     /// # Safety
-    /// GIL held; `obj` and `x` are live and referenced by the caller.
-    pub unsafe fn element_matches(
+    /// GIL held; `obj` is live and referenced by the caller; the shape is
+    /// [`Shape::reusable`] (checking it runs no Python code).
+    pub unsafe fn matching_elements(
         &self,
         obj: *mut ffi::PyObject,
-        i: usize,
-        x: *mut ffi::PyObject,
         redact: &Redactor,
-    ) -> bool {
+    ) -> Vec<bool> {
         let Node::Container(Container::Sequence {
             type_addr, items, ..
         }) = &self.root
         else {
-            return false;
+            return Vec::new();
         };
-        // SAFETY: guaranteed by the caller; the element is checked inside `obj`, as `matches`
-        // checks it.
+        // SAFETY: guaranteed by the caller; each element is checked inside `obj`, as `matches`
+        // checks it, and no Python code runs meanwhile.
         unsafe {
-            ffi::Py_TYPE(obj) as usize == *type_addr
-                && items
-                    .get(i)
-                    .is_some_and(|node| check_held(x, node, redact, &mut vec![obj as usize]))
+            let Some((t, len)) = sequence(obj).filter(|&(t, _)| t as usize == *type_addr) else {
+                return Vec::new();
+            };
+            let path = &mut vec![obj as usize];
+            items
+                .iter()
+                .enumerate()
+                .map(|(i, node)| i < len && check_held(item(obj, t, i), node, redact, path))
+                .collect()
         }
     }
 
@@ -274,6 +285,11 @@ impl Node {
                     render_unmarked(obj, redact).is_some_and(|now| same(&now, value))
                 }
                 Node::Planned(reads) => reads.matches(obj, redact),
+                Node::Stamped { addr, version } => {
+                    obj as usize == *addr
+                        && !render::has_custom_repr(obj)
+                        && cpython::type_repr_version(ffi::Py_TYPE(obj)) == Some(*version)
+                }
                 Node::Container(container) => {
                     // A container inside itself is shown as `[...]` there, which its contents
                     // do not tell, and no shape holds (a walk takes none): changed.
@@ -584,19 +600,28 @@ impl Walk<'_> {
             let t = ffi::Py_TYPE(obj);
             let tag = cpython::type_version(t)?;
             self.nodes = self.nodes.checked_sub(1)?;
-            let text = match self.planned(obj, &mut START.clone()) {
-                Some(node) => node?,
-                None => {
-                    let value = render_unmarked(obj, self.redact)?;
-                    let Value::Repr(r) = &value else {
-                        return None;
-                    };
-                    self.text = self.text.checked_sub(r.text.len())?;
-                    match Reads::of(obj, self.redact, &r.text, r.truncated) {
-                        Some(reads) => Node::Planned(reads),
-                        None => {
-                            self.rendered = true;
-                            Node::Rendered(value)
+            // Shown by `object.__repr__`, its text is fixed by its address and its type's module
+            // and name (it shows no state, so redaction never withholds it).
+            let text = if !render::has_custom_repr(obj) {
+                Node::Stamped {
+                    addr: obj as usize,
+                    version: cpython::type_repr_version(t)?,
+                }
+            } else {
+                match self.planned(obj, &mut START.clone()) {
+                    Some(node) => node?,
+                    None => {
+                        let value = render_unmarked(obj, self.redact)?;
+                        let Value::Repr(r) = &value else {
+                            return None;
+                        };
+                        self.text = self.text.checked_sub(r.text.len())?;
+                        match Reads::of(obj, self.redact, &r.text, r.truncated) {
+                            Some(reads) => Node::Planned(reads),
+                            None => {
+                                self.rendered = true;
+                                Node::Rendered(value)
+                            }
                         }
                     }
                 }

@@ -526,7 +526,8 @@ unsafe fn update(
         let rendered = match &mut last {
             Some(last) => {
                 let rows = last.take_rows();
-                expand.render_reusing(v, redact, last, rows)
+                let previous = slot.as_ref().map(|c| &c.value);
+                expand.render_reusing(v, redact, last, rows, previous)
             }
             None => expand.render(v, redact),
         };

@@ -770,6 +770,59 @@ def test_a_changed_container_keeps_only_the_rows_of_its_unchanged_children(tmp_p
     assert recorded("kd")[2] == {"P(2)": "y", "P(9)": "z"}
 
 
+def test_a_list_cut_within_unchanged_elements_keeps_its_text(tmp_path):
+    """A list or tuple whose text was cut at 256 characters within elements that all still
+    render as they did keeps that text when it changes elsewhere (expand.rs, `render_reusing`):
+    grown past its text, or changed past it. Each change below is on one side of the cut or the
+    other, or moves the cut; every row's text, cut flag and length are the live list's."""
+    script = write(
+        tmp_path,
+        """\
+        def f():
+            xs = [[i] * 30 for i in range(3)]
+            xs.append([9])
+            xs[0].append(7)
+            xs[2][29] = 5
+            xs[2][0] = 6
+            xs.pop()
+            xs.pop()
+            xs.append([1] * 40)
+            t = tuple(xs)
+            t = t + (1,)
+            return xs
+        f()
+        """,
+    )
+    trace = record(script)
+    assert trace["result"].returncode == 0, trace["result"].stderr
+    xs = [[i] * 30 for i in range(3)]
+    states = [copy.deepcopy(xs)]
+    for step in (
+        lambda: xs.append([9]),
+        lambda: xs[0].append(7),
+        lambda: xs[2].__setitem__(29, 5),
+        lambda: xs[2].__setitem__(0, 6),
+        lambda: xs.pop(),
+        lambda: xs.pop(),
+        lambda: xs.append([1] * 40),
+    ):
+        step()
+        states.append(copy.deepcopy(xs))
+
+    def shown(value) -> tuple:
+        text = repr(value)
+        return text[:256], len(text) > 256, len(value)
+
+    def rows(name: str) -> list[tuple]:
+        return [(r[9], r[10], r[11]) for r in trace["values"] if r[2] == name and r[3] == "local"]
+
+    assert rows("xs") == [shown(state) for state in states]
+    t = tuple(xs)
+    assert rows("t") == [shown(t), shown(t + (1,))]
+    _, children = children_of(trace, "xs")
+    assert children["[1]"][0] == repr([1] * 30) and children["[2]"][0] == repr([1] * 40)
+
+
 def test_a_kept_child_row_agrees_with_its_container_s_text(tmp_path):
     """A child row is kept across a change only while no `__repr__` has run in the event
     (expand.rs, `render_reusing`): here `E.__repr__`, run for `xs`'s text, sets `p.x` back to
@@ -885,6 +938,46 @@ def test_an_object_shown_with_its_attributes_is_checked_by_them(tmp_path):
     types = [c[5] for c in trace["children"] if c[3] == "password"]
     assert len(vault) == 3 and types == ["int", "str", "NoneType"], (vault, types)
     assert "hunter2" not in repr(trace["values"]) + repr(trace["children"])
+
+
+@pytest.mark.parametrize("width", [32, 2])
+def test_an_object_shown_by_object_repr_is_checked_by_its_address_and_type(tmp_path, width):
+    """An object shown by `object.__repr__` has no state in its text: its shape checks the text
+    by its address and its type's module and name (shape.rs, `Node::Stamped`), and its
+    attributes by their nodes. Its class renamed must give the new text, also when its
+    attributes are past the children's width; an attribute changed, a new row; a secret one,
+    never its value."""
+    script = write(
+        tmp_path,
+        """\
+        class Plain:
+            def __init__(self):
+                self.a = 1
+                self.b = 2
+
+        def f():
+            o = Plain()
+            o.a = 3
+            Plain.__qualname__ = "Renamed"
+            o.c = 4
+            o.token = "tk-9z8y"
+            return 0
+
+        f()
+        """,
+    )
+    trace = record(script, options=("--expand-width", str(width)))
+    assert trace["result"].returncode == 0, trace["result"].stderr
+    rows = [r for r in trace["values"] if r[2] == "o" and r[3] == "local"]
+    texts = [re.sub(r"0x[0-9a-f]+", "ADDR", r[9]) for r in rows]
+    plain, renamed = "<__main__.Plain object at ADDR>", "<__main__.Renamed object at ADDR>"
+    # With width 2, `c` and `token` are past the children: no row shows them.
+    assert texts == [plain, plain, renamed] + ([renamed, renamed] if width > 2 else [])
+    children = [{k: v[0] for k, v in children_of(trace, "o", r[0])[1].items()} for r in rows]
+    assert children[1] == {"a": 3, "b": 2}
+    if width > 2:
+        assert children[-1] == {"a": 3, "b": 2, "c": 4, "token": "redacted"}
+    assert "tk-9z8y" not in repr(trace["values"]) + repr(trace["children"])
 
 
 def test_a_repr_that_changes_its_own_container(tmp_path):
