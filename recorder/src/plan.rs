@@ -442,7 +442,14 @@ unsafe fn slot_offset(t: *mut ffi::PyTypeObject, name: *mut ffi::PyObject) -> Op
         if found.is_null() || ffi::Py_TYPE(found) != &raw mut ffi::PyMemberDescr_Type {
             return None;
         }
-        let member = (*found.cast::<ffi::PyMemberDescrObject>()).d_member;
+        // The descriptor applies to instances of its own class only (`member_get` checks it): one
+        // taken from another class into this one's dict holds another layout's offset.
+        let descr = found.cast::<ffi::PyMemberDescrObject>();
+        let owner = (*descr).d_common.d_type;
+        if owner.is_null() || ffi::PyType_IsSubtype(t, owner) == 0 {
+            return None;
+        }
+        let member = (*descr).d_member;
         (!member.is_null()
             && (*member).type_code == ffi::Py_T_OBJECT_EX
             && (*member).flags & !ffi::Py_READONLY == 0)
@@ -455,7 +462,7 @@ unsafe fn slot_offset(t: *mut ffi::PyTypeObject, name: *mut ffi::PyObject) -> Op
 ///
 /// # Safety
 /// GIL held; `t` is a live type.
-unsafe fn class_keys_all_str(t: *mut ffi::PyTypeObject) -> bool {
+pub(crate) unsafe fn class_keys_all_str(t: *mut ffi::PyTypeObject) -> bool {
     // SAFETY: guaranteed by the caller; items of `tp_mro` are checked to be types.
     unsafe {
         let mro = (*t).tp_mro;

@@ -831,8 +831,9 @@ unsafe fn python_repr(obj: *mut ffi::PyObject, out: &mut Out) -> Result<(), Stri
                 let r = crate::plan::repr(obj).unwrap_or_else(|| {
                     // The `__repr__` must see the containers being rendered around it.
                     memo::register();
-                    // (`object.__repr__` is C code that runs none.)
-                    if has_custom_repr(obj) {
+                    // (`object.__repr__` runs none, unless looking `__module__` up in a class
+                    // dict that holds a key other than a `str` runs that key's `__eq__`.)
+                    if has_custom_repr(obj) || !crate::plan::class_keys_all_str(ffi::Py_TYPE(obj)) {
                         memo::note_python();
                     }
                     ffi::PyObject_Repr(obj)
@@ -973,8 +974,10 @@ unsafe fn type_fields_secret(t: *mut ffi::PyTypeObject, redact: &Redactor) -> bo
                 }
             }
         }
-        // A metaclass's `__getattr__` may run: it must see the containers being rendered.
+        // A metaclass's `__getattr__` (or a descriptor's `__get__`) may run: it must see the
+        // containers being rendered, and what it changes is not what this event saw so far.
         memo::register();
+        memo::note_python();
         for attr in [c"_fields", c"__dataclass_fields__"] {
             let v = ffi::PyObject_GetAttrString(t as *mut ffi::PyObject, attr.as_ptr());
             if v.is_null() {

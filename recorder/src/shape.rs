@@ -602,7 +602,7 @@ impl Walk<'_> {
             self.nodes = self.nodes.checked_sub(1)?;
             // Shown by `object.__repr__`, its text is fixed by its address and its type's module
             // and name (it shows no state, so redaction never withholds it).
-            let text = if !render::has_custom_repr(obj) {
+            let text = if !render::has_custom_repr(obj) && crate::plan::class_keys_all_str(t) {
                 Node::Stamped {
                     addr: obj as usize,
                     version: cpython::type_repr_version(t)?,
@@ -722,7 +722,9 @@ impl Walk<'_> {
     /// # Safety
     /// GIL held; `x` is live and referenced.
     unsafe fn planned(&mut self, x: *mut ffi::PyObject, chars: &mut usize) -> Option<Option<Node>> {
-        if memo::ran_python() {
+        // A text kept earlier in the event is what renderings of `x` show: its node is taken
+        // from that rendering (and is a plan's only if the plan still gives that text).
+        if memo::ran_python() || memo::kept(x).is_some() {
             return None;
         }
         // SAFETY: guaranteed by the caller.

@@ -980,6 +980,113 @@ def test_an_object_shown_by_object_repr_is_checked_by_its_address_and_type(tmp_p
     assert "tk-9z8y" not in repr(trace["values"]) + repr(trace["children"])
 
 
+def test_a_slot_descriptor_borrowed_from_another_class_is_not_read_as_a_slot(tmp_path):
+    """A planned repr reads a `__slots__` attribute from its slot (plan.rs, `slot_offset`), but
+    only for a member descriptor of the object's own class or a base: `B.x = A.__dict__["x"]`
+    holds A's offset, and `B().x` raises `TypeError` rather than read B's memory there."""
+    script = write(
+        tmp_path,
+        """\
+        class A:
+            __slots__ = ("a0", "a1", "a2", "x")
+
+        class B:
+            __slots__ = ("p", "q", "r", "w")
+            def __repr__(self):
+                return f"B({self.x})"
+
+        B.x = A.__dict__["x"]
+
+        def f():
+            b = B()
+            b.p = 1; b.q = 2; b.r = 3; b.w = "hidden"
+            items = [b]
+            b.w = "changed"
+            return 0
+
+        f()
+        """,
+    )
+    trace = record(script)
+    assert trace["result"].returncode == 0, trace["result"].stderr
+    shown = {r[9] for r in trace["values"] if r[2] in ("b", "items")}
+    assert shown == {"<repr failed: TypeError>"}
+    assert "hidden" not in repr(trace["values"]) + repr(trace["children"]).replace("'hidden'", "")
+
+
+@pytest.mark.parametrize("meddler", ["key", "metaclass"])
+def test_python_run_by_the_recorder_outside_a_repr_leaves_no_stale_shape(tmp_path, meddler):
+    """Python code can run while the recorder renders, outside any `__repr__`: a class dict key's
+    `__eq__` when `object.__repr__` looks up `__module__` (a key with a colliding hash), or a
+    metaclass's `__getattr__` when redaction looks for `_fields`. Here it changes `P0` after
+    `a` showed it: `c`'s shape, taken at that event, must not hold the text from before, so
+    from the next line both show `P(1)` (recorder/src/shape.rs, `Walk::planned`)."""
+    meddlers = {
+        "key": """\
+            class K:
+                def __hash__(self): return hash("__module__")
+                def __eq__(self, other):
+                    if ARM:
+                        ARM.clear()
+                        P0.x = 1
+                    return False
+
+            T = type("T", (), {K(): 1, "__module__": "m"})
+            T0 = T()
+            """,
+        "metaclass": """\
+            class M(type):
+                def __getattr__(cls, name):
+                    if ARM:
+                        ARM.clear()
+                        P0.x = 1
+                    raise AttributeError(name)
+
+            class T(metaclass=M):
+                def __init__(self):
+                    self.n = 5
+                def __repr__(self):
+                    return f"T({self.n})"
+
+            T0 = T()
+            """,
+    }
+    script = write(
+        tmp_path,
+        textwrap.dedent(
+            """\
+            class P:
+                def __init__(self, x):
+                    self.x = x
+                def __repr__(self):
+                    return f"P({self.x})"
+
+            ARM = []
+            P0 = P(0)
+            """
+        )
+        + textwrap.dedent(meddlers[meddler])
+        + """
+def f():
+    ARM.append(1)
+    T.v = 1
+    a, b, c = P0, [T0], [P0]
+    x = 1
+    y = 2
+    return 0
+
+f()
+""",
+    )
+    trace = record(script)
+    assert trace["result"].returncode == 0, trace["result"].stderr
+    last = {}
+    for r in trace["values"]:
+        if r[2] in ("a", "c") and r[3] == "local":
+            last[r[2]] = r[9]
+    assert last == {"a": "P(1)", "c": "[P(1)]"}
+
+
 def test_a_repr_that_changes_its_own_container(tmp_path):
     """Checking whether a container changed renders the objects in it that have their own repr,
     and such a repr may change the container while it is being checked: the recording goes on,
