@@ -479,7 +479,11 @@ pub(crate) unsafe fn items(
             return None;
         }
         if ffi::PyTuple_Check(obj) != 0 {
-            // A namedtuple: its fields by name.
+            // A namedtuple: its fields by name. (Looking `_fields` up runs the `__eq__` of a class
+            // dict key that is not a `str` and whose hash collides: Python run, as `memo` counts.)
+            if !crate::plan::class_keys_all_str(t) {
+                memo::note_python();
+            }
             let fields = ffi::PyDict_GetItemString((*t).tp_dict, c"_fields".as_ptr());
             if !fields.is_null() && ffi::PyTuple_CheckExact(fields) != 0 {
                 let n = ffi::PyTuple_GET_SIZE(obj).min(ffi::PyTuple_GET_SIZE(fields));
