@@ -137,10 +137,11 @@ impl Expander {
             return unsafe { self.render(obj, redact) };
         }
         let _scope = ReprScope::open();
-        // A row is kept only while no `__repr__` has run in this event: until one does, nothing
-        // has changed since the event began, and an element that renders as its row now showed
-        // that text wherever else it was rendered in this event (memo.rs keeps texts taken
-        // before a change).
+        // A row is kept only while no Python code has run in this event (`memo::ran_python`: a
+        // `__repr__`, or a lookup the recorder made that ran some): until then nothing has
+        // changed since the event began, and an element that renders as its row now showed that
+        // text wherever else it was rendered in this event (memo.rs keeps texts taken before a
+        // change).
         let reusing = || !memo::ran_python();
         // Which elements of a list or tuple still render as they did (checking them runs no
         // Python code).
