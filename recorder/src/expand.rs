@@ -206,14 +206,7 @@ impl Expander {
                         ),
                         None => {
                             let (key, secret) = key_text(k, redact);
-                            let value = if secret {
-                                Value::Redacted {
-                                    type_name: render::type_name(v),
-                                }
-                            } else {
-                                render::render(v, redact)
-                            };
-                            (key, value)
+                            (key, child_value(v, secret, redact))
                         }
                     };
                     children.push(Node {
@@ -303,15 +296,8 @@ impl Expander {
             if out.len() >= MAX_NODES {
                 break;
             }
-            let value = if item.secret {
-                Value::Redacted {
-                    // SAFETY: the item holds a reference.
-                    type_name: unsafe { render::type_name(item.obj) },
-                }
-            } else {
-                // SAFETY: as above.
-                unsafe { render::render(item.obj, redact) }
-            };
+            // SAFETY: the item holds a reference.
+            let value = unsafe { child_value(item.obj, item.secret, redact) };
             out.push(Node {
                 parent,
                 position: position as u32,
@@ -574,6 +560,23 @@ unsafe fn entries(
         }
     }
     out
+}
+
+/// A child's value as its row shows it: rendered, or only its type's name when it is secret.
+///
+/// # Safety
+/// GIL held; `obj` live and referenced.
+unsafe fn child_value(obj: *mut ffi::PyObject, secret: bool, redact: &Redactor) -> Value {
+    // SAFETY: guaranteed by the caller.
+    unsafe {
+        if secret {
+            Value::Redacted {
+                type_name: render::type_name(obj),
+            }
+        } else {
+            render::render(obj, redact)
+        }
+    }
 }
 
 /// Adds a child, taking a reference to it.

@@ -608,23 +608,7 @@ impl Walk<'_> {
                     version: cpython::type_repr_version(t)?,
                 }
             } else {
-                match self.planned(obj, &mut START.clone()) {
-                    Some(node) => node?,
-                    None => {
-                        let value = render_unmarked(obj, self.redact)?;
-                        let Value::Repr(r) = &value else {
-                            return None;
-                        };
-                        self.text = self.text.checked_sub(r.text.len())?;
-                        match Reads::of(obj, self.redact, &r.text, r.truncated) {
-                            Some(reads) => Node::Planned(reads),
-                            None => {
-                                self.rendered = true;
-                                Node::Rendered(value)
-                            }
-                        }
-                    }
-                }
+                self.text_node(obj, &mut START.clone())?
             };
             let items = expand::items(obj, self.width, self.redact)?;
             let mut fields = Vec::with_capacity(items.len());
@@ -685,24 +669,7 @@ impl Walk<'_> {
                 }
                 self.nodes = self.nodes.checked_sub(1)?;
                 let x = Held::new(x);
-                if let Some(node) = self.planned(x.0, chars) {
-                    return node;
-                }
-                // Its text holding `...` depends on the containers around it (module docs): no
-                // shape holds it.
-                let value = render_unmarked(x.0, self.redact)?;
-                let Value::Repr(r) = &value else {
-                    return None;
-                };
-                self.text = self.text.checked_sub(r.text.len())?;
-                *chars = chars.saturating_sub(r.text.chars().count());
-                // What a planned repr read stands for its text, and is checked without running
-                // Python.
-                if let Some(reads) = Reads::of(x.0, self.redact, &r.text, r.truncated) {
-                    return Some(Node::Planned(reads));
-                }
-                self.rendered = true;
-                return Some(Node::Rendered(value));
+                return self.text_node(x.0, chars);
             }
             if !child {
                 return self.container(x, chars, 0);
@@ -711,6 +678,35 @@ impl Walk<'_> {
             let node = self.container(x, &mut own, levels - 1)?;
             *chars = chars.saturating_sub(START - own);
             Some(node)
+        }
+    }
+
+    /// The node of the text of `x`, an object not expanded here (not a list, tuple or dict):
+    /// what its planned repr read (taken from the plan, or confirmed against its rendering), else
+    /// its rendering. `None` for a text holding `...`, which depends on the containers around it
+    /// (module docs): no shape holds it. Takes the text off `chars` and the walk's budget.
+    ///
+    /// # Safety
+    /// GIL held; `x` is live and referenced.
+    unsafe fn text_node(&mut self, x: *mut ffi::PyObject, chars: &mut usize) -> Option<Node> {
+        // SAFETY: guaranteed by the caller.
+        unsafe {
+            if let Some(node) = self.planned(x, chars) {
+                return node;
+            }
+            let value = render_unmarked(x, self.redact)?;
+            let Value::Repr(r) = &value else {
+                return None;
+            };
+            self.text = self.text.checked_sub(r.text.len())?;
+            *chars = chars.saturating_sub(r.text.chars().count());
+            // What a planned repr read stands for its text, and is checked without running
+            // Python.
+            if let Some(reads) = Reads::of(x, self.redact, &r.text, r.truncated) {
+                return Some(Node::Planned(reads));
+            }
+            self.rendered = true;
+            Some(Node::Rendered(value))
         }
     }
 
