@@ -24,13 +24,16 @@ pub struct Layout {
     /// 3.13: offset of `current_frame` itself.
     tstate_frame: usize,
     via_cframe: bool,
-    /// `_co_firsttraceable` (the only code field used here that moved between 3.12 and 3.13).
+    /// `_co_firsttraceable` and `co_extra` (the code fields used here that moved between 3.12
+    /// and 3.13).
     code_first_traceable: usize,
+    code_extra: usize,
 }
 
 const FRAME_CODE: usize = 0;
 const FRAME_PREVIOUS: usize = 8;
 const FRAME_LOCALS: usize = 40;
+const FRAME_OBJECT: usize = 48;
 const FRAME_OWNER: usize = 70;
 const FRAME_LOCALSPLUS: usize = 72;
 const CODE_FLAGS: usize = 48;
@@ -53,6 +56,7 @@ pub const LAYOUT_3_12: Layout = Layout {
     tstate_frame: 56,
     via_cframe: true,
     code_first_traceable: 176,
+    code_extra: 184,
 };
 
 pub const LAYOUT_3_13: Layout = Layout {
@@ -60,6 +64,7 @@ pub const LAYOUT_3_13: Layout = Layout {
     tstate_frame: 72,
     via_cframe: false,
     code_first_traceable: 184,
+    code_extra: 192,
 };
 
 /// An executing frame (`_PyInterpreterFrame*`); only compared and read through [`Layout`].
@@ -164,6 +169,18 @@ pub unsafe fn frame_line(frame: FramePtr) -> Option<u32> {
 pub unsafe fn frame_owner(frame: FramePtr) -> u8 {
     // SAFETY: guaranteed by the caller.
     unsafe { read(frame, FRAME_OWNER) }
+}
+
+/// Whether the frame has a frame object (`frame_obj`). Only through one can code outside the
+/// frame rebind its fast locals (`f_locals` writes on 3.13, `PyFrame_LocalsToFast` on 3.12);
+/// once made, it stays until the frame exits.
+///
+/// # Safety
+/// As [`frame_code`].
+#[inline]
+pub unsafe fn frame_has_object(frame: FramePtr) -> bool {
+    // SAFETY: guaranteed by the caller.
+    !unsafe { read::<*const u8>(frame, FRAME_OBJECT) }.is_null()
 }
 
 /// The locals mapping of a non-optimized frame (module or class body; null otherwise).
@@ -419,8 +436,8 @@ pub unsafe fn is_code(code: *mut ffi::PyObject) -> bool {
 
 thread_local! {
     /// What the probe saw: (frame code, localsplus[0], co_flags, co_firstlineno, co_nlocalsplus,
-    /// co_qualname).
-    static PROBE: Cell<Option<[usize; 6]>> = const { Cell::new(None) };
+    /// co_qualname, frame_obj).
+    static PROBE: Cell<Option<[usize; 7]>> = const { Cell::new(None) };
     static PROBE_LAYOUT: Cell<Option<Layout>> = const { Cell::new(None) };
 }
 
@@ -449,6 +466,7 @@ unsafe extern "C" fn probe(
                     read::<c_int>(code, CODE_FIRSTLINENO) as usize,
                     read::<c_int>(code, CODE_NLOCALSPLUS) as usize,
                     read::<usize>(code, CODE_QUALNAME),
+                    read::<usize>(frame, FRAME_OBJECT),
                 ])
             }
         };
@@ -499,8 +517,9 @@ pub fn self_check(py: Python<'_>, layout: Layout) -> Result<(), RecorderError> {
     let globals = PyDict::new(py);
     let check = || -> PyResult<Result<(), String>> {
         globals.set_item("probe", &func)?;
+        globals.set_item("getframe", py.import("sys")?.getattr("_getframe")?)?;
         py.run(
-            c"def pyttd_layout_check(argument):\n    probe()\n    return argument\n",
+            c"def pyttd_layout_check(argument):\n    frame = getframe()\n    probe()\n    return frame\n",
             Some(&globals),
             None,
         )?;
@@ -513,7 +532,7 @@ pub fn self_check(py: Python<'_>, layout: Layout) -> Result<(), RecorderError> {
         PROBE.with(|p| p.set(None));
         let result = target.call1((&argument,));
         PROBE_LAYOUT.with(|p| p.set(None));
-        result?;
+        let frame = result?;
         let Some(seen) = PROBE.with(Cell::get) else {
             return Ok(Err("no current frame found".into()));
         };
@@ -525,8 +544,9 @@ pub fn self_check(py: Python<'_>, layout: Layout) -> Result<(), RecorderError> {
             ("the first local", argument.as_ptr() as usize, seen[1]),
             ("co_flags", flags, seen[2]),
             ("co_firstlineno", firstlineno, seen[3]),
-            ("co_nlocalsplus", 1, seen[4]),
+            ("co_nlocalsplus", 2, seen[4]),
             ("co_qualname", qualname.as_ptr() as usize, seen[5]),
+            ("frame_obj", frame.as_ptr() as usize, seen[6]),
         ];
         if let Some((what, _, _)) = expected.iter().find(|(_, want, got)| want != got) {
             return Ok(Err(format!(
@@ -624,30 +644,106 @@ pub fn native_function<'py>(
 #[derive(Debug, Clone, Copy)]
 pub struct CodeExtra {
     index: ffi::Py_ssize_t,
+    /// Offset of `co_extra` in `PyCodeObject` ([`Layout`]).
+    offset: usize,
+}
+
+/// `_PyCodeObjectExtra`, what `co_extra` points to (the same in 3.12 and 3.13).
+#[repr(C)]
+struct CodeObjectExtra {
+    ce_size: ffi::Py_ssize_t,
+    ce_extras: [*mut c_void; 1],
 }
 
 impl CodeExtra {
-    /// Requests an index whose values CPython frees with `free` when the code object dies.
-    pub fn request(free: ffi::freefunc) -> Option<CodeExtra> {
-        // SAFETY: GIL held by the caller (start); `free` is a plain function.
+    /// Requests an index whose values CPython frees with `free` when the code object dies, and
+    /// checks that `layout`'s `co_extra` offset reads what CPython's own accessor reads.
+    pub fn request(
+        py: Python<'_>,
+        layout: Layout,
+        free: ffi::freefunc,
+    ) -> Result<CodeExtra, String> {
+        // SAFETY: GIL held (`py`); `free` is a plain function.
         let index = unsafe { ffi::PyUnstable_Eval_RequestCodeExtraIndex(free) };
-        (index >= 0).then_some(CodeExtra { index })
+        if index < 0 {
+            return Err("no free code extra index".into());
+        }
+        let extra = CodeExtra {
+            index,
+            offset: layout.code_extra,
+        };
+        extra.check(py)?;
+        Ok(extra)
     }
 
-    /// The pointer stored in `code`'s slot, or null.
+    /// Stores a marker in a fresh code object's slot through CPython's setter and reads it back
+    /// both ways. The marker is then cleared in place: the setter would hand it to `free`.
+    fn check(self, py: Python<'_>) -> Result<(), String> {
+        let code = py
+            .eval(c"(lambda: None).__code__", None, None)
+            .map_err(|e| format!("cannot compile the code extra probe: {e}"))?;
+        let code = code.as_ptr();
+        let mut marker = 0u8;
+        let marker = (&raw mut marker).cast::<c_void>();
+        // SAFETY: GIL held; `code` is a live code object (held by the binding above), its slot
+        // empty (fresh), and the index was handed out by CPython.
+        unsafe {
+            if !self.set(code, marker) {
+                return Err("cannot store per-code state".into());
+            }
+            let mut api = ptr::null_mut();
+            if ffi::PyUnstable_Code_GetExtra(code, self.index, &mut api) != 0 {
+                ffi::PyErr_Clear();
+            }
+            match self.slot(code) {
+                Some(slot) if api == marker && *slot == marker => {
+                    *slot = ptr::null_mut();
+                    Ok(())
+                }
+                _ => {
+                    // The marker stays where CPython put it: keep the code object alive, so
+                    // `free` never sees it.
+                    ffi::Py_IncRef(code);
+                    Err("co_extra is not where this version keeps it".into())
+                }
+            }
+        }
+    }
+
+    /// Where `code`'s slot for this index is, if it has one.
+    ///
+    /// # Safety
+    /// GIL held; `code` is a live code object.
+    #[inline]
+    unsafe fn slot(self, code: *mut ffi::PyObject) -> Option<*mut *mut c_void> {
+        // SAFETY: `co_extra` at the offset checked by `request`: null or a `_PyCodeObjectExtra`
+        // with `ce_size` slots, which only GIL holders change.
+        unsafe {
+            let extra = read::<*mut CodeObjectExtra>(code as *const u8, self.offset);
+            if extra.is_null() || (*extra).ce_size <= self.index {
+                return None;
+            }
+            Some(
+                (&raw mut (*extra).ce_extras)
+                    .cast::<*mut c_void>()
+                    .add(self.index as usize),
+            )
+        }
+    }
+
+    /// The pointer stored in `code`'s slot, or null: read in place (CPython's accessor asks the
+    /// thread state for the interpreter's index count at every call).
     ///
     /// # Safety
     /// GIL held; `code` is a live code object.
     #[inline]
     pub unsafe fn get(self, code: *mut ffi::PyObject) -> *mut c_void {
-        let mut out = ptr::null_mut();
-        // SAFETY: guaranteed by the caller; the index was handed out by CPython.
-        if unsafe { ffi::PyUnstable_Code_GetExtra(code, self.index, &mut out) } != 0 {
-            // SAFETY: GIL held; clear the error rather than let it reach the program.
-            unsafe { ffi::PyErr_Clear() };
-            return ptr::null_mut();
+        // SAFETY: guaranteed by the caller.
+        match unsafe { self.slot(code) } {
+            // SAFETY: a slot of a live code object.
+            Some(slot) => unsafe { *slot },
+            None => ptr::null_mut(),
         }
-        out
     }
 
     /// Stores `value` in `code`'s slot (the previous value is freed by the caller).

@@ -625,11 +625,16 @@ unsafe fn step(
             _ => line,
         };
         let line = line.unwrap_or(top.last_line);
+        // The lines whose instructions ran since the frame's previous event. Exception events
+        // may follow cleanup code of other lines: they read every slot.
+        let lines = matches!(ev, Ev::Line | Ev::Jump | Ev::Return | Ev::Yield)
+            .then_some((top.last_line, line));
         top.last_line = line;
         let call_id = top.call_id;
         // SAFETY: guaranteed by the caller.
         unsafe {
-            top.vals.observe(info, frame, false, &mut local.pending);
+            top.vals
+                .observe(info, frame, false, lines, &mut local.pending);
             event_rows(ev, info, arg, &mut local.pending);
         }
         emit(
@@ -748,7 +753,7 @@ unsafe fn emit_call(
     let mut vals = local.spare.pop().unwrap_or_default();
     // SAFETY: guaranteed by the caller.
     unsafe {
-        vals.observe(info, frame, true, &mut local.pending);
+        vals.observe(info, frame, true, None, &mut local.pending);
         event_rows(ev, info, arg, &mut local.pending);
     }
     local.stack.push(Frame {
@@ -786,7 +791,7 @@ unsafe fn emit_resume(
     let line = line.unwrap_or(info.first_line);
     let mut vals = s.vals;
     // SAFETY: guaranteed by the caller.
-    unsafe { vals.observe(info, frame, false, &mut local.pending) };
+    unsafe { vals.observe(info, frame, false, None, &mut local.pending) };
     local.stack.push(Frame {
         frame: frame as usize,
         call_id: s.call_id,

@@ -36,6 +36,7 @@ mod ring;
 mod session;
 mod shape;
 mod shared;
+mod stores;
 mod values;
 
 pub use error::RecorderError;

@@ -26,6 +26,7 @@ use crate::hooks;
 use crate::names::{NameId, Names};
 use crate::redact::Redactor;
 use crate::ring::{Aux, Rec};
+use crate::stores::{LineStores, StoreOps};
 use crate::values::{AddressHasher, FrameVals};
 
 /// What to record and where.
@@ -121,6 +122,8 @@ pub(crate) struct CodeInfo {
     pub slot_kinds: Box<[u8]>,
     /// Per slot: the name is secret, its values are withheld.
     pub secret_slots: Box<[bool]>,
+    /// Which slots each line may rebind (optimized code only).
+    pub stores: LineStores,
     /// The code's name is secret: its return values are withheld.
     pub secret_return: bool,
     pub redact: Arc<Redactor>,
@@ -184,6 +187,7 @@ pub(crate) struct Suspended {
 pub(crate) struct Session {
     pub layout: Layout,
     pub extra: CodeExtra,
+    store_ops: StoreOps,
     pub generation: u64,
     pub tool: u8,
     pub clock: Clock,
@@ -229,7 +233,7 @@ pub(crate) struct Session {
 pub(crate) static ACTIVE: AtomicPtr<Session> = AtomicPtr::new(std::ptr::null_mut());
 
 static GENERATION: AtomicU64 = AtomicU64::new(0);
-static EXTRA: OnceLock<Option<CodeExtra>> = OnceLock::new();
+static EXTRA: OnceLock<Result<CodeExtra, String>> = OnceLock::new();
 
 /// Frees a [`CodeInfo`] when its code object dies.
 unsafe extern "C" fn free_code_info(p: *mut std::ffi::c_void) {
@@ -326,6 +330,7 @@ impl Session {
             slot_names: Box::new([]),
             slot_kinds: Box::new([]),
             secret_slots: Box::new([]),
+            stores: LineStores::default(),
             secret_return: false,
             redact: self.redact.clone(),
             expand: self.expand.clone(),
@@ -334,8 +339,8 @@ impl Session {
         let Some(file) = file else {
             return Ok(info);
         };
-        let n: usize = code.getattr("co_code")?.len()?;
-        let mut lines = vec![NO_LINE; n / 2];
+        let co_code: Vec<u8> = code.getattr("co_code")?.extract()?;
+        let mut lines = vec![NO_LINE; co_code.len() / 2];
         for item in code.call_method0("co_lines")?.try_iter()? {
             let (start, end, line): (usize, usize, Option<u32>) = item?.extract()?;
             for slot in lines.iter_mut().take(end / 2).skip(start / 2) {
@@ -354,6 +359,9 @@ impl Session {
         };
         info.secret_slots = names.iter().map(|n| self.redact.is_secret(n)).collect();
         info.slot_names = names.iter().map(|n| self.names.id(n)).collect();
+        if info.optimized {
+            info.stores = LineStores::of(&co_code, &info.lines, &kinds, &self.store_ops);
+        }
         info.slot_kinds = kinds.into_boxed_slice();
         info.code_id = self.next_code_id.fetch_add(1, Ordering::Relaxed);
         info.secret_return = self.redact.is_secret(&name);
@@ -491,9 +499,11 @@ impl Recorder {
             return Err(RecorderError::AlreadyRecording);
         }
         let extra = EXTRA
-            .get_or_init(|| CodeExtra::request(free_code_info))
-            .ok_or_else(|| RecorderError::Internal("no free code extra index".into()))?;
+            .get_or_init(|| CodeExtra::request(py, layout, free_code_info))
+            .clone()
+            .map_err(RecorderError::Internal)?;
 
+        let store_ops = StoreOps::of_running_python(py)?;
         let sys = py.import("sys")?;
         let monitoring = sys.getattr("monitoring")?;
         let mut tool = None;
@@ -573,6 +583,7 @@ impl Recorder {
             let session = Arc::new(Session {
                 layout,
                 extra,
+                store_ops,
                 generation: GENERATION.fetch_add(1, Ordering::Relaxed) + 1,
                 tool,
                 clock: Clock::start(),

@@ -13,6 +13,9 @@
 //! rendered again at every event of its frame and compared with the recorded rendering, which
 //! also catches in-place mutation (`xs.append(1)`). DESIGN.md 5.6 has the table.
 //!
+//! A function frame's event reads only the slots it may have rebound since the frame's previous
+//! event, plus those holding values that can change in place (`stores.rs`).
+//!
 //! Snapshots: at the event that opens a frame (the arguments), and every [`SNAPSHOT_EVERY`]
 //! events of a frame, so a reader rebuilds any step from at most that many events of the frame.
 //!
@@ -34,6 +37,7 @@ use crate::render::{self, is_immortal, same};
 use crate::ring::Aux;
 use crate::session::CodeInfo;
 use crate::shape::Shape;
+use crate::stores::{ALL_SLOTS, SlotMask};
 
 /// Events of one frame between two snapshots of its locals.
 pub const SNAPSHOT_EVERY: u32 = 256;
@@ -51,10 +55,31 @@ struct Cached {
     shape: Option<Box<Shape>>,
 }
 
+impl Cached {
+    /// The value is an immutable scalar or str, shown by its content: the same object always
+    /// renders the same.
+    fn fixed_content(&self) -> bool {
+        self.children == 0
+            && self.shape.is_none()
+            && matches!(
+                self.value,
+                Value::None
+                    | Value::Bool(_)
+                    | Value::Int(_)
+                    | Value::BigInt(_)
+                    | Value::Float(_)
+                    | Value::Str { .. }
+            )
+    }
+}
+
 /// What one frame last recorded. Small, since it moves with its frame on the shadow stack.
 #[derive(Debug, Default)]
 pub(crate) struct FrameVals {
     slots: Vec<Option<Cached>>,
+    /// Slots (below 64) whose cached value may change without the slot being rebound: a
+    /// container, an object, anything not an immutable scalar or str (stores.rs).
+    volatile: SlotMask,
     /// Module and class bodies only.
     namespace: Option<Box<Namespace>>,
     events: u32,
@@ -102,13 +127,17 @@ impl FrameVals {
     /// recorded nothing yet.
     pub fn clear(&mut self) {
         self.slots.clear();
+        self.volatile = 0;
         self.events = 0;
         self.namespace = None;
     }
 
     /// Reads the locals of `frame` (executing `info`'s code) and appends the rows for this event
     /// to `out`: changes and deletions, plus every bound local as a snapshot row when `snapshot`
-    /// is asked for or the periodic snapshot is due.
+    /// is asked for or the periodic snapshot is due. `lines` is `(previous, now)`: the line the
+    /// frame's previous event reported and this event's, when the frame recorded an event
+    /// before; a function frame then reads only the slots those lines may have rebound, and the
+    /// ones holding values that can change in place (stores.rs).
     ///
     /// # Safety
     /// GIL held; `frame` is the live current frame executing `info`'s code.
@@ -117,6 +146,7 @@ impl FrameVals {
         info: &CodeInfo,
         frame: FramePtr,
         snapshot: bool,
+        lines: Option<(u32, u32)>,
         out: &mut Vec<Aux>,
     ) {
         let snap = snapshot || self.events.is_multiple_of(SNAPSHOT_EVERY);
@@ -124,7 +154,13 @@ impl FrameVals {
         // SAFETY: guaranteed by the caller.
         unsafe {
             if info.optimized {
-                self.observe_fast(info, frame, snap, out);
+                let read = match lines {
+                    Some((previous, now)) if !snap && !cpython::frame_has_object(frame) => {
+                        info.stores.may_rebind(previous, now) | self.volatile
+                    }
+                    _ => ALL_SLOTS,
+                };
+                self.observe_fast(info, frame, snap, read, out);
             } else {
                 self.observe_namespace(info, frame, snap, out);
             }
@@ -132,12 +168,14 @@ impl FrameVals {
     }
 
     /// # Safety
-    /// As [`FrameVals::observe`], for an optimized (function) frame.
+    /// As [`FrameVals::observe`], for an optimized (function) frame; `read` holds the slots below
+    /// 64 to read (those from 64 on are always read).
     unsafe fn observe_fast(
         &mut self,
         info: &CodeInfo,
         frame: FramePtr,
         snap: bool,
+        read: SlotMask,
         out: &mut Vec<Aux>,
     ) {
         let n = info.slot_names.len();
@@ -150,19 +188,43 @@ impl FrameVals {
             snap,
             scope: None,
         };
-        for (i, slot) in slots.iter_mut().enumerate() {
+        let mut volatile = self.volatile;
+        let mut visit = |i: usize, slot: &mut Option<Cached>| {
             // SAFETY: `i < co_nlocalsplus`, kind from the same code object.
             let v = unsafe { cpython::frame_local(frame, i, info.slot_kinds[i]) };
             // Most slots hold what they held at the last event: answered here, inline.
             // SAFETY: `v` is null or a live object held by the frame (or its cell).
-            if !snap && unsafe { unchanged(slot, v) } {
-                continue;
+            if snap || !unsafe { unchanged(slot, v) } {
+                let name = info.slot_names[i];
+                let secret = info.secret_slots[i];
+                // SAFETY: `v` is a live object held by the frame (or its cell) right now.
+                unsafe { update(slot, name, v, secret, info, &mut event) };
             }
-            let name = info.slot_names[i];
-            let secret = info.secret_slots[i];
-            // SAFETY: `v` is a live object held by the frame (or its cell) right now.
-            unsafe { update(slot, name, v, secret, info, &mut event) };
+            if i < 64 {
+                let bit = 1 << i;
+                if slot.as_ref().is_some_and(|c| !c.fixed_content()) {
+                    volatile |= bit;
+                } else {
+                    volatile &= !bit;
+                }
+            }
+        };
+        if read == ALL_SLOTS || n > 64 {
+            for (i, slot) in slots.iter_mut().enumerate() {
+                if i < 64 && read & (1 << i) == 0 {
+                    continue;
+                }
+                visit(i, slot);
+            }
+        } else {
+            let mut bits = if n == 64 { read } else { read & ((1 << n) - 1) };
+            while bits != 0 {
+                let i = bits.trailing_zeros() as usize;
+                bits &= bits - 1;
+                visit(i, &mut slots[i]);
+            }
         }
+        self.volatile = volatile;
     }
 
     /// # Safety

@@ -237,6 +237,49 @@ def test_deletion_and_in_place_mutation(tmp_path):
     ]
 
 
+def test_locals_rebound_from_outside_their_frame_are_seen_at_the_next_line(tmp_path):
+    # A line reads only the slots it may rebind itself (stores.rs); other code changes a frame's
+    # locals through its frame object (`f_locals` writes, CPython's LocalsToFast on 3.12), a
+    # shared cell, or a container's contents.
+    script = write(
+        tmp_path,
+        """\
+        import ctypes, sys
+
+        def poke(name, value):
+            frame = sys._getframe(1)
+            frame.f_locals[name] = value
+            if sys.version_info < (3, 13):
+                ctypes.pythonapi.PyFrame_LocalsToFast(ctypes.py_object(frame), ctypes.c_int(0))
+
+        def f():
+            x = 1
+            y = 2
+            xs = [1]
+            def bump():
+                nonlocal y
+                y += 10
+            poke("x", 99)
+            bump()
+            xs.append(2)
+            print(x, y, xs)
+            return x
+
+        f()
+        """,
+    )
+    trace = record(script)
+    assert trace["result"].stdout == "99 12 [1, 2]\n", trace["result"].stderr
+    steps = dict(locals_at_lines(trace, "f"))
+    shown = {line: {k: steps[line][k] for k in ("x", "y", "xs")} for line in (16, 17, 18, 19)}
+    assert shown == {
+        16: {"x": "1", "y": "2", "xs": "[1]"},
+        17: {"x": "99", "y": "2", "xs": "[1]"},
+        18: {"x": "99", "y": "12", "xs": "[1]"},
+        19: {"x": "99", "y": "12", "xs": "[1, 2]"},
+    }
+
+
 def test_module_names_through_deletions_and_a_non_str_key(tmp_path):
     """A module's namespace is read from its dict's entry table: deleted entries are skipped, a
     name bound again shows again, and a non-str key (which turns the table into the general
