@@ -25,10 +25,13 @@ fn batch(table: Table, columns: Vec<ArrayRef>) -> RecordBatch {
 
 /// A primitive column being built from plain vectors, made an array at `finish`: a push is a
 /// vector push (an Arrow builder checks its capacity and validity at every value). The validity
-/// vector exists from the first null on.
+/// vector exists from the first null on. A run of nulls is counted and laid down in one go before
+/// the next value (most value columns are null in most rows: a float column of an int's row).
 struct Column<T: ArrowPrimitiveType> {
     values: Vec<T::Native>,
     valid: Option<Vec<bool>>,
+    /// Nulls pushed since the last value, not yet in `values`.
+    nulls: usize,
 }
 
 impl<T: ArrowPrimitiveType> Default for Column<T> {
@@ -36,6 +39,7 @@ impl<T: ArrowPrimitiveType> Default for Column<T> {
         Column {
             values: Vec::new(),
             valid: None,
+            nulls: 0,
         }
     }
 }
@@ -43,6 +47,9 @@ impl<T: ArrowPrimitiveType> Default for Column<T> {
 impl<T: ArrowPrimitiveType> Column<T> {
     #[inline]
     fn push(&mut self, v: T::Native) {
+        if self.nulls != 0 {
+            self.lay_nulls();
+        }
         self.values.push(v);
         if let Some(valid) = &mut self.valid {
             valid.push(true);
@@ -53,20 +60,58 @@ impl<T: ArrowPrimitiveType> Column<T> {
     fn push_option(&mut self, v: Option<T::Native>) {
         match v {
             Some(v) => self.push(v),
-            None => {
-                let n = self.values.len();
-                self.values.push(T::Native::default());
-                self.valid.get_or_insert_with(|| vec![true; n]).push(false);
-            }
+            None => self.nulls += 1,
         }
+    }
+
+    /// Lays down the counted nulls.
+    fn lay_nulls(&mut self) {
+        let n = self.values.len();
+        let len = n + std::mem::take(&mut self.nulls);
+        self.values.resize(len, T::Native::default());
+        self.valid
+            .get_or_insert_with(|| vec![true; n])
+            .resize(len, false);
     }
 
     /// The values pushed so far; the column is left empty, with room for as many again.
     fn finish(&mut self) -> PrimitiveArray<T> {
+        if self.nulls != 0 {
+            self.lay_nulls();
+        }
         let n = self.values.len();
         let values = std::mem::replace(&mut self.values, Vec::with_capacity(n));
         let nulls = self.valid.take().map(NullBuffer::from);
         PrimitiveArray::new(ScalarBuffer::from(values), nulls)
+    }
+}
+
+/// A nullable `Utf8` column whose runs of nulls are counted, as [`Column`]'s are.
+#[derive(Default)]
+struct OptionalText {
+    builder: StringBuilder,
+    nulls: usize,
+}
+
+impl OptionalText {
+    #[inline]
+    fn append_option(&mut self, text: Option<&str>) {
+        match text {
+            Some(text) => {
+                if self.nulls != 0 {
+                    self.builder.append_nulls(std::mem::take(&mut self.nulls));
+                }
+                self.builder.append_value(text);
+            }
+            None => self.nulls += 1,
+        }
+    }
+
+    fn finish(&mut self) -> StringArray {
+        if self.nulls != 0 {
+            self.builder.append_nulls(std::mem::take(&mut self.nulls));
+        }
+        self.builder.finish()
     }
 }
 
@@ -319,7 +364,7 @@ struct ValueColumns {
     fixed_type_keys: [Option<i32>; 8],
     int_value: Column<Int64Type>,
     float_value: Column<Float64Type>,
-    text: StringBuilder,
+    text: OptionalText,
     truncated: Flags,
     length: Column<UInt64Type>,
     object_id: Column<UInt64Type>,

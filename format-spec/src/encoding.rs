@@ -107,8 +107,15 @@ pub(crate) fn encode(
         .iter()
         .zip(batch.columns())
         .map(|(field, column)| {
-            Ok(match Stored::of(major, table, field) {
+            let stored = Stored::of(major, table, field);
+            Ok(match stored {
                 Stored::Plain => (field.as_ref().clone(), column.clone()),
+                // No row's value is read back: the values stay as they are, unshuffled (a
+                // column of a kind of value the segment does not hold, a float's in an
+                // int-only segment).
+                Stored::Words8 { .. } | Stored::Words4 if column.null_count() == column.len() => {
+                    (field.as_ref().clone(), column.clone())
+                }
                 Stored::Words8 { delta } => {
                     // A null row of a delta-coded column repeats the previous value, so its
                     // delta is 0 rather than a jump to 0 and back.
@@ -185,6 +192,10 @@ pub(crate) fn decode(table: Table, major: u16, batch: RecordBatch) -> Result<Rec
         }
         let (field, column) = match how {
             Stored::Plain => (field.as_ref().clone(), column.clone()),
+            // No value to read back (see `encode`).
+            Stored::Words8 { .. } | Stored::Words4 if column.null_count() == column.len() => {
+                (field.as_ref().clone(), column.clone())
+            }
             Stored::Words8 { delta } => (
                 field.as_ref().clone(),
                 transform(column, 8, |stored, out| {
@@ -532,6 +543,40 @@ mod tests {
         let short = batch.slice(0, DICTIONARY_MIN_ROWS - 1);
         let encoded = encode(Table::Output, &short, HashMap::new()).unwrap();
         assert_eq!(encoded.schema().field(3).data_type(), &DataType::Utf8);
+    }
+
+    #[test]
+    fn an_all_null_column_is_stored_as_it_is_and_reads_back_null() {
+        let mut values = crate::builder::ValuesBuilder::default();
+        for i in 0..20 {
+            let value = crate::builder::Value::Int(i);
+            values.push(i as u64, 1, "x", crate::ValueRole::Local, false, &value);
+        }
+        let batch = values.finish();
+        let float = batch.schema().index_of("float_value").unwrap();
+        assert_eq!(batch.column(float).null_count(), 20);
+        // Whatever the null rows hold (not zeros, here) is stored untouched.
+        let garbage: ArrayRef = Arc::new(Float64Array::new(
+            vec![1.5; 20].into(),
+            Some(arrow_buffer::NullBuffer::new_null(20)),
+        ));
+        let mut columns = batch.columns().to_vec();
+        columns[float] = garbage.clone();
+        let batch = RecordBatch::try_new(batch.schema(), columns).unwrap();
+        let encoded = encode(Table::Values, &batch, HashMap::new()).unwrap();
+        assert_eq!(
+            encoded.column(float).to_data().buffers()[0],
+            garbage.to_data().buffers()[0]
+        );
+        let int = batch.schema().index_of("int_value").unwrap();
+        assert_ne!(
+            encoded.column(int).to_data().buffers()[0],
+            batch.column(int).to_data().buffers()[0]
+        );
+        assert_eq!(
+            decode(Table::Values, crate::FORMAT_VERSION.0, encoded).unwrap(),
+            batch
+        );
     }
 
     proptest! {

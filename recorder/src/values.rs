@@ -194,12 +194,14 @@ impl FrameVals {
             let v = unsafe { cpython::frame_local(frame, i, info.slot_kinds[i]) };
             // Most slots hold what they held at the last event: answered here, inline.
             // SAFETY: `v` is null or a live object held by the frame (or its cell).
-            if snap || !unsafe { unchanged(slot, v) } {
-                let name = info.slot_names[i];
-                let secret = info.secret_slots[i];
-                // SAFETY: `v` is a live object held by the frame (or its cell) right now.
-                unsafe { update(slot, name, v, secret, info, &mut event) };
+            if !snap && unsafe { unchanged(slot, v) } {
+                return;
             }
+            let name = info.slot_names[i];
+            let secret = info.secret_slots[i];
+            // SAFETY: `v` is a live object held by the frame (or its cell) right now.
+            unsafe { update(slot, name, v, secret, info, &mut event) };
+            // An unchanged slot renders as before: only an update can change its kind of value.
             if i < 64 {
                 let bit = 1 << i;
                 if slot.as_ref().is_some_and(|c| !c.fixed_content()) {
