@@ -31,6 +31,7 @@ use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
 use crate::cpython::{self, CO_FAST_HIDDEN, FramePtr};
+use crate::expand::Expander;
 use crate::memo::ReprScope;
 use crate::names::{NO_NAME, NameId};
 use crate::render::{self, is_immortal, same};
@@ -194,7 +195,7 @@ impl FrameVals {
             let v = unsafe { cpython::frame_local(frame, i, info.slot_kinds[i]) };
             // Most slots hold what they held at the last event: answered here, inline.
             // SAFETY: `v` is null or a live object held by the frame (or its cell).
-            if !snap && unsafe { unchanged(slot, v) } {
+            if !snap && unsafe { unchanged(slot, v, &info.expand) } {
                 return;
             }
             let name = info.slot_names[i];
@@ -300,7 +301,7 @@ impl FrameVals {
                 // Most names hold what they held at the last event (`unchanged` runs no Python
                 // code, so the walk goes on safely).
                 let entry = &mut ns.names[index];
-                if !snap && unchanged(&mut entry.cached, v) {
+                if !snap && unchanged(&mut entry.cached, v, &info.expand) {
                     entry.seen = mark;
                     continue;
                 }
@@ -425,17 +426,22 @@ impl Hasher for AddressHasher {
 
 /// Whether the slot whose cache is `slot` still shows what it recorded, by the cheapest checks of
 /// [`update`] (which this mirrors, cache updates included): unbound and uncached, the very object
-/// cached when it was immortal, or an object that [`render::renders_as`] the cached value (a
-/// redacted value's cache never does). `false` means "ask `update`".
+/// cached when it was immortal, the very object with the same repr stamp (a module, a function,
+/// a class), or an object that [`render::renders_as`] the cached value (a redacted value's cache
+/// never does). `false` means "ask `update`".
 ///
 /// # Safety
 /// GIL held; `v` is null or live.
 #[inline(always)]
-unsafe fn unchanged(slot: &mut Option<Cached>, v: *mut ffi::PyObject) -> bool {
+unsafe fn unchanged(slot: &mut Option<Cached>, v: *mut ffi::PyObject, expand: &Expander) -> bool {
     match slot {
         None => v.is_null(),
         Some(_) if v.is_null() => false,
         Some(c) if c.ptr == v as usize && c.immortal => true,
+        // SAFETY: guaranteed by the caller.
+        Some(c) if c.ptr == v as usize && c.stamp.is_some() => unsafe {
+            c.stamp == expand.repr_stamp(v)
+        },
         // SAFETY: guaranteed by the caller.
         Some(c) => unsafe {
             if !render::renders_as(v, &c.value) {
