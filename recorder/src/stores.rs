@@ -29,6 +29,8 @@ const MAX_SPAN: usize = 1 << 16;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct StoreOps {
     extended_arg: u8,
+    /// `CACHE`: a specialized instruction's inline cache, not an instruction.
+    cache: u8,
     /// `STORE_FAST`, `DELETE_FAST`, `LOAD_FAST_AND_CLEAR`: slot `oparg`.
     single: [u8; 3],
     /// 3.13's `STORE_FAST_LOAD_FAST` (slot `oparg >> 4`).
@@ -53,6 +55,7 @@ impl StoreOps {
         };
         Ok(StoreOps {
             extended_arg: required("EXTENDED_ARG")?,
+            cache: required("CACHE")?,
             single: [
                 required("STORE_FAST")?,
                 required("DELETE_FAST")?,
@@ -101,6 +104,8 @@ impl LineStores {
         }
         let mut stores: Vec<(u32, u32)> = Vec::new();
         let mut extended = 0u32;
+        // The line of the instruction before, in code order (`None` before the first).
+        let mut before: Option<u32> = None;
         for (unit, pair) in co_code.chunks_exact(2).enumerate() {
             let (op, arg) = (pair[0], u32::from(pair[1]));
             let oparg = extended << 8 | arg;
@@ -109,17 +114,27 @@ impl LineStores {
                 continue;
             }
             extended = 0;
+            if op == ops.cache {
+                continue;
+            }
             let line = lines.get(unit).copied().unwrap_or(NO_LINE);
             for slot in ops.slots(op, oparg) {
                 if slot >= 64 {
                     continue;
                 }
-                if line == NO_LINE {
-                    always |= 1 << slot;
-                } else {
-                    stores.push((line, slot));
+                // Also counted on the line of the instruction before: a specialized instruction
+                // may do the store itself and skip this one, line event and all
+                // (`BINARY_OP_INPLACE_ADD_UNICODE` for `s = (s + t)` split over lines, when the
+                // code ran before recording started).
+                for line in [Some(line), before].into_iter().flatten() {
+                    if line == NO_LINE {
+                        always |= 1 << slot;
+                    } else {
+                        stores.push((line, slot));
+                    }
                 }
             }
+            before = Some(line);
         }
         let (Some(min), Some(max)) = (
             stores.iter().map(|s| s.0).min(),
@@ -171,6 +186,7 @@ mod tests {
     // 3.13's numbering.
     const OPS: StoreOps = StoreOps {
         extended_arg: 71,
+        cache: 0,
         single: [110, 65, 86],
         store_load: Some(111),
         store_store: Some(112),
@@ -182,15 +198,29 @@ mod tests {
     #[test]
     fn each_line_rebinds_the_slots_it_stores_to() {
         // line 10: x = ...  (slot 0); line 11: reads x; line 12: del y (slot 1), a, b = ...
+        // (slots 2 and 3). `del y` also counts on line 11, the line of the instruction before.
         let code = [STORE_FAST, 0, LOAD_FAST, 0, 65, 1, 112, 0x23, NOP, 0];
         let lines = [10, 11, 12, 12, NO_LINE];
         let s = LineStores::of(&code, &lines, &[0; 4], &OPS);
         assert_eq!(s.may_rebind(10, 10), 0b1);
-        assert_eq!(s.may_rebind(11, 11), 0);
+        assert_eq!(s.may_rebind(11, 11), 0b10);
         assert_eq!(s.may_rebind(12, 12), 0b1110);
-        assert_eq!(s.may_rebind(10, 11), 0b1);
+        assert_eq!(s.may_rebind(10, 11), 0b11);
         assert_eq!(s.may_rebind(11, 12), 0b1110);
         assert_eq!(s.may_rebind(9, 13), 0);
+    }
+
+    #[test]
+    fn a_store_counts_on_the_line_of_the_instruction_before_it() {
+        // `s = (\n s + t\n)`: BINARY_OP (line 6) and its cache, then STORE_FAST s (line 5). A
+        // BINARY_OP specialized before recording stores `s` itself and skips line 5's event.
+        const BINARY_OP: u8 = 44;
+        let code = [BINARY_OP, 0, 0, 0, STORE_FAST, 0, NOP, 0];
+        let lines = [6, 6, 5, 7];
+        let s = LineStores::of(&code, &lines, &[0; 1], &OPS);
+        assert_eq!(s.may_rebind(6, 7), 0b1);
+        assert_eq!(s.may_rebind(5, 5), 0b1);
+        assert_eq!(s.may_rebind(7, 7), 0);
     }
 
     #[test]
@@ -209,7 +239,8 @@ mod tests {
         let code = [71, 1, STORE_FAST, 0x41, STORE_FAST, 40];
         let lines = [7, 7, 8];
         let s = LineStores::of(&code, &lines, &[0; 64], &OPS);
-        assert_eq!(s.may_rebind(7, 7), 0);
+        assert_eq!(s.may_rebind(6, 6), 0);
+        assert_eq!(s.may_rebind(7, 7), 1 << 40);
         assert_eq!(s.may_rebind(8, 8), 1 << 40);
     }
 

@@ -11,6 +11,7 @@ import math
 import os
 import re
 import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
@@ -278,6 +279,38 @@ def test_locals_rebound_from_outside_their_frame_are_seen_at_the_next_line(tmp_p
         18: {"x": "99", "y": "12", "xs": "[1]"},
         19: {"x": "99", "y": "12", "xs": "[1, 2]"},
     }
+
+
+def test_code_specialized_before_the_recording_started_shows_exact_locals(tmp_path):
+    # Run twice before recording, `message + suffix` becomes an instruction that stores
+    # `message` itself and skips the store (and line 4's event) that follows it.
+    script = write(
+        tmp_path,
+        """\
+        import pyttd
+
+        def greet(message, suffix):
+            message = (
+                message + suffix
+            )
+            done = True
+            return message
+
+        greet("hello", "!")
+        greet("hello", "!")
+        with pyttd.recording("trace.pyttd"):
+            greet("hello", "!")
+        """,
+    )
+    result = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=60, cwd=tmp_path
+    )
+    assert result.returncode == 0, result.stderr
+    steps = locals_at_lines(_native.read_trace(tmp_path / "trace.pyttd"), "greet")
+    assert [line for line, _ in steps if line in (7, 8)] == [7, 8]
+    for line, state in steps:
+        if line in (7, 8):
+            assert state["message"] == "'hello!'", (line, state)
 
 
 def test_module_names_through_deletions_and_a_non_str_key(tmp_path):
