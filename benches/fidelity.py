@@ -162,9 +162,17 @@ def py_tt_debug_lines(db: Path, root: Path) -> list[list[Line]]:
                 continue
             local_values = None
             if snapshot is not None:
+                try:
+                    parsed = json.loads(snapshot)
+                except ValueError:
+                    parsed = None
+                if not isinstance(parsed, dict):
+                    # Not a JSON object (seen once: two objects run together): the step's
+                    # locals are shown wrong, and scored so.
+                    parsed = {"<py-tt-debug snapshot is not a JSON object>": str(snapshot)[:80]}
                 local_values = {
                     name: _render_py_tt_debug(value)
-                    for name, value in json.loads(snapshot).items()
+                    for name, value in parsed.items()
                     if not (name.startswith("__") and name.endswith("__"))
                 }
             key = (ident, segment.get(ident, 0))
