@@ -24,10 +24,9 @@ pub struct Layout {
     /// 3.13: offset of `current_frame` itself.
     tstate_frame: usize,
     via_cframe: bool,
-    /// `_co_firsttraceable` and `co_extra` (the code fields used here that moved between 3.12
-    /// and 3.13).
+    /// `_co_firsttraceable` (the only code field used here that moved between 3.12 and 3.13;
+    /// `co_extra` follows it).
     code_first_traceable: usize,
-    code_extra: usize,
 }
 
 const FRAME_CODE: usize = 0;
@@ -56,7 +55,6 @@ pub const LAYOUT_3_12: Layout = Layout {
     tstate_frame: 56,
     via_cframe: true,
     code_first_traceable: 176,
-    code_extra: 184,
 };
 
 pub const LAYOUT_3_13: Layout = Layout {
@@ -64,7 +62,6 @@ pub const LAYOUT_3_13: Layout = Layout {
     tstate_frame: 72,
     via_cframe: false,
     code_first_traceable: 184,
-    code_extra: 192,
 };
 
 /// An executing frame (`_PyInterpreterFrame*`); only compared and read through [`Layout`].
@@ -644,7 +641,7 @@ pub fn native_function<'py>(
 #[derive(Debug, Clone, Copy)]
 pub struct CodeExtra {
     index: ffi::Py_ssize_t,
-    /// Offset of `co_extra` in `PyCodeObject` ([`Layout`]).
+    /// Offset of `co_extra` in `PyCodeObject`.
     offset: usize,
 }
 
@@ -668,9 +665,10 @@ impl CodeExtra {
         if index < 0 {
             return Err("no free code extra index".into());
         }
+        // `co_extra` is the pointer after `_co_firsttraceable` (an int) in 3.12 and 3.13.
         let extra = CodeExtra {
             index,
-            offset: layout.code_extra,
+            offset: (layout.code_first_traceable + 4).next_multiple_of(8),
         };
         extra.check(py)?;
         Ok(extra)
