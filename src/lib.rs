@@ -8,6 +8,11 @@
 //! assert_eq!(code, 0);
 //! ```
 
+/// mimalloc for the recorder's small per-event blocks, the system allocator for large ones
+/// (`pyttd_recorder::RecorderAllocator`).
+#[global_allocator]
+static ALLOCATOR: pyttd_recorder::RecorderAllocator = pyttd_recorder::RecorderAllocator;
+
 pub mod cli;
 pub mod dap;
 mod python;

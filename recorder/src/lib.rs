@@ -19,6 +19,7 @@
 //! [`repr`] (from `pyttd-format`) renders floats and strings exactly as Python's `repr()` does,
 //! in pure Rust, for values recorded without calling Python.
 
+mod alloc;
 mod clock;
 mod cpython;
 mod error;
@@ -39,6 +40,7 @@ mod shared;
 mod stores;
 mod values;
 
+pub use alloc::RecorderAllocator;
 pub use error::RecorderError;
 pub use hooks::code_kind;
 pub use plan::planned_repr;
