@@ -32,7 +32,6 @@ use pyo3_ffi as ffi;
 /// Objects kept per scope at most; past it, objects are rendered as if no scope were open.
 const MAX_KEPT: usize = 4096;
 
-#[derive(Default)]
 struct Memo {
     open: u32,
     /// The containers the renderer is inside, outermost first.
@@ -64,7 +63,18 @@ enum Kept {
 }
 
 thread_local! {
-    static MEMO: RefCell<Memo> = RefCell::default();
+    static MEMO: RefCell<Memo> = const {
+        RefCell::new(Memo {
+            open: 0,
+            entered: Vec::new(),
+            registered: Vec::new(),
+            eager: false,
+            marked: false,
+            ran_python: false,
+            kept: HashMap::with_hasher(foldhash::fast::FixedState::with_seed(0)),
+            spare: HashMap::with_hasher(foldhash::fast::FixedState::with_seed(0)),
+        })
+    };
 }
 
 /// An open memo scope on this thread (see the module docs); closing the outermost releases what

@@ -86,16 +86,25 @@ struct Plan {
 /// another).
 static SERIALS: AtomicU64 = AtomicU64::new(1);
 
-#[derive(Default)]
 struct Plans {
     /// (type address, version tag) → its plan, or `None` when it has none.
-    by_type: HashMap<(usize, u32), Option<Rc<Plan>>, foldhash::fast::FixedState>,
+    by_type: HashMap<TypeKey, Option<Rc<Plan>>, foldhash::fast::FixedState>,
+    /// The entry looked up last (a container's elements are mostly of one type).
+    last: Option<(TypeKey, Option<Rc<Plan>>)>,
 }
+
+/// A type's address and version tag.
+type TypeKey = (usize, u32);
 
 thread_local! {
     // Never dropped with its references: a thread's plans outlive it (a code object and a few
     // names per class), since a thread-local destructor may run without the GIL.
-    static PLANS: RefCell<std::mem::ManuallyDrop<Plans>> = RefCell::default();
+    static PLANS: RefCell<std::mem::ManuallyDrop<Plans>> = const {
+        RefCell::new(std::mem::ManuallyDrop::new(Plans {
+            by_type: HashMap::with_hasher(foldhash::fast::FixedState::with_seed(0)),
+            last: None,
+        }))
+    };
 }
 
 /// The text `repr(obj)` gives, as a new `str` reference, when `obj`'s type has a plan and
@@ -249,20 +258,27 @@ unsafe fn with_plan(t: *mut ffi::PyTypeObject, f: impl FnOnce(&Plan) -> Option<(
             return None;
         }
         let tag = cpython::type_version(t)?;
+        let key = (t as usize, tag);
         let (plan, forgotten) = PLANS.with_borrow_mut(|plans| {
-            let mut forgotten = None;
-            if !plans.by_type.contains_key(&(t as usize, tag)) {
-                if plans.by_type.len() >= MAX_TYPES {
-                    forgotten = Some(std::mem::take(&mut plans.by_type));
-                }
-                plans
-                    .by_type
-                    .insert((t as usize, tag), Plan::of(t, tag).map(Rc::new));
+            if let Some((last, plan)) = &plans.last
+                && *last == key
+            {
+                return (plan.clone(), None);
             }
-            (
-                plans.by_type.get(&(t as usize, tag)).cloned().flatten(),
-                forgotten,
-            )
+            let mut forgotten = None;
+            let plan = match plans.by_type.get(&key) {
+                Some(plan) => plan.clone(),
+                None => {
+                    if plans.by_type.len() >= MAX_TYPES {
+                        forgotten = Some(std::mem::take(&mut plans.by_type));
+                    }
+                    let plan = Plan::of(t, tag).map(Rc::new);
+                    plans.by_type.insert(key, plan.clone());
+                    plan
+                }
+            };
+            let previous = plans.last.replace((key, plan.clone()));
+            (plan, Some((forgotten, previous)))
         });
         // Released outside the borrow: releasing a function may run a weakref callback.
         drop(forgotten);

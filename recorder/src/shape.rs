@@ -411,6 +411,11 @@ unsafe fn render_unmarked(obj: *mut ffi::PyObject, redact: &Redactor) -> Option<
     (!memo::take_marked()).then_some(value)
 }
 
+/// Whether `text` holds `...` (a byte scan: `str::contains` sets up a substring searcher per call).
+fn holds_ellipsis(text: &str) -> bool {
+    text.as_bytes().windows(3).any(|w| w == b"...")
+}
+
 /// [`Node::matches`] of the borrowed `x`, held meanwhile.
 ///
 /// # Safety
@@ -725,7 +730,7 @@ impl Walk<'_> {
         }
         // SAFETY: guaranteed by the caller.
         let (reads, text) = unsafe { Reads::read(x, self.redact)? };
-        if text.contains("...") {
+        if holds_ellipsis(&text) {
             return Some(None);
         }
         // Kept for the rest of the event, as its rendering keeps it (`render::python_repr`): a

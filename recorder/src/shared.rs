@@ -22,6 +22,7 @@
 
 use std::collections::HashMap;
 
+use foldhash::fast::FixedState;
 use pyttd_format::Value;
 
 use crate::ring::Aux;
@@ -35,8 +36,8 @@ const ENTRY_OVERHEAD: usize = 64;
 /// The children the flush thread has written, by content, and the ids it wrote them under.
 #[derive(Debug)]
 pub(crate) struct SharedChildren {
-    current: HashMap<Box<[u8]>, u64>,
-    previous: HashMap<Box<[u8]>, u64>,
+    current: HashMap<Box<[u8]>, u64, FixedState>,
+    previous: HashMap<Box<[u8]>, u64, FixedState>,
     current_bytes: usize,
     /// The content of the children being looked up (reused).
     key: Vec<u8>,
@@ -47,8 +48,8 @@ pub(crate) struct SharedChildren {
 impl Default for SharedChildren {
     fn default() -> Self {
         SharedChildren {
-            current: HashMap::new(),
-            previous: HashMap::new(),
+            current: HashMap::default(),
+            previous: HashMap::default(),
             current_bytes: 0,
             key: Vec::new(),
             next_id: 1,
