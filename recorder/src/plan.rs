@@ -226,22 +226,38 @@ impl Reads {
             if per_instance && render::redaction(obj, redact).is_some() {
                 return false;
             }
-            with_plan(t, |plan| {
-                if plan.serial != self.serial || !instance_keys_all_str(obj) {
-                    return None;
+            let check = |plan: &Plan| {
+                if plan.serial != self.serial
+                    || ffi::PyFunction_GetCode(plan.function as *mut ffi::PyObject) as usize
+                        != plan.code
+                    || !instance_keys_all_str(obj)
+                {
+                    return false;
                 }
                 let mut values = self.values.iter();
                 for (name, slot) in plan.attributes() {
-                    let value = read(obj, name, slot)?;
+                    let Some(value) = read(obj, name, slot) else {
+                        return false;
+                    };
                     let same = values.next().is_some_and(|v| render::renders_as(value, v));
                     ffi::Py_DecRef(value);
                     if !same {
-                        return None;
+                        return false;
                     }
                 }
-                Some(())
-            })
-            .is_some()
+                true
+            };
+            // The plan this thread has for the type, looked at where it is kept: nothing the
+            // check does runs Python code or looks a plan up.
+            let known = PLANS.with_borrow(|plans| {
+                let plan = match &plans.last {
+                    Some((key, Some(plan))) if *key == self.type_key => plan,
+                    _ => plans.by_type.get(&self.type_key)?.as_ref()?,
+                };
+                Some(check(plan))
+            });
+            // A type this thread has no plan for yet (the value was read on another thread).
+            known.unwrap_or_else(|| with_plan(t, |plan| check(plan).then_some(())).is_some())
         }
     }
 }
