@@ -1,5 +1,5 @@
 //! The allocator the recording process should use for Rust's heap: mimalloc for small blocks,
-//! the system allocator for large ones (DESIGN.md 5.7).
+//! the system allocator for large ones (DESIGN.md 5.9).
 //!
 //! Recording allocates at every event: a rendering's text, a shape's nodes, a children row, and
 //! on the flush thread the pieces of each batch. These blocks are small and short-lived, and
@@ -124,6 +124,7 @@ mod tests {
             );
             a.dealloc(back, Layout::from_size_align(50, 8).unwrap());
             let zeroed = a.alloc_zeroed(Layout::from_size_align(SMALL + 1, 64).unwrap());
+            assert!(!zeroed.is_null());
             assert!(
                 std::slice::from_raw_parts(zeroed, SMALL + 1)
                     .iter()

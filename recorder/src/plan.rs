@@ -226,6 +226,13 @@ impl Reads {
             if per_instance && render::redaction(obj, redact).is_some() {
                 return false;
             }
+            // Deciding redaction may have run Python code (a metaclass's `__getattr__`) that
+            // changed the type or `obj.__class__`: the plan kept for the tag read above would no
+            // longer be the object's own.
+            let t = ffi::Py_TYPE(obj);
+            if t as usize != self.type_key.0 || cpython::type_version(t) != Some(self.type_key.1) {
+                return false;
+            }
             let check = |plan: &Plan| {
                 if plan.serial != self.serial
                     || ffi::PyFunction_GetCode(plan.function as *mut ffi::PyObject) as usize
