@@ -282,7 +282,7 @@ unsafe fn with_plan(t: *mut ffi::PyTypeObject, f: impl FnOnce(&Plan) -> Option<(
         }
         let tag = cpython::type_version(t)?;
         let key = (t as usize, tag);
-        let (plan, forgotten) = PLANS.with_borrow_mut(|plans| {
+        let (plan, released) = PLANS.with_borrow_mut(|plans| {
             if let Some((last, plan)) = &plans.last
                 && *last == key
             {
@@ -303,8 +303,9 @@ unsafe fn with_plan(t: *mut ffi::PyTypeObject, f: impl FnOnce(&Plan) -> Option<(
             let previous = plans.last.replace((key, plan.clone()));
             (plan, Some((forgotten, previous)))
         });
-        // Released outside the borrow: releasing a function may run a weakref callback.
-        drop(forgotten);
+        // The plans forgotten and the last entry replaced, released outside the borrow:
+        // releasing a function may run a weakref callback.
+        drop(released);
         let plan = plan?;
         // The tag holds the type's attributes, so `__repr__` is the same function; its
         // `__code__` may have been replaced.
