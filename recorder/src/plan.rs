@@ -25,7 +25,6 @@
 
 use std::cell::RefCell;
 use std::collections::HashMap;
-use std::fmt::Write;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -223,36 +222,48 @@ impl Reads {
             // Whether redaction withholds the repr depends on the type (the same under its tag)
             // and on the instance's dict, when it has one.
             let per_instance = (*t).tp_dictoffset != 0 || ffi::PyDict_Check(obj) != 0;
-            if per_instance && render::redaction(obj, redact).is_some() {
-                return false;
-            }
-            // Deciding redaction may have run Python code (a metaclass's `__getattr__`) that
-            // changed the type or `obj.__class__`: the plan kept for the tag read above would no
-            // longer be the object's own.
-            let t = ffi::Py_TYPE(obj);
-            if t as usize != self.type_key.0 || cpython::type_version(t) != Some(self.type_key.1) {
-                return false;
+            if per_instance {
+                if render::redaction(obj, redact).is_some() {
+                    return false;
+                }
+                // Deciding redaction may have run Python code (a metaclass's `__getattr__`)
+                // that changed the type or `obj.__class__`: the plan kept for the tag read above
+                // would no longer be the object's own.
+                let t = ffi::Py_TYPE(obj);
+                if t as usize != self.type_key.0
+                    || cpython::type_version(t) != Some(self.type_key.1)
+                {
+                    return false;
+                }
             }
             let check = |plan: &Plan| {
                 if plan.serial != self.serial
-                    || ffi::PyFunction_GetCode(plan.function as *mut ffi::PyObject) as usize
-                        != plan.code
+                    || function_code(plan.function) != plan.code
                     || !instance_keys_all_str(obj)
                 {
                     return false;
                 }
                 let mut values = self.values.iter();
-                for (name, slot) in plan.attributes() {
-                    let Some(value) = read(obj, name, slot) else {
+                plan.attributes().all(|(name, slot)| {
+                    let Some(expected) = values.next() else {
                         return false;
                     };
-                    let same = values.next().is_some_and(|v| render::renders_as(value, v));
-                    ffi::Py_DecRef(value);
-                    if !same {
-                        return false;
+                    match slot {
+                        // Read in place and borrowed: nothing below runs Python code, so the
+                        // instance keeps it meanwhile.
+                        Some(offset) => {
+                            let value = slot_value(obj, offset);
+                            !value.is_null()
+                                && render::is_plain(value)
+                                && render::renders_as(value, expected)
+                        }
+                        None => read(obj, name, None).is_some_and(|value| {
+                            let same = render::renders_as(value, expected);
+                            ffi::Py_DecRef(value);
+                            same
+                        }),
                     }
-                }
-                true
+                })
             };
             // The plan this thread has for the type, looked at where it is kept: nothing the
             // check does runs Python code or looks a plan up.
@@ -309,7 +320,7 @@ unsafe fn with_plan(t: *mut ffi::PyTypeObject, f: impl FnOnce(&Plan) -> Option<(
         let plan = plan?;
         // The tag holds the type's attributes, so `__repr__` is the same function; its
         // `__code__` may have been replaced.
-        if ffi::PyFunction_GetCode(plan.function as *mut ffi::PyObject) as usize != plan.code {
+        if function_code(plan.function) != plan.code {
             return None;
         }
         f(&plan)?;
@@ -568,6 +579,25 @@ pub(crate) unsafe fn reads_secret(obj: *mut ffi::PyObject, redact: &Redactor) ->
     }
 }
 
+/// What the slot at `offset` of `obj` holds (borrowed; null when empty).
+///
+/// # Safety
+/// GIL held; `obj` is live; `offset` is a slot's offset in its type ([`slot_offset`], under the
+/// type's current version tag).
+unsafe fn slot_value(obj: *mut ffi::PyObject, offset: isize) -> *mut ffi::PyObject {
+    // SAFETY: guaranteed by the caller.
+    unsafe { *obj.cast::<u8>().offset(offset).cast::<*mut ffi::PyObject>() }
+}
+
+/// `function.__code__`, read from the function object (`PyFunction_GetCode` without a call).
+///
+/// # Safety
+/// GIL held; `function` is a live function object.
+unsafe fn function_code(function: usize) -> usize {
+    // SAFETY: guaranteed by the caller.
+    unsafe { (*(function as *mut ffi::PyFunctionObject)).func_code as usize }
+}
+
 /// `obj.<name>` (a new reference) when it is an exact `str`, `int`, `float`, `bool` or `None`.
 /// A slot's value is read from the slot at `slot`, where its member descriptor reads it (an
 /// empty slot is an `AttributeError` there: `None` here).
@@ -583,7 +613,7 @@ unsafe fn read(
     // SAFETY: guaranteed by the caller; an error is cleared, a value of another type released.
     unsafe {
         if let Some(offset) = slot {
-            let value = *obj.cast::<u8>().offset(offset).cast::<*mut ffi::PyObject>();
+            let value = slot_value(obj, offset);
             if value.is_null() || !render::is_plain(value) {
                 return None;
             }
@@ -618,7 +648,7 @@ unsafe fn convert(
         if ffi::PyLong_CheckExact(value) != 0
             && let Some(n) = cpython::compact_int(value)
         {
-            let _ = write!(text, "{n}");
+            text.push_str(render::decimal(n, &mut [0; 20]));
             return Some(());
         }
         let converted = match conversion {

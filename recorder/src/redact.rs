@@ -25,6 +25,7 @@
 //! output, and command-line arguments in the `run` row.
 
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use foldhash::HashMap;
 
@@ -35,13 +36,20 @@ use regex::{Regex, RegexBuilder};
 /// The same few names are asked about at every event (the keys of every dict rendered, the
 /// attributes of every object expanded), so answers are remembered: by name, up to
 /// [`MEMO_NAMES`] of them, and per Python type for [`Redactor::type_answer`]. The lock is never
-/// held while Python code runs.
+/// held while Python code runs. Answers about immortal `str` objects (interned names: most dict
+/// keys) are also kept by address, without a lock ([`Redactor::key_answer`]).
 #[derive(Debug)]
 pub struct Redactor {
     enabled: bool,
     extra: Vec<Regex>,
     memo: Mutex<Memo>,
+    /// [`KEY_SLOTS`] words, each `address | secret` of an immortal `str` object, or 0.
+    keys: Box<[AtomicUsize]>,
 }
+
+/// Immortal key objects whose answer is kept by address (a direct-mapped table: a later key
+/// that maps to the same slot replaces the earlier one).
+const KEY_SLOTS: usize = 1024;
 
 /// Distinct names whose answer is remembered (a program whose dict keys are data, not names,
 /// would otherwise grow the memo without bound).
@@ -78,6 +86,7 @@ impl Redactor {
             enabled: true,
             extra,
             memo: Mutex::default(),
+            keys: key_slots(),
         })
     }
 
@@ -87,6 +96,7 @@ impl Redactor {
             enabled: false,
             extra: Vec::new(),
             memo: Mutex::default(),
+            keys: key_slots(),
         }
     }
 
@@ -129,6 +139,24 @@ impl Redactor {
         answer
     }
 
+    /// The answer [`Redactor::remember_key`] kept for the object at `address`, if any. The
+    /// caller passes only the addresses of immortal objects (never freed, so an address names
+    /// the same `str` for the rest of the process).
+    #[inline]
+    pub fn key_answer(&self, address: usize) -> Option<bool> {
+        let entry = self.keys[key_slot(address)].load(Ordering::Relaxed);
+        (entry & !1 == address && address != 0).then_some(entry & 1 == 1)
+    }
+
+    /// Keeps `secret`, the answer about the immortal `str` object at `address` (aligned, so its
+    /// lowest bit is free to hold the answer).
+    #[inline]
+    pub fn remember_key(&self, address: usize, secret: bool) {
+        if address & 1 == 0 {
+            self.keys[key_slot(address)].store(address | usize::from(secret), Ordering::Relaxed);
+        }
+    }
+
     fn memo(&self) -> std::sync::MutexGuard<'_, Memo> {
         // A panic while the lock was held left nothing half-done: every entry is complete.
         self.memo.lock().unwrap_or_else(|e| e.into_inner())
@@ -160,6 +188,15 @@ impl Redactor {
 /// Three letters every default pattern contains: `pas`sword, `pas`swd, `sec`ret, `tok`en,
 /// `aut`h, `cre`dential, api`key` and private `key`.
 const STEMS: [&[u8; 3]; 6] = [b"pas", b"sec", b"tok", b"aut", b"cre", b"key"];
+
+fn key_slots() -> Box<[AtomicUsize]> {
+    (0..KEY_SLOTS).map(|_| AtomicUsize::new(0)).collect()
+}
+
+/// The slot of an object address: objects are 16-byte aligned, so the low bits carry nothing.
+fn key_slot(address: usize) -> usize {
+    ((address >> 4) ^ (address >> 14)) & (KEY_SLOTS - 1)
+}
 
 /// False when an ASCII `name` cannot match a default pattern, because no stem occurs in it in
 /// any case: most names, answered without splitting them or taking the memo's lock. (A non-ASCII
@@ -211,6 +248,26 @@ fn components(name: &str) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn key_answers_by_address() {
+        let r = Redactor::new(&[]).unwrap();
+        assert_eq!(r.key_answer(0x1000), None);
+        r.remember_key(0x1000, true);
+        r.remember_key(0x2000, false);
+        assert_eq!(r.key_answer(0x1000), Some(true));
+        assert_eq!(r.key_answer(0x2000), Some(false));
+        // Another address in the same slot replaces the answer; the first is then unknown.
+        let other = (0..)
+            .map(|i| 0x1000 + (i + 1) * 16)
+            .find(|&a| key_slot(a) == key_slot(0x1000))
+            .unwrap();
+        r.remember_key(other, false);
+        assert_eq!(r.key_answer(other), Some(false));
+        assert_eq!(r.key_answer(0x1000), None);
+        // Address 0 is an empty slot, never an answer.
+        assert_eq!(r.key_answer(0), None);
+    }
 
     #[test]
     fn default_patterns() {

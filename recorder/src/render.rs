@@ -150,7 +150,7 @@ unsafe fn ascii<'a>(obj: *mut ffi::PyObject) -> Option<&'a str> {
 }
 
 /// `v` in decimal, written at the end of `buf`.
-fn decimal(v: i64, buf: &mut [u8; 20]) -> &str {
+pub(crate) fn decimal(v: i64, buf: &mut [u8; 20]) -> &str {
     let mut n = v.unsigned_abs();
     let mut at = buf.len();
     loop {
@@ -877,12 +877,23 @@ pub(crate) unsafe fn is_secret_key(k: *mut ffi::PyObject, redact: &Redactor) -> 
         if ffi::PyUnicode_Check(k) == 0 {
             return false;
         }
-        if let Some(key) = ascii(k) {
-            return redact.is_secret(key);
+        // An interned name (most keys) is answered by its address.
+        let immortal = is_immortal(k);
+        if immortal && let Some(known) = redact.key_answer(k as usize) {
+            return known;
         }
-        let mut key = String::new();
-        read_key(k, &mut key);
-        redact.is_secret(&key)
+        let secret = match ascii(k) {
+            Some(key) => redact.is_secret(key),
+            None => {
+                let mut key = String::new();
+                read_key(k, &mut key);
+                redact.is_secret(&key)
+            }
+        };
+        if immortal {
+            redact.remember_key(k as usize, secret);
+        }
+        secret
     }
 }
 
