@@ -825,9 +825,6 @@ fn emit(
     call_id: u64,
     opens_call: Option<u64>,
 ) -> Result<(), String> {
-    if local.producer.is_full() {
-        wait_for_space(session, || local.producer.is_full())?;
-    }
     // The event's rows first: the flush thread finds them whenever it finds the record.
     let naux = local.pending.len() as u32;
     // All of them in one write when they fit (one index update for the flush thread to see),
@@ -862,10 +859,16 @@ fn emit(
         opens_call: opens_call.is_some(),
         naux,
     };
-    local
-        .producer
-        .push(rec)
-        .map_err(|_| "a ring with free space refused a record".to_string())?;
+    // A full ring is found by the push itself (one look at the flush thread's position, not
+    // two). Waiting here keeps `seq` unpublished: no other thread numbers an event meanwhile
+    // (we hold the GIL), and the flush thread's watermark stays below it.
+    if let Err(rtrb::PushError::Full(rec)) = local.producer.push(rec) {
+        wait_for_space(session, || local.producer.is_full())?;
+        local
+            .producer
+            .push(rec)
+            .map_err(|_| "a ring with free space refused a record".to_string())?;
+    }
     // No other thread numbers an event between the load above and this store: callbacks hold
     // the GIL, and nothing in between runs Python code.
     session.next_seq.store(seq + 1, Ordering::Release);
@@ -888,7 +891,7 @@ fn push_aux(session: &Session, ring: &mut Producer<Aux>, aux: Aux) -> Result<(),
 }
 
 /// Backpressure (DESIGN.md 5.5): a ring (events or auxiliary rows) is full, so wait for the flush
-/// thread — keeping the GIL, with no seq in flight. The flush thread drains both rings whatever
+/// thread — keeping the GIL, with no seq published for the event. The flush thread drains both rings whatever
 /// the watermark, so space always comes. Nothing is dropped.
 #[cold]
 fn wait_for_space(session: &Session, is_full: impl Fn() -> bool) -> Result<(), String> {

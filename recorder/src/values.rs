@@ -114,6 +114,19 @@ struct NsName {
 
 const SKIPPED: usize = usize::MAX;
 
+/// A copy of `value`: scalars copied here, since `Value::clone` is a call into another crate that
+/// every row of a changed int or float would pay.
+#[inline]
+fn duplicate(value: &Value) -> Value {
+    match *value {
+        Value::None => Value::None,
+        Value::Bool(b) => Value::Bool(b),
+        Value::Int(i) => Value::Int(i),
+        Value::Float(f) => Value::Float(f),
+        _ => value.clone(),
+    }
+}
+
 fn row(name: NameId, snapshot: bool, value: Value) -> Aux {
     Aux::Value {
         name,
@@ -549,7 +562,7 @@ unsafe fn update(
                 c.immortal = unsafe { is_immortal(v) };
             }
             if snap {
-                out.push(row(name, true, c.value.clone()));
+                out.push(row(name, true, duplicate(&c.value)));
             }
             return;
         }
@@ -564,7 +577,7 @@ unsafe fn update(
             .as_ref()
             .is_none_or(|c| c.children != 0 || !same(&c.value, &value));
         if snap || changed {
-            out.push(row(name, snap, value.clone()));
+            out.push(row(name, snap, duplicate(&value)));
         }
         *slot = Some(Cached {
             ptr: v as usize,
@@ -673,6 +686,9 @@ pub unsafe fn value_rows(
             out.push(row(Value::Redacted {
                 type_name: render::type_name(v),
             }));
+        } else if render::is_plain(v) {
+            // A scalar or a str: one row, no children, no Python code.
+            out.push(row(render::render(v, &info.redact)));
         } else {
             let rendered = info.expand.render(v, &info.redact);
             info.expand.emit(rendered, out, row);
