@@ -160,6 +160,7 @@ pub(crate) struct SuspendedFrames {
 
 impl SuspendedFrames {
     /// Takes what the frame at `frame` recorded when it was suspended.
+    #[inline]
     pub fn take(&self, frame: usize) -> Option<Suspended> {
         if self.len.load(Ordering::Relaxed) == 0 {
             return None;
@@ -627,7 +628,10 @@ impl Recorder {
         let flusher = Flusher::new(session.clone(), writer);
         let handle = std::thread::Builder::new()
             .name("pyttd-flush".into())
-            .spawn(move || flusher.run(run))
+            .spawn(move || {
+                crate::alloc::retain_large_blocks();
+                flusher.run(run)
+            })
             .map_err(|e| RecorderError::Internal(format!("cannot start the flush thread: {e}")))?;
         let _ = session.flush_thread.set(handle.thread().clone());
 
