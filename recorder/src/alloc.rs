@@ -71,35 +71,38 @@ fn from_mimalloc(ptr: *mut u8, layout: Layout) -> bool {
 // size, or for a large block by mimalloc's own record of its heap); both allocators uphold
 // `GlobalAlloc`'s contract themselves.
 unsafe impl GlobalAlloc for RecorderAllocator {
+    #[inline]
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         // SAFETY: the caller upholds `GlobalAlloc::alloc`'s contract, forwarded as it is.
         unsafe {
-            if to_mimalloc(layout) {
+            if small(layout) {
                 MiMalloc.alloc(layout)
             } else {
-                System.alloc(layout)
+                alloc_large(layout, false)
             }
         }
     }
 
+    #[inline]
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
         // SAFETY: as `alloc`.
         unsafe {
-            if to_mimalloc(layout) {
+            if small(layout) {
                 MiMalloc.alloc_zeroed(layout)
             } else {
-                System.alloc_zeroed(layout)
+                alloc_large(layout, true)
             }
         }
     }
 
+    #[inline]
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         // SAFETY: `ptr` was allocated with `layout` by the allocator `from_mimalloc` names.
         unsafe {
-            if from_mimalloc(ptr, layout) {
+            if small(layout) {
                 MiMalloc.dealloc(ptr, layout)
             } else {
-                System.dealloc(ptr, layout)
+                dealloc_large(ptr, layout)
             }
         }
     }
@@ -127,6 +130,40 @@ unsafe impl GlobalAlloc for RecorderAllocator {
                     moved
                 }
             }
+        }
+    }
+}
+
+/// A block above [`SMALL`], out of the small blocks' path (which stays a size test and mimalloc's
+/// own fast path).
+///
+/// # Safety
+/// As `GlobalAlloc::alloc`.
+#[cold]
+#[inline(never)]
+unsafe fn alloc_large(layout: Layout, zeroed: bool) -> *mut u8 {
+    // SAFETY: guaranteed by the caller.
+    unsafe {
+        match (RETAINS.get(), zeroed) {
+            (true, false) => MiMalloc.alloc(layout),
+            (true, true) => MiMalloc.alloc_zeroed(layout),
+            (false, false) => System.alloc(layout),
+            (false, true) => System.alloc_zeroed(layout),
+        }
+    }
+}
+
+/// # Safety
+/// As `GlobalAlloc::dealloc`, for a block above [`SMALL`].
+#[cold]
+#[inline(never)]
+unsafe fn dealloc_large(ptr: *mut u8, layout: Layout) {
+    // SAFETY: guaranteed by the caller; `from_mimalloc` names the allocator that made it.
+    unsafe {
+        if from_mimalloc(ptr, layout) {
+            MiMalloc.dealloc(ptr, layout)
+        } else {
+            System.dealloc(ptr, layout)
         }
     }
 }

@@ -147,7 +147,9 @@ pub(crate) struct Reads {
     type_key: (usize, u32),
     /// The plan the values were read under.
     serial: u64,
-    values: Box<[Value]>,
+    /// Each value read, with the address of the object it was read from when that object was
+    /// immortal (never freed, so the same address is the same value), else 0.
+    values: Box<[(Value, usize)]>,
 }
 
 impl Reads {
@@ -191,10 +193,17 @@ impl Reads {
             let mut serial = 0;
             let tag = with_plan(t, |plan| {
                 serial = plan.serial;
+                // Sized once: boxing the vector then moves nothing.
+                values.reserve_exact(plan.attributes().count());
                 plan.follow(obj, &mut text, |value| {
                     let rendered = render::render(value, redact);
                     let confirmed = render::renders_as(value, &rendered);
-                    values.push(rendered);
+                    let immortal = if render::is_immortal(value) {
+                        value as usize
+                    } else {
+                        0
+                    };
+                    values.push((rendered, immortal));
                     confirmed.then_some(())
                 })
             })?;
@@ -245,7 +254,7 @@ impl Reads {
                 }
                 let mut values = self.values.iter();
                 plan.attributes().all(|(name, slot)| {
-                    let Some(expected) = values.next() else {
+                    let Some((expected, immortal)) = values.next() else {
                         return false;
                     };
                     match slot {
@@ -253,9 +262,10 @@ impl Reads {
                         // instance keeps it meanwhile.
                         Some(offset) => {
                             let value = slot_value(obj, offset);
-                            !value.is_null()
-                                && render::is_plain(value)
-                                && render::renders_as(value, expected)
+                            (*immortal != 0 && value as usize == *immortal)
+                                || (!value.is_null()
+                                    && render::is_plain(value)
+                                    && render::renders_as(value, expected))
                         }
                         None => read(obj, name, None).is_some_and(|value| {
                             let same = render::renders_as(value, expected);
