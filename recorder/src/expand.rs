@@ -407,7 +407,139 @@ pub(crate) unsafe fn items(
     width: usize,
     redact: &Redactor,
 ) -> Option<Vec<Item>> {
+    // SAFETY: guaranteed by the caller; every key is read while its item holds it.
+    unsafe {
+        let raw = raw_items(obj, width)?;
+        let items = raw
+            .0
+            .iter()
+            .map(|item| {
+                let (key, secret) = item.key.text(redact);
+                ffi::Py_IncRef(item.obj);
+                Item {
+                    key,
+                    obj: item.obj,
+                    secret,
+                }
+            })
+            .collect();
+        raw.release();
+        Some(items)
+    }
+}
+
+/// How a child of [`raw_items`] is named, before its text is made.
+pub(crate) enum RawKey {
+    /// `[i]`: an element of a list, tuple or set.
+    Index(usize),
+    /// A key of an exact dict (a new reference), shown by its `repr()`.
+    DictKey(*mut ffi::PyObject),
+    /// A field or attribute name (a new reference; a `str`, else shown as empty).
+    Name(*mut ffi::PyObject),
+    /// A `__slots__` member's name, owned by its type (which `obj`, held, keeps alive while no
+    /// Python code runs).
+    Member(*const std::ffi::c_char),
+}
+
+impl RawKey {
+    /// The key's text as the children table shows it, and whether it names a secret (a function
+    /// of that text alone).
+    ///
+    /// # Safety
+    /// GIL held; the key is live (a `Member`'s type unchanged since it was read).
+    pub unsafe fn text(&self, redact: &Redactor) -> (String, bool) {
+        // SAFETY: guaranteed by the caller.
+        unsafe {
+            match *self {
+                RawKey::Index(i) => (format!("[{i}]"), false),
+                RawKey::DictKey(k) => key_text(k, redact),
+                RawKey::Name(k) => key_name(k, redact),
+                RawKey::Member(name) => {
+                    let name = std::ffi::CStr::from_ptr(name).to_string_lossy();
+                    let secret = redact.is_secret(&name);
+                    (name.into_owned(), secret)
+                }
+            }
+        }
+    }
+
+    /// Whether the key's text is `text` ([`RawKey::text`], without making it when it can be
+    /// read in place).
+    ///
+    /// # Safety
+    /// As [`RawKey::text`].
+    pub unsafe fn is(&self, text: &str, redact: &Redactor) -> bool {
+        // SAFETY: guaranteed by the caller.
+        unsafe {
+            match *self {
+                RawKey::Index(i) => {
+                    text.len() > 2
+                        && text.starts_with('[')
+                        && text.ends_with(']')
+                        && text[1..text.len() - 1] == *render::decimal(i as i64, &mut [0; 20])
+                }
+                RawKey::Member(name) => match std::ffi::CStr::from_ptr(name).to_str() {
+                    Ok(name) => name == text,
+                    Err(_) => self.text(redact).0 == text,
+                },
+                RawKey::Name(k) if ffi::PyUnicode_Check(k) != 0 => match render::ascii(k) {
+                    Some(name) => name == text,
+                    None => self.text(redact).0 == text,
+                },
+                RawKey::Name(_) => text.is_empty(),
+                RawKey::DictKey(_) => self.text(redact).0 == text,
+            }
+        }
+    }
+}
+
+/// A child of [`raw_items`]: its key and its object, each held.
+pub(crate) struct RawItem {
+    pub key: RawKey,
+    pub obj: *mut ffi::PyObject,
+}
+
+/// The children of an object as [`items`] finds them, holding references until
+/// [`RawItems::release`].
+pub(crate) struct RawItems(pub Vec<RawItem>);
+
+impl RawItems {
+    /// Releases the references held.
+    ///
+    /// # Safety
+    /// GIL held.
+    pub unsafe fn release(self) {
+        // SAFETY: guaranteed by the caller; each reference was taken by `raw_items`.
+        unsafe {
+            for item in self.0 {
+                match item.key {
+                    RawKey::DictKey(k) | RawKey::Name(k) => ffi::Py_DecRef(k),
+                    RawKey::Index(_) | RawKey::Member(_) => {}
+                }
+                ffi::Py_DecRef(item.obj);
+            }
+        }
+    }
+}
+
+/// The first `width` children of `obj` with their keys, not yet made text, or `None` when it is
+/// not expandable. No Python code runs.
+///
+/// # Safety
+/// GIL held; `obj` live.
+pub(crate) unsafe fn raw_items(obj: *mut ffi::PyObject, width: usize) -> Option<RawItems> {
     let mut items = Vec::new();
+    // A child, its key and object held (a `Member` name is its type's).
+    let push = |items: &mut Vec<RawItem>, key: RawKey, obj: *mut ffi::PyObject| {
+        // SAFETY: `obj` and a key object are live (borrowed from `obj` or its dict).
+        unsafe {
+            if let RawKey::DictKey(k) | RawKey::Name(k) = key {
+                ffi::Py_IncRef(k);
+            }
+            ffi::Py_IncRef(obj);
+        }
+        items.push(RawItem { key, obj });
+    };
     // SAFETY: guaranteed by the caller; exact-type checks come before each typed access, and no
     // Python code runs while items are collected.
     unsafe {
@@ -425,17 +557,16 @@ pub(crate) unsafe fn items(
                 } else {
                     ffi::PyTuple_GET_ITEM(obj, i as ffi::Py_ssize_t)
                 };
-                push(&mut items, format!("[{i}]"), item, false);
+                push(&mut items, RawKey::Index(i), item);
             }
-            return Some(items);
+            return Some(RawItems(items));
         }
         if ffi::PyDict_CheckExact(obj) != 0 {
             let (mut pos, mut k, mut v) = (0, std::ptr::null_mut(), std::ptr::null_mut());
             while items.len() < width && ffi::PyDict_Next(obj, &mut pos, &mut k, &mut v) != 0 {
-                let (key, secret) = key_text(k, redact);
-                push(&mut items, key, v, secret);
+                push(&mut items, RawKey::DictKey(k), v);
             }
-            return Some(items);
+            return Some(RawItems(items));
         }
         if ffi::PySet_CheckExact(obj) != 0 || ffi::PyFrozenSet_CheckExact(obj) != 0 {
             let it = ffi::PyObject_GetIter(obj);
@@ -449,13 +580,13 @@ pub(crate) unsafe fn items(
                 if item.is_null() {
                     break;
                 }
-                push(&mut items, format!("[{i}]"), item, false);
+                push(&mut items, RawKey::Index(i), item);
                 ffi::Py_DecRef(item);
                 i += 1;
             }
             ffi::Py_DecRef(it);
             ffi::PyErr_Clear();
-            return Some(items);
+            return Some(RawItems(items));
         }
         // Instances of Python classes with ordinary attribute access.
         if (*t).tp_flags & ffi::Py_TPFLAGS_HEAPTYPE == 0
@@ -475,16 +606,13 @@ pub(crate) unsafe fn items(
             if !fields.is_null() && ffi::PyTuple_CheckExact(fields) != 0 {
                 let n = ffi::PyTuple_GET_SIZE(obj).min(ffi::PyTuple_GET_SIZE(fields));
                 for i in 0..(n as usize).min(width) {
-                    let (name, secret) =
-                        key_name(ffi::PyTuple_GET_ITEM(fields, i as ffi::Py_ssize_t), redact);
                     push(
                         &mut items,
-                        name,
+                        RawKey::Name(ffi::PyTuple_GET_ITEM(fields, i as ffi::Py_ssize_t)),
                         ffi::PyTuple_GET_ITEM(obj, i as ffi::Py_ssize_t),
-                        secret,
                     );
                 }
-                return Some(items);
+                return Some(RawItems(items));
             }
         }
         // `__slots__` members, base classes last.
@@ -496,9 +624,7 @@ pub(crate) unsafe fn items(
                     let slot =
                         *((obj as *const u8).offset((*m).offset) as *const *mut ffi::PyObject);
                     if !slot.is_null() {
-                        let name = std::ffi::CStr::from_ptr((*m).name).to_string_lossy();
-                        let secret = redact.is_secret(&name);
-                        push(&mut items, name.into_owned(), slot, secret);
+                        push(&mut items, RawKey::Member((*m).name), slot);
                     }
                 }
                 m = m.add(1);
@@ -516,14 +642,17 @@ pub(crate) unsafe fn items(
                     if ffi::PyUnicode_Check(k) == 0 {
                         continue;
                     }
-                    let (name, secret) = key_name(k, redact);
-                    push(&mut items, name, v, secret);
+                    push(&mut items, RawKey::Name(k), v);
                 }
                 ffi::Py_DecRef(d);
             }
         }
     }
-    if items.is_empty() { None } else { Some(items) }
+    if items.is_empty() {
+        None
+    } else {
+        Some(RawItems(items))
+    }
 }
 
 /// The length of the exact list or tuple `obj`.
@@ -577,16 +706,6 @@ unsafe fn child_value(obj: *mut ffi::PyObject, secret: bool, redact: &Redactor) 
             render::render(obj, redact)
         }
     }
-}
-
-/// Adds a child, taking a reference to it.
-///
-/// # Safety
-/// GIL held; `obj` live (borrowed from its container).
-unsafe fn push(items: &mut Vec<Item>, key: String, obj: *mut ffi::PyObject, secret: bool) {
-    // SAFETY: guaranteed by the caller.
-    unsafe { ffi::Py_IncRef(obj) };
-    items.push(Item { key, obj, secret });
 }
 
 /// A dict key as the children table shows it (`repr()` of the key), and whether it is secret.

@@ -136,7 +136,7 @@ pub(crate) unsafe fn read_str(
 ///
 /// # Safety
 /// GIL held; `obj` is a live `str`, and the result is not used after it dies.
-unsafe fn ascii<'a>(obj: *mut ffi::PyObject) -> Option<&'a str> {
+pub(crate) unsafe fn ascii<'a>(obj: *mut ffi::PyObject) -> Option<&'a str> {
     // SAFETY: guaranteed by the caller; an ASCII str's data is its `GET_LENGTH` bytes, all
     // below 128, which is valid UTF-8.
     unsafe {

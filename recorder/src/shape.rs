@@ -354,24 +354,23 @@ impl Container {
                     // Its attributes now, as the children show them (no Python code runs to
                     // collect them); a `repr()` run by a check below may change them, which the
                     // next event's check sees.
-                    let Some(items) = expand::items(obj, *width, redact) else {
+                    let Some(items) = expand::raw_items(obj, *width) else {
                         return fields.is_empty();
                     };
-                    let same = items.len() == fields.len()
-                        && items.iter().zip(fields.iter()).all(|(item, field)| {
-                            item.key == field.key
-                                && match &field.value {
-                                    Ok(node) => {
-                                        !item.secret && check_held(item.obj, node, redact, path)
-                                    }
-                                    Err(type_name) => {
-                                        item.secret && render::type_name(item.obj) == *type_name
-                                    }
-                                }
+                    // The names first, before any check may run Python code (a `__slots__`
+                    // name is read from its type), compared without making their text where
+                    // they can be read in place. Whether a name is secret follows from its text
+                    // alone: the same names are secret where the fields say.
+                    let same = items.0.len() == fields.len()
+                        && (items.0.iter().zip(fields.iter()))
+                            .all(|(item, field)| item.key.is(&field.key, redact))
+                        && (items.0.iter().zip(fields.iter())).all(|(item, field)| {
+                            match &field.value {
+                                Ok(node) => check_held(item.obj, node, redact, path),
+                                Err(type_name) => render::type_name(item.obj) == *type_name,
+                            }
                         });
-                    for item in items {
-                        ffi::Py_DecRef(item.obj);
-                    }
+                    items.release();
                     same
                 }
                 Container::Dict { addr, tag, entries } => {

@@ -702,6 +702,70 @@ def test_children_of_containers_and_objects(tmp_path):
     assert before["[70]"] == (70, {})
 
 
+def test_attribute_changes_only_the_children_show_are_recorded(tmp_path):
+    """An object whose text does not show an attribute is still recorded again when that
+    attribute changes, or one is added or renamed, through slots (a non-ASCII name too) or its
+    dict."""
+    script = tmp_path / "attrs.py"
+    script.write_text(
+        textwrap.dedent(
+            """\
+            class S:
+                __slots__ = ("x", "é", "tail")
+                def __init__(self):
+                    self.x = 1
+                    self.é = 2
+                def __repr__(self):
+                    return f"S({self.x})"
+
+            class D:
+                def __init__(self):
+                    self.a = 1
+                def __repr__(self):
+                    return "D"
+
+            def main():
+                s = S()
+                d = D()
+                s.é = 3
+                d.a = 2
+                d.ñ = 4
+                s.tail = 5
+                e = D()
+                del e.a; e.z = 1
+                return 0
+
+            main()
+            """
+        ),
+        encoding="utf-8",
+    )
+    out = tmp_path / "attrs.pyttd"
+    result = subprocess.run(
+        [str(PYTTD_SCRIPT), "record", "-o", str(out), str(script)],
+        capture_output=True, text=True, timeout=60, cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    trace = _native.read_trace(out)
+
+    def history(name):
+        seqs = [r[0] for r in trace["values"] if r[2] == name and r[3] == "local"]
+        return [children_of(trace, name, seq)[1] for seq in seqs]
+
+    assert history("s") == [
+        {"x": (1, {}), "é": (2, {})},
+        {"x": (1, {}), "é": (3, {})},
+        {"x": (1, {}), "é": (3, {}), "tail": (5, {})},
+    ]
+    assert history("d") == [
+        {"a": (1, {})},
+        {"a": (2, {})},
+        {"a": (2, {}), "ñ": (4, {})},
+    ]
+    # Another name, the same value: a change.
+    assert history("e") == [{"a": (1, {})}, {"z": (1, {})}]
+
+
 def test_expand_depth_zero_records_no_children(tmp_path):
     script = tmp_path / "flat.py"
     script.write_text("def f():\n    xs = [[1], [2]]\n    return xs\nf()\n")
