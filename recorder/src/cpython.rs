@@ -422,6 +422,30 @@ pub unsafe fn type_repr_version(t: *mut ffi::PyTypeObject) -> Option<u64> {
     }
 }
 
+/// `Py_XINCREF`, inline: what `Py_IncRef` does, without the call into the interpreter.
+///
+/// # Safety
+/// GIL held; `o` is null or live.
+#[inline(always)]
+pub unsafe fn incref(o: *mut ffi::PyObject) {
+    if !o.is_null() {
+        // SAFETY: guaranteed by the caller.
+        unsafe { ffi::Py_INCREF(o) }
+    }
+}
+
+/// `Py_XDECREF`, inline: what `Py_DecRef` does, without the call into the interpreter.
+///
+/// # Safety
+/// GIL held; `o` is null or a live object the caller holds a reference to.
+#[inline(always)]
+pub unsafe fn decref(o: *mut ffi::PyObject) {
+    if !o.is_null() {
+        // SAFETY: guaranteed by the caller.
+        unsafe { ffi::Py_DECREF(o) }
+    }
+}
+
 /// Whether `code` is really a code object (`PyCode_Type`).
 ///
 /// # Safety

@@ -14,6 +14,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use pyo3_ffi as ffi;
 use pyttd_format::Value;
 
+use crate::cpython;
 use crate::memo::{self, ReprScope};
 use crate::redact::Redactor;
 use crate::render;
@@ -216,8 +217,8 @@ impl Expander {
                         value,
                         expanded: false,
                     });
-                    ffi::Py_DecRef(k);
-                    ffi::Py_DecRef(v);
+                    cpython::decref(k);
+                    cpython::decref(v);
                 }
                 return Rendered { value, children };
             }
@@ -240,7 +241,7 @@ impl Expander {
                 });
             }
             for item in items {
-                ffi::Py_DecRef(item.obj);
+                cpython::decref(item.obj);
             }
         }
         Rendered { value, children }
@@ -321,7 +322,7 @@ impl Expander {
         }
         for item in items {
             // SAFETY: releasing the reference `items` took.
-            unsafe { ffi::Py_DecRef(item.obj) };
+            unsafe { cpython::decref(item.obj) };
         }
         last > first
     }
@@ -415,7 +416,7 @@ pub(crate) unsafe fn items(
             .iter()
             .map(|item| {
                 let (key, secret) = item.key.text(redact);
-                ffi::Py_IncRef(item.obj);
+                cpython::incref(item.obj);
                 Item {
                     key,
                     obj: item.obj,
@@ -513,10 +514,10 @@ impl RawItems {
         unsafe {
             for item in self.0 {
                 match item.key {
-                    RawKey::DictKey(k) | RawKey::Name(k) => ffi::Py_DecRef(k),
+                    RawKey::DictKey(k) | RawKey::Name(k) => cpython::decref(k),
                     RawKey::Index(_) | RawKey::Member(_) => {}
                 }
-                ffi::Py_DecRef(item.obj);
+                cpython::decref(item.obj);
             }
         }
     }
@@ -534,9 +535,9 @@ pub(crate) unsafe fn raw_items(obj: *mut ffi::PyObject, width: usize) -> Option<
         // SAFETY: `obj` and a key object are live (borrowed from `obj` or its dict).
         unsafe {
             if let RawKey::DictKey(k) | RawKey::Name(k) = key {
-                ffi::Py_IncRef(k);
+                cpython::incref(k);
             }
-            ffi::Py_IncRef(obj);
+            cpython::incref(obj);
         }
         items.push(RawItem { key, obj });
     };
@@ -581,10 +582,10 @@ pub(crate) unsafe fn raw_items(obj: *mut ffi::PyObject, width: usize) -> Option<
                     break;
                 }
                 push(&mut items, RawKey::Index(i), item);
-                ffi::Py_DecRef(item);
+                cpython::decref(item);
                 i += 1;
             }
-            ffi::Py_DecRef(it);
+            cpython::decref(it);
             ffi::PyErr_Clear();
             return Some(RawItems(items));
         }
@@ -644,7 +645,7 @@ pub(crate) unsafe fn raw_items(obj: *mut ffi::PyObject, width: usize) -> Option<
                     }
                     push(&mut items, RawKey::Name(k), v);
                 }
-                ffi::Py_DecRef(d);
+                cpython::decref(d);
             }
         }
     }
@@ -683,8 +684,8 @@ unsafe fn entries(
     // SAFETY: guaranteed by the caller; `PyDict_Next` runs no Python code.
     unsafe {
         while out.len() < width && ffi::PyDict_Next(obj, &mut pos, &mut k, &mut v) != 0 {
-            ffi::Py_IncRef(k);
-            ffi::Py_IncRef(v);
+            cpython::incref(k);
+            cpython::incref(v);
             out.push((k, v));
         }
     }
@@ -718,9 +719,9 @@ unsafe fn key_text(k: *mut ffi::PyObject, redact: &Redactor) -> (String, bool) {
         // A `str` subclass key is rendered by its repr, and is as secret as its text is (as in
         // the dict's own text).
         let secret_str = render::is_secret_key(k, redact);
-        ffi::Py_IncRef(k);
+        cpython::incref(k);
         let value = render::render(k, redact);
-        ffi::Py_DecRef(k);
+        cpython::decref(k);
         match value {
             Value::Str { text, .. } => {
                 // Decided on the whole key, not on its text cut at the cap.

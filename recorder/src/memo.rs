@@ -29,6 +29,8 @@ use std::collections::HashMap;
 
 use pyo3_ffi as ffi;
 
+use crate::cpython;
+
 /// Objects kept per scope at most; past it, objects are rendered as if no scope were open.
 const MAX_KEPT: usize = 4096;
 
@@ -111,9 +113,9 @@ impl Drop for ReprScope {
             // by `keep` and `keep_failure`.
             unsafe {
                 if let Kept::Text(r, _) = r {
-                    ffi::Py_DecRef(r as *mut ffi::PyObject);
+                    cpython::decref(r as *mut ffi::PyObject);
                 }
-                ffi::Py_DecRef(obj as *mut ffi::PyObject);
+                cpython::decref(obj as *mut ffi::PyObject);
             }
         }
         if kept.capacity() > 0 {
@@ -315,7 +317,7 @@ unsafe fn insert(obj: *mut ffi::PyObject, kept: Kept) -> bool {
             return false;
         }
         // SAFETY: guaranteed by the caller.
-        unsafe { ffi::Py_IncRef(obj) };
+        unsafe { cpython::incref(obj) };
         m.kept.insert(obj as usize, kept);
         true
     })

@@ -269,7 +269,7 @@ impl Reads {
                         }
                         None => read(obj, name, None).is_some_and(|value| {
                             let same = render::renders_as(value, expected);
-                            ffi::Py_DecRef(value);
+                            cpython::decref(value);
                             same
                         }),
                     }
@@ -382,7 +382,7 @@ impl Plan {
                     text => text,
                 })
                 .collect::<Vec<_>>();
-            ffi::Py_IncRef(code);
+            cpython::incref(code);
             Some(Plan {
                 serial: SERIALS.fetch_add(1, Ordering::Relaxed),
                 function: function as usize,
@@ -421,7 +421,7 @@ impl Plan {
                     unsafe {
                         let value = read(obj, *name as *mut ffi::PyObject, *slot)?;
                         let done = each(value).and_then(|()| convert(value, *conversion, text));
-                        ffi::Py_DecRef(value);
+                        cpython::decref(value);
                         done?;
                     }
                 }
@@ -446,7 +446,7 @@ impl Drop for Plan {
         // SAFETY: the plan holds these references; the GIL is held (above).
         unsafe {
             release_pieces(&self.pieces);
-            ffi::Py_DecRef(self.code as *mut ffi::PyObject);
+            cpython::decref(self.code as *mut ffi::PyObject);
         }
     }
 }
@@ -465,7 +465,7 @@ unsafe fn lookup(t: *mut ffi::PyTypeObject, name: &str) -> Option<*mut ffi::PyOb
             return None;
         }
         let found = _PyType_Lookup(t, key);
-        ffi::Py_DecRef(key);
+        cpython::decref(key);
         (!found.is_null()).then_some(found)
     }
 }
@@ -567,7 +567,7 @@ unsafe fn keys_all_str(dict: *mut ffi::PyObject) -> bool {
             return false;
         }
         let plain = ffi::PyDict_Check(dict) != 0 && cpython::dict_keys_all_str(dict);
-        ffi::Py_DecRef(dict);
+        cpython::decref(dict);
         plain
     }
 }
@@ -627,7 +627,7 @@ unsafe fn read(
             if value.is_null() || !render::is_plain(value) {
                 return None;
             }
-            ffi::Py_IncRef(value);
+            cpython::incref(value);
             return Some(value);
         }
         let value = ffi::PyObject_GenericGetAttr(obj, name);
@@ -636,7 +636,7 @@ unsafe fn read(
             return None;
         }
         if !render::is_plain(value) {
-            ffi::Py_DecRef(value);
+            cpython::decref(value);
             return None;
         }
         Some(value)
@@ -663,7 +663,7 @@ unsafe fn convert(
         }
         let converted = match conversion {
             Conversion::Str if ffi::PyUnicode_CheckExact(value) != 0 => {
-                ffi::Py_IncRef(value);
+                cpython::incref(value);
                 value
             }
             Conversion::Str => ffi::PyObject_Str(value),
@@ -677,7 +677,7 @@ unsafe fn convert(
         // Read from the string's own representation (asking for its UTF-8 would store a copy in
         // the program's string); a lone surrogate: the real repr renders it.
         let read = render::read_str(converted, usize::MAX, false, text);
-        ffi::Py_DecRef(converted);
+        cpython::decref(converted);
         read.ok().map(|_| ())
     }
 }
@@ -688,7 +688,7 @@ unsafe fn release_pieces(pieces: &[Piece]) {
     for piece in pieces {
         if let Piece::Attribute { name, .. } = piece {
             // SAFETY: guaranteed by the caller.
-            unsafe { ffi::Py_DecRef(*name as *mut ffi::PyObject) };
+            unsafe { cpython::decref(*name as *mut ffi::PyObject) };
         }
     }
 }
@@ -798,7 +798,7 @@ unsafe fn read_pieces(code: *mut ffi::PyObject) -> Option<Vec<Piece>> {
             _ => None,
         };
         for held in [Some(bytes), consts, names].into_iter().flatten() {
-            ffi::Py_DecRef(held);
+            cpython::decref(held);
         }
         pieces
     }
@@ -859,7 +859,7 @@ unsafe fn pieces_of(
                 // SAFETY: guaranteed by the caller; the index is checked.
                 let name = unsafe { tuple_item_str(names, i)? };
                 // SAFETY: a new reference, held by the piece.
-                unsafe { ffi::Py_IncRef(name) };
+                unsafe { cpython::incref(name) };
                 taken.push(Piece::Attribute {
                     name: name as usize,
                     conversion,
@@ -955,7 +955,7 @@ unsafe fn code_int(code: *mut ffi::PyObject, name: &std::ffi::CStr) -> Option<i6
     unsafe {
         let value = code_attr(code, name)?;
         let n = ffi::PyLong_AsLongLong(value);
-        ffi::Py_DecRef(value);
+        cpython::decref(value);
         if n == -1 && !ffi::PyErr_Occurred().is_null() {
             ffi::PyErr_Clear();
             return None;

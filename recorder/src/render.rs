@@ -22,6 +22,7 @@ use std::fmt::Write as _;
 use pyo3_ffi as ffi;
 use pyttd_format::{ReprValue, Value};
 
+use crate::cpython;
 use crate::memo;
 use crate::redact::Redactor;
 use crate::repr::{float_repr, str_repr_in};
@@ -74,7 +75,7 @@ unsafe fn take_error() -> String {
             return "SystemError".into();
         }
         let name = type_name(exc);
-        ffi::Py_DecRef(exc);
+        cpython::decref(exc);
         name
     }
 }
@@ -443,12 +444,12 @@ unsafe fn big_int_text(obj: *mut ffi::PyObject, out: &mut String) -> Result<(), 
             return Err(BigInt::Failed(take_error()));
         }
         let bits = ffi::PyObject_CallMethodNoArgs(obj, name);
-        ffi::Py_DecRef(name);
+        cpython::decref(name);
         if bits.is_null() {
             return Err(BigInt::Failed(take_error()));
         }
         let n = ffi::PyLong_AsLongLong(bits);
-        ffi::Py_DecRef(bits);
+        cpython::decref(bits);
         if n == -1 && !ffi::PyErr_Occurred().is_null() {
             return Err(BigInt::Failed(take_error()));
         }
@@ -460,7 +461,7 @@ unsafe fn big_int_text(obj: *mut ffi::PyObject, out: &mut String) -> Result<(), 
             return Err(BigInt::Failed(take_error()));
         }
         let r = read_str(s, usize::MAX, true, out);
-        ffi::Py_DecRef(s);
+        cpython::decref(s);
         let _ = r;
         Ok(())
     }
@@ -639,9 +640,9 @@ unsafe fn sequence(
             if i > 0 {
                 out.push(", ");
             }
-            ffi::Py_IncRef(x);
+            cpython::incref(x);
             result = render_into(x, out);
-            ffi::Py_DecRef(x);
+            cpython::decref(x);
             if result.is_err() {
                 break;
             }
@@ -677,8 +678,8 @@ unsafe fn dict(obj: *mut ffi::PyObject, out: &mut Out) -> Result<(), String> {
                 out.push(", ");
             }
             first = false;
-            ffi::Py_IncRef(k);
-            ffi::Py_IncRef(v);
+            cpython::incref(k);
+            cpython::incref(v);
             let secret = is_secret_key(k, out.redact);
             result = render_into(k, out);
             if result.is_ok() {
@@ -689,8 +690,8 @@ unsafe fn dict(obj: *mut ffi::PyObject, out: &mut Out) -> Result<(), String> {
                     result = render_into(v, out);
                 }
             }
-            ffi::Py_DecRef(k);
-            ffi::Py_DecRef(v);
+            cpython::decref(k);
+            cpython::decref(v);
             if result.is_err() {
                 break;
             }
@@ -743,12 +744,12 @@ unsafe fn set(obj: *mut ffi::PyObject, out: &mut Out, frozen: bool) -> Result<()
                 }
                 first = false;
                 result = render_into(x, out);
-                ffi::Py_DecRef(x);
+                cpython::decref(x);
                 if result.is_err() {
                     break;
                 }
             }
-            ffi::Py_DecRef(it);
+            cpython::decref(it);
         }
         repr_leave(obj);
         result?;
@@ -854,7 +855,7 @@ unsafe fn python_repr(obj: *mut ffi::PyObject, out: &mut Out) -> Result<(), Stri
         let mut text = String::new();
         let more = read_str(r, out.room(), true, &mut text).unwrap_or(false);
         if owned {
-            ffi::Py_DecRef(r);
+            cpython::decref(r);
         }
         out.push(&text);
         if more {
@@ -940,7 +941,7 @@ unsafe fn has_secret_attribute(obj: *mut ffi::PyObject, redact: &Redactor) -> bo
                 ffi::PyErr_Clear();
             } else {
                 let found = ffi::PyDict_Check(d) != 0 && dict_has_secret_key(d, redact);
-                ffi::Py_DecRef(d);
+                cpython::decref(d);
                 if found {
                     return true;
                 }
@@ -979,7 +980,7 @@ unsafe fn type_fields_secret(t: *mut ffi::PyTypeObject, redact: &Redactor) -> bo
                 }
                 let slots = ffi::PyDict_GetItemString(dict, c"__slots__".as_ptr());
                 let found = !slots.is_null() && names_secret(slots, redact);
-                ffi::Py_DecRef(dict);
+                cpython::decref(dict);
                 if found {
                     return true;
                 }
@@ -996,7 +997,7 @@ unsafe fn type_fields_secret(t: *mut ffi::PyTypeObject, redact: &Redactor) -> bo
                 continue;
             }
             let found = names_secret(v, redact);
-            ffi::Py_DecRef(v);
+            cpython::decref(v);
             if found {
                 return true;
             }
@@ -1044,10 +1045,10 @@ pub unsafe fn exception_message(exc: *mut ffi::PyObject, redact: &Redactor) -> O
         if args.is_null() {
             return None;
         }
-        ffi::Py_IncRef(args);
+        cpython::incref(args);
         let mut out = Out::new(redact);
         let r = render_into(args, &mut out);
-        ffi::Py_DecRef(args);
+        cpython::decref(args);
         r.ok().map(|()| out.text)
     }
 }
@@ -1068,7 +1069,7 @@ pub unsafe fn exception_type_name(exc: *mut ffi::PyObject) -> String {
             }
             let mut s = String::new();
             let ok = ffi::PyUnicode_Check(v) != 0 && read_str(v, 1000, true, &mut s).is_ok();
-            ffi::Py_DecRef(v);
+            cpython::decref(v);
             ok.then_some(s)
         };
         let qualname = attr(c"__qualname__").unwrap_or_else(|| type_name(exc));

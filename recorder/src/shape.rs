@@ -430,9 +430,9 @@ unsafe fn check_held(
         if let Node::Scalar(value) = node {
             return render::renders_as(x, value);
         }
-        ffi::Py_IncRef(x);
+        cpython::incref(x);
         let matches = node.matches(x, redact, path);
-        ffi::Py_DecRef(x);
+        cpython::decref(x);
         matches
     }
 }
@@ -635,7 +635,7 @@ impl Walk<'_> {
             }
             let complete = fields.len() == items.len();
             for item in items {
-                ffi::Py_DecRef(item.obj);
+                cpython::decref(item.obj);
             }
             // The type, checked again: a `repr()` run above may have changed it.
             if !complete || ffi::Py_TYPE(obj) != t || cpython::type_version(t) != Some(tag) {
@@ -742,7 +742,7 @@ impl Walk<'_> {
                 return None;
             }
             if !memo::keep(x, r, false) {
-                ffi::Py_DecRef(r);
+                cpython::decref(r);
             }
         }
         // What a rendering of it shows: the text, cut at the cap.
@@ -790,7 +790,7 @@ impl Held {
     /// GIL held; `x` is live.
     unsafe fn new(x: *mut ffi::PyObject) -> Held {
         // SAFETY: guaranteed by the caller.
-        unsafe { ffi::Py_IncRef(x) };
+        unsafe { cpython::incref(x) };
         Held(x)
     }
 }
@@ -798,7 +798,7 @@ impl Held {
 impl Drop for Held {
     fn drop(&mut self) {
         // SAFETY: the reference taken by `new`; shapes are taken and checked with the GIL held.
-        unsafe { ffi::Py_DecRef(self.0) };
+        unsafe { cpython::decref(self.0) };
     }
 }
 

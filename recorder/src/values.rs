@@ -318,7 +318,7 @@ impl FrameVals {
                     entry.seen = mark;
                     continue;
                 }
-                ffi::Py_IncRef(v);
+                cpython::incref(v);
                 items.push((index, v as usize));
             }
             for (i, kind) in info.slot_kinds.iter().enumerate() {
@@ -329,11 +329,11 @@ impl FrameVals {
                 if v.is_null() {
                     continue;
                 }
-                ffi::Py_IncRef(v);
+                cpython::incref(v);
                 let index = ns.name_index(info.slot_names[i], info.secret_slots[i]);
                 match items.iter_mut().find(|(k, _)| *k == index) {
                     Some(item) => {
-                        ffi::Py_DecRef(item.1 as *mut ffi::PyObject);
+                        cpython::decref(item.1 as *mut ffi::PyObject);
                         item.1 = v as usize;
                     }
                     None => items.push((index, v as usize)),
@@ -356,7 +356,7 @@ impl FrameVals {
                     &mut event,
                 );
                 entry.seen = mark;
-                ffi::Py_DecRef(v);
+                cpython::decref(v);
             }
             ns.items = items;
             for entry in &mut ns.names {
@@ -543,9 +543,9 @@ unsafe fn update(
                 }
                 // SAFETY: as above; held meanwhile, since checking may run a `repr()`.
                 unsafe {
-                    ffi::Py_IncRef(v);
+                    cpython::incref(v);
                     let matches = s.matches(v, redact);
-                    ffi::Py_DecRef(v);
+                    cpython::decref(v);
                     matches
                 }
             });
@@ -600,7 +600,7 @@ unsafe fn update(
         if event.scope.is_none() {
             event.scope = Some(ReprScope::open());
         }
-        ffi::Py_IncRef(v);
+        cpython::incref(v);
         // Taken before rendering: if the repr changes what the stamp covers, the next event
         // renders again. The shape's walk renders elements too; the render then reuses their
         // reprs (memo.rs).
@@ -624,7 +624,7 @@ unsafe fn update(
             shape = None;
         }
         let immortal = is_immortal(v);
-        ffi::Py_DecRef(v);
+        cpython::decref(v);
         (rendered, immortal, stamp, shape)
     };
     // The children count too: an element past the text cap may change while the text does not.
