@@ -112,7 +112,7 @@ thread_local! {
 /// # Safety
 /// GIL held; `obj` is live and referenced by the caller.
 pub(crate) unsafe fn repr(obj: *mut ffi::PyObject) -> Option<*mut ffi::PyObject> {
-    let mut text = String::new();
+    let mut text = String::with_capacity(32);
     // SAFETY: guaranteed by the caller.
     unsafe {
         with_plan(ffi::Py_TYPE(obj), |plan| {
@@ -189,7 +189,7 @@ impl Reads {
             }
             let t = ffi::Py_TYPE(obj);
             let mut values = Vec::new();
-            let mut text = String::new();
+            let mut text = String::with_capacity(32);
             let mut serial = 0;
             let tag = with_plan(t, |plan| {
                 serial = plan.serial;

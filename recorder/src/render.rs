@@ -182,7 +182,8 @@ impl<'a> Out<'a> {
     /// An empty rendering bounded by the text cap.
     fn new(redact: &'a Redactor) -> Self {
         Out {
-            text: String::new(),
+            // Most container texts are short; sized once, they are not regrown piece by piece.
+            text: String::with_capacity(64),
             chars: 0,
             cap: TEXT_CAP,
             cut: false,
