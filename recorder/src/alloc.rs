@@ -14,10 +14,11 @@
 //! next segment to reuse them. Other threads' large blocks (a ring's storage, made once) stay
 //! with the system allocator.
 //!
-//! A small block's allocator follows from its size, which Rust passes to `dealloc` and `realloc`
-//! as well; a large block is mimalloc's when mimalloc's heap holds its address
-//! (`mi_is_in_heap_region`), wherever it is released. A block changes allocator only through
-//! `realloc`, which then moves it.
+//! Who releases a block: a small block's allocator follows from its size, which Rust passes to
+//! `dealloc` and `realloc` as well. A large block carries its allocator in a word just in front
+//! of it (the block is allocated with room for it), since the thread that releases it may not be
+//! the one that made it. A block changes allocator only through `realloc` across the size
+//! threshold, which moves it.
 //!
 //! The application registers it (`#[global_allocator]`); this crate's own code does not depend
 //! on it.
@@ -29,6 +30,10 @@ use mimalloc::MiMalloc;
 
 /// Blocks up to this size (and alignment) come from mimalloc.
 const SMALL: usize = 16 * 1024;
+
+/// The owner word of a large block from mimalloc, and of one from the system allocator.
+const BY_MIMALLOC: usize = 0x6d69_6d61_6c6c_6f63;
+const BY_SYSTEM: usize = 0x7379_7374_656d_0001;
 
 /// mimalloc for blocks of at most 16 KiB and for the large blocks of threads that asked
 /// ([`retain_large_blocks`]), the system allocator for the others (see the module docs).
@@ -50,26 +55,33 @@ pub fn retain_large_blocks() {
     RETAINS.set(true);
 }
 
-/// Whether a block of `layout` is to be allocated by mimalloc on this thread.
-fn to_mimalloc(layout: Layout) -> bool {
-    small(layout) || RETAINS.get()
+/// The block actually allocated for a large `layout`: `pad` more bytes in front, a multiple of
+/// its alignment with room for the owner word; `None` when that size overflows.
+fn padded(layout: Layout) -> Option<(Layout, usize)> {
+    let pad = layout.align().max(16);
+    let outer = Layout::from_size_align(layout.size().checked_add(pad)?, layout.align()).ok()?;
+    Some((outer, pad))
 }
 
-unsafe extern "C" {
-    /// mimalloc's own test for an address inside its heap (`mimalloc.h`; the `mimalloc` crate
-    /// links the library that defines it).
-    fn mi_is_in_heap_region(p: *const std::ffi::c_void) -> bool;
+/// The owner word of the large block at `ptr` (the address handed out).
+///
+/// # Safety
+/// `ptr` is a live large block of this allocator.
+unsafe fn owner(ptr: *mut u8) -> usize {
+    // SAFETY: guaranteed by the caller: the word is inside the block's front padding.
+    let word = unsafe { ptr.cast::<usize>().sub(1).read_unaligned() };
+    if word != BY_MIMALLOC && word != BY_SYSTEM {
+        // Not a block of ours, or memory written out of bounds: releasing it anywhere would
+        // corrupt a heap.
+        std::process::abort();
+    }
+    word
 }
 
-/// Whether the live block at `ptr`, of `layout`, was allocated by mimalloc.
-fn from_mimalloc(ptr: *mut u8, layout: Layout) -> bool {
-    // SAFETY: a query about an address, valid for any address.
-    small(layout) || unsafe { mi_is_in_heap_region(ptr.cast()) }
-}
-
-// SAFETY: every method forwards to the allocator that owns the block (`from_mimalloc`: by its
-// size, or for a large block by mimalloc's own record of its heap); both allocators uphold
-// `GlobalAlloc`'s contract themselves.
+// SAFETY: every method forwards to the allocator that owns the block (small blocks: by size;
+// large ones: by the owner word written when they were made, kept in front of them); both
+// allocators uphold `GlobalAlloc`'s contract themselves, and a large block's front padding is a
+// multiple of its alignment, so the address handed out keeps the alignment asked for.
 unsafe impl GlobalAlloc for RecorderAllocator {
     #[inline]
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
@@ -97,7 +109,7 @@ unsafe impl GlobalAlloc for RecorderAllocator {
 
     #[inline]
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: `ptr` was allocated with `layout` by the allocator `from_mimalloc` names.
+        // SAFETY: `ptr` was allocated with `layout` by this allocator.
         unsafe {
             if small(layout) {
                 MiMalloc.dealloc(ptr, layout)
@@ -110,19 +122,15 @@ unsafe impl GlobalAlloc for RecorderAllocator {
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         // SAFETY: the caller guarantees `new_size` with `layout.align()` is a valid layout.
         let new = unsafe { Layout::from_size_align_unchecked(new_size, layout.align()) };
-        // SAFETY: `ptr` was allocated with `layout` by the allocator `from_mimalloc` names; when
-        // the new block is the other one's, the block moves: allocated there, the smaller of
-        // the two sizes copied, the old block released where it came from.
+        // SAFETY: `ptr` was allocated with `layout` by this allocator. Within one size class the
+        // owner reallocates (a large block with its padding, owner word included); across the
+        // threshold the block moves: allocated anew, the smaller size copied, the old released.
         unsafe {
-            match (from_mimalloc(ptr, layout), to_mimalloc(new)) {
+            match (small(layout), small(new)) {
                 (true, true) => MiMalloc.realloc(ptr, layout, new_size),
-                (false, false) => System.realloc(ptr, layout, new_size),
-                (_, to_small) => {
-                    let moved = if to_small {
-                        MiMalloc.alloc(new)
-                    } else {
-                        System.alloc(new)
-                    };
+                (false, false) => realloc_large(ptr, layout, new_size),
+                _ => {
+                    let moved = self.alloc(new);
                     if !moved.is_null() {
                         std::ptr::copy_nonoverlapping(ptr, moved, layout.size().min(new_size));
                         self.dealloc(ptr, layout);
@@ -135,21 +143,34 @@ unsafe impl GlobalAlloc for RecorderAllocator {
 }
 
 /// A block above [`SMALL`], out of the small blocks' path (which stays a size test and mimalloc's
-/// own fast path).
+/// own fast path): from mimalloc on a retaining thread, else from the system allocator, with its
+/// owner word in front.
 ///
 /// # Safety
 /// As `GlobalAlloc::alloc`.
 #[cold]
 #[inline(never)]
 unsafe fn alloc_large(layout: Layout, zeroed: bool) -> *mut u8 {
-    // SAFETY: guaranteed by the caller.
+    let Some((outer, pad)) = padded(layout) else {
+        return std::ptr::null_mut();
+    };
+    let by_mimalloc = RETAINS.get();
+    // SAFETY: `outer` is a valid non-zero layout; the owner word is written inside the padding,
+    // in front of the address handed out.
     unsafe {
-        match (RETAINS.get(), zeroed) {
-            (true, false) => MiMalloc.alloc(layout),
-            (true, true) => MiMalloc.alloc_zeroed(layout),
-            (false, false) => System.alloc(layout),
-            (false, true) => System.alloc_zeroed(layout),
+        let base = match (by_mimalloc, zeroed) {
+            (true, false) => MiMalloc.alloc(outer),
+            (true, true) => MiMalloc.alloc_zeroed(outer),
+            (false, false) => System.alloc(outer),
+            (false, true) => System.alloc_zeroed(outer),
+        };
+        if base.is_null() {
+            return base;
         }
+        let ptr = base.add(pad);
+        let word = if by_mimalloc { BY_MIMALLOC } else { BY_SYSTEM };
+        ptr.cast::<usize>().sub(1).write_unaligned(word);
+        ptr
     }
 }
 
@@ -158,12 +179,41 @@ unsafe fn alloc_large(layout: Layout, zeroed: bool) -> *mut u8 {
 #[cold]
 #[inline(never)]
 unsafe fn dealloc_large(ptr: *mut u8, layout: Layout) {
-    // SAFETY: guaranteed by the caller; `from_mimalloc` names the allocator that made it.
+    let (outer, pad) = padded(layout).expect("the layout it was allocated with");
+    // SAFETY: guaranteed by the caller; the block was allocated as `outer` at `ptr - pad` by the
+    // allocator its owner word names.
     unsafe {
-        if from_mimalloc(ptr, layout) {
-            MiMalloc.dealloc(ptr, layout)
+        let base = ptr.sub(pad);
+        if owner(ptr) == BY_MIMALLOC {
+            MiMalloc.dealloc(base, outer)
         } else {
-            System.dealloc(ptr, layout)
+            System.dealloc(base, outer)
+        }
+    }
+}
+
+/// # Safety
+/// As `GlobalAlloc::realloc`, from and to sizes above [`SMALL`].
+#[cold]
+#[inline(never)]
+unsafe fn realloc_large(ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+    let (outer, pad) = padded(layout).expect("the layout it was allocated with");
+    let Some(new_outer) = new_size.checked_add(pad) else {
+        return std::ptr::null_mut();
+    };
+    // SAFETY: guaranteed by the caller; the owner reallocates the whole block, front padding and
+    // owner word included, and the same padding keeps the alignment.
+    unsafe {
+        let base = ptr.sub(pad);
+        let moved = if owner(ptr) == BY_MIMALLOC {
+            MiMalloc.realloc(base, outer, new_outer)
+        } else {
+            System.realloc(base, outer, new_outer)
+        };
+        if moved.is_null() {
+            moved
+        } else {
+            moved.add(pad)
         }
     }
 }
@@ -207,16 +257,18 @@ mod tests {
         }
     }
 
-    /// A thread that retains large blocks gets them from mimalloc, and any thread releases them
-    /// there; other threads' large blocks stay the system allocator's.
+    /// A thread that retains large blocks gets them from mimalloc, and any thread grows and
+    /// releases them there; other threads' large blocks are the system allocator's; both keep
+    /// the alignment asked for.
     #[test]
-    fn large_blocks_of_a_retaining_thread_come_from_mimalloc() {
-        let large = Layout::from_size_align(SMALL * 8, 8).unwrap();
+    fn large_blocks_carry_their_allocator() {
+        let large = Layout::from_size_align(SMALL * 8, 4096).unwrap();
         let a = RecorderAllocator;
         // SAFETY: each block is released once, with the layout it was allocated with.
         unsafe {
             let system = a.alloc(large);
-            assert!(!system.is_null() && !from_mimalloc(system, large));
+            assert!(!system.is_null() && (system as usize).is_multiple_of(4096));
+            assert_eq!(owner(system), BY_SYSTEM);
             a.dealloc(system, large);
             let retained = std::thread::spawn(move || {
                 retain_large_blocks();
@@ -226,13 +278,15 @@ mod tests {
             })
             .join()
             .unwrap() as *mut u8;
-            assert!(from_mimalloc(retained, large));
-            assert_eq!(*retained, 42);
-            // Grown here, on a thread that does not retain: moved to the system allocator.
-            let grown = a.realloc(retained, large, SMALL * 16);
-            assert!(!grown.is_null() && !from_mimalloc(grown, large));
+            assert_eq!(owner(retained), BY_MIMALLOC);
+            assert!((retained as usize).is_multiple_of(4096));
+            // Grown here, on a thread that does not retain: still mimalloc's, bytes kept.
+            let grown = a.realloc(retained, large, SMALL * 64);
+            assert!(!grown.is_null() && (grown as usize).is_multiple_of(4096));
+            assert_eq!(owner(grown), BY_MIMALLOC);
             assert_eq!(*grown, 42);
-            a.dealloc(grown, Layout::from_size_align(SMALL * 16, 8).unwrap());
+            *grown.add(SMALL * 64 - 1) = 9;
+            a.dealloc(grown, Layout::from_size_align(SMALL * 64, 4096).unwrap());
         }
     }
 }
