@@ -628,10 +628,7 @@ impl Recorder {
         let flusher = Flusher::new(session.clone(), writer);
         let handle = std::thread::Builder::new()
             .name("pyttd-flush".into())
-            .spawn(move || {
-                crate::alloc::retain_large_blocks();
-                flusher.run(run)
-            })
+            .spawn(move || flusher.run(run))
             .map_err(|e| RecorderError::Internal(format!("cannot start the flush thread: {e}")))?;
         let _ = session.flush_thread.set(handle.thread().clone());
 
