@@ -891,8 +891,8 @@ fn push_aux(session: &Session, ring: &mut Producer<Aux>, aux: Aux) -> Result<(),
 }
 
 /// Backpressure (DESIGN.md 5.5): a ring (events or auxiliary rows) is full, so wait for the flush
-/// thread — keeping the GIL, with no seq published for the event. The flush thread drains both rings whatever
-/// the watermark, so space always comes. Nothing is dropped.
+/// thread — keeping the GIL, with the event's seq not yet published. The flush thread drains both
+/// rings whatever the watermark, so space always comes. Nothing is dropped.
 #[cold]
 fn wait_for_space(session: &Session, is_full: impl Fn() -> bool) -> Result<(), String> {
     let started = Instant::now();
