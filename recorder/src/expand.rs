@@ -408,15 +408,16 @@ pub(crate) unsafe fn items(
     width: usize,
     redact: &Redactor,
 ) -> Option<Vec<Item>> {
-    // SAFETY: guaranteed by the caller; every key is read while its item holds it.
+    // SAFETY: guaranteed by the caller; every key is read while its item holds it, then
+    // released; each object's reference passes to its `Item`.
     unsafe {
         let raw = raw_items(obj, width)?;
         let items = raw
             .0
-            .iter()
+            .into_iter()
             .map(|item| {
                 let (key, secret) = item.key.text(redact);
-                cpython::incref(item.obj);
+                item.key.release();
                 Item {
                     key,
                     obj: item.obj,
@@ -424,7 +425,6 @@ pub(crate) unsafe fn items(
                 }
             })
             .collect();
-        raw.release();
         Some(items)
     }
 }
@@ -461,6 +461,17 @@ impl RawKey {
                     (name.into_owned(), secret)
                 }
             }
+        }
+    }
+
+    /// Releases the reference a key object holds (none for an index or a member name).
+    ///
+    /// # Safety
+    /// GIL held.
+    unsafe fn release(&self) {
+        if let RawKey::DictKey(k) | RawKey::Name(k) = *self {
+            // SAFETY: guaranteed by the caller; `raw_items` took this reference.
+            unsafe { cpython::decref(k) };
         }
     }
 
@@ -513,10 +524,7 @@ impl RawItems {
         // SAFETY: guaranteed by the caller; each reference was taken by `raw_items`.
         unsafe {
             for item in self.0 {
-                match item.key {
-                    RawKey::DictKey(k) | RawKey::Name(k) => cpython::decref(k),
-                    RawKey::Index(_) | RawKey::Member(_) => {}
-                }
+                item.key.release();
                 cpython::decref(item.obj);
             }
         }
