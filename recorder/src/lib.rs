@@ -30,6 +30,7 @@ mod hooks;
 mod level;
 mod memo;
 mod names;
+mod openfiles;
 mod plan;
 mod redact;
 mod render;

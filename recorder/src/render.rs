@@ -340,6 +340,7 @@ pub unsafe fn renders_as(obj: *mut ffi::PyObject, cached: &Value) -> bool {
 ///   `__qualname__` text.
 /// - a function: its `__qualname__` when that string is immortal (top-level functions); the rest
 ///   of `<function NAME at 0x...>` is the address itself.
+/// - a file object `open()` returns: [`openfiles::stamp`](crate::openfiles::stamp).
 ///
 /// # Safety
 /// GIL held; `obj` is live.
@@ -368,7 +369,7 @@ pub unsafe fn repr_stamp(obj: *mut ffi::PyObject) -> Option<(usize, u64)> {
             }
             return Some((t as usize, qualname as u64));
         }
-        None
+        crate::openfiles::stamp(obj).map(|stamp| (t as usize, stamp))
     }
 }
 
@@ -830,17 +831,22 @@ unsafe fn python_repr(obj: *mut ffi::PyObject, out: &mut Out) -> Result<(), Stri
             Some(Ok((r, marks))) => (r, false, marks),
             Some(Err(error)) => return Err(error),
             None => {
-                // A plain f-string `__repr__` is followed without running it (plan.rs).
-                let r = crate::plan::repr(obj).unwrap_or_else(|| {
-                    // The `__repr__` must see the containers being rendered around it.
-                    memo::register();
-                    // (`object.__repr__` runs none, unless looking `__module__` up in a class
-                    // dict that holds a key other than a `str` runs that key's `__eq__`.)
-                    if has_custom_repr(obj) || !crate::plan::class_keys_all_str(ffi::Py_TYPE(obj)) {
-                        memo::note_python();
-                    }
-                    ffi::PyObject_Repr(obj)
-                });
+                // A plain f-string `__repr__` is followed without running it (plan.rs), and a
+                // file's repr is built here (openfiles.rs).
+                let r = crate::plan::repr(obj)
+                    .or_else(|| crate::openfiles::repr(obj))
+                    .unwrap_or_else(|| {
+                        // The `__repr__` must see the containers being rendered around it.
+                        memo::register();
+                        // (`object.__repr__` runs none, unless looking `__module__` up in a class
+                        // dict that holds a key other than a `str` runs that key's `__eq__`.)
+                        if has_custom_repr(obj)
+                            || !crate::plan::class_keys_all_str(ffi::Py_TYPE(obj))
+                        {
+                            memo::note_python();
+                        }
+                        ffi::PyObject_Repr(obj)
+                    });
                 if r.is_null() {
                     let error = take_error();
                     memo::keep_failure(obj, &error);

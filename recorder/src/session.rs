@@ -505,6 +505,7 @@ impl Recorder {
             .map_err(RecorderError::Internal)?;
 
         let store_ops = StoreOps::of_running_python(py)?;
+        crate::openfiles::init(py);
         let sys = py.import("sys")?;
         let monitoring = sys.getattr("monitoring")?;
         let mut tool = None;

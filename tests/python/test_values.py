@@ -1650,3 +1650,43 @@ def test_a_planned_repr_leaves_the_program_s_strings_as_they_are(tmp_path):
     trace = record(script)
     assert trace["result"].stdout == "True\n", trace["result"].stderr
     assert "Node(café)" in [r[9] for r in trace["values"] if r[2] == "n"]
+
+
+def test_open_files_show_every_change_of_their_repr_and_attributes(tmp_path):
+    """A file object's repr is not run again while its stamp holds (openfiles.rs): each change
+    it shows still appears at the very next line, and so does a change inside an attribute with
+    children of its own (its text unchanged)."""
+    script = tmp_path / "open_files.py"
+    script.write_text((SCRIPTS / "open_files.py").read_text(encoding="utf-8"), encoding="utf-8")
+    trace = record(script)
+    assert trace["result"].returncode == 0, trace["result"].stderr
+    f = [(line, names.get("f")) for line, names in locals_at_lines(trace, "write")]
+    text = "<_io.TextIOWrapper name='{}' mode='{}' encoding='{}'>"
+    assert f == [
+        (14, None),
+        (15, text.format("data.txt", "w", "utf-8")),
+        (16, text.format("data.txt", "w", "utf-8")),
+        (17, text.format("data.txt", "w+", "utf-8")),
+        (18, text.format("data.txt", "w+", "utf-8")),
+        (19, text.format("renamed.txt", "w+", "utf-8")),
+        (20, text.format("renamed.txt", "w+", "utf-8")),
+        (21, text.format("renamed.txt", "w+", "latin-1")),
+        (22, text.format("renamed.txt", "w+", "latin-1")),
+        (23, text.format("renamed.txt", "w+", "latin-1")),
+        (24, text.format("renamed.txt", "w+", "latin-1")),
+        (14, text.format("renamed.txt", "w+", "latin-1")),
+        (25, text.format("renamed.txt", "w+", "latin-1")),
+    ]
+    # Recorded at the lines after each change (the return value's rows show it again).
+    lines = {seq: line for seq, _t, kind, q, line, _d, _c in trace["events"] if kind == "line" and q == "write"}
+    notes = [(lines.get(row[0]), row[8]) for row in trace["children"] if row[3] == "notes"]
+    assert notes[:2] == [(23, "['x']"), (24, "['x', 'y']")]
+    detached = [names.get("f") for _line, names in locals_at_lines(trace, "detach")]
+    assert detached[-3:] == [
+        "<_io.TextIOWrapper name='data.txt' mode='r' encoding='utf-8'>",
+        "<_io.TextIOWrapper mode='r' encoding='utf-8'>",
+        "<_io.TextIOWrapper mode='r' encoding='utf-8'>",
+    ]
+    b = [names.get("b") for _line, names in locals_at_lines(trace, "binary")]
+    assert "<_io.BufferedReader name='data.txt'>" in b
+    assert b[-1] == "<_io.BufferedReader name=7>"

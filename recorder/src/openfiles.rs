@@ -1,0 +1,371 @@
+//! The `repr()` of the objects `open()` returns, built here, and their repr stamps (DESIGN.md
+//! 5.6): an `_io.TextIOWrapper` over an `_io.Buffered{Reader,Writer,Random}` over an
+//! `_io.FileIO`, and such a buffered object alone.
+//!
+//! Their `repr()` (`<_io.TextIOWrapper name='data.txt' mode='r' encoding='utf-8'>`) is C code
+//! that looks `name` up through the buffer and the raw file, and formats three texts: about 8,000
+//! instructions, at every event of every frame holding an open file (a `with open(...) as f`
+//! block, a generator over `f`). What it reads is few, fixed places, all reachable without
+//! running Python code:
+//! - `name`: a getset of the text and buffered types (their types are immutable: no class or
+//!   instance attribute can shadow it) that reads the buffer's raw file's `name`, which `FileIO`
+//!   keeps in its instance dict (its classes define no `name`); not shown when absent;
+//! - `mode`: the text object's instance dict (no class in its MRO defines `mode`);
+//! - `encoding`: the text object's `encoding` member.
+//!
+//! [`repr`] formats those parts as `_io` does (a name that is not an exact `str` or small `int`,
+//! a detached text object, anything unexpected: the real `repr()` runs). [`stamp`] hashes their
+//! text, with the object's dict's version tag (a new tag from a global counter at every mutation
+//! and creation: a tag names one dict in one state), which covers the object's children (its
+//! dict's entries, `expand::items`) when every value in it is an exact `str`, `bytes`, `int`,
+//! `float`, `bool` or `None`: immutable, with no children of its own. The stamp is only compared
+//! for the same address (`values::unchanged`), like every repr stamp; it does not change when
+//! the file is closed (the raw file's dict gains `__IOBase_closed`, which the repr does not show).
+//!
+//! Not seen (as the module stamp does not see a change inside `__spec__`): a buffered or text
+//! object whose `__init__` is called again and fails after storing the same buffer (it is then
+//! "uninitialized" and its `repr()` raises, while its parts did not change).
+
+use std::hash::{BuildHasher, Hasher};
+use std::sync::OnceLock;
+
+use pyo3::prelude::*;
+use pyo3_ffi as ffi;
+
+use crate::render;
+
+/// The `_io` types and the member offsets the stamps read.
+struct FileTypes {
+    text: usize,
+    /// `TextIOWrapper.buffer` and `TextIOWrapper.encoding`.
+    text_buffer: isize,
+    text_encoding: isize,
+    /// `BufferedReader`, `BufferedWriter`, `BufferedRandom`, each with its `raw` member's offset.
+    buffered: [(usize, isize); 3],
+    file_io: usize,
+}
+
+static FILE_TYPES: OnceLock<Option<FileTypes>> = OnceLock::new();
+
+/// Looks the `_io` types up (once per process). Without them, no file object gets a stamp.
+pub(crate) fn init(py: Python<'_>) {
+    FILE_TYPES.get_or_init(|| find(py).ok().flatten());
+}
+
+fn find(py: Python<'_>) -> PyResult<Option<FileTypes>> {
+    let io = py.import("_io")?;
+    let ty =
+        |name: &str| -> PyResult<*mut ffi::PyTypeObject> { Ok(io.getattr(name)?.as_ptr().cast()) };
+    let text = ty("TextIOWrapper")?;
+    let file_io = ty("FileIO")?;
+    let mut buffered = [(0usize, 0isize); 3];
+    for (slot, name) in
+        buffered
+            .iter_mut()
+            .zip(["BufferedReader", "BufferedWriter", "BufferedRandom"])
+    {
+        let t = ty(name)?;
+        // SAFETY: GIL held; `t` is a live type object (held by the `_io` module).
+        let Some(raw) = (unsafe { member_offset(t, c"raw") }) else {
+            return Ok(None);
+        };
+        *slot = (t as usize, raw);
+    }
+    // SAFETY: as above.
+    let (buffer, encoding) = unsafe {
+        (
+            member_offset(text, c"buffer"),
+            member_offset(text, c"encoding"),
+        )
+    };
+    // SAFETY: as above; type fields are read.
+    let usable = unsafe {
+        [text, file_io]
+            .into_iter()
+            .chain(buffered.iter().map(|&(t, _)| t as *mut ffi::PyTypeObject))
+            .all(|t| (*t).tp_flags & ffi::Py_TPFLAGS_IMMUTABLETYPE != 0 && (*t).tp_dictoffset > 0)
+    };
+    Ok(match (buffer, encoding) {
+        (Some(text_buffer), Some(text_encoding)) if usable => Some(FileTypes {
+            text: text as usize,
+            text_buffer,
+            text_encoding,
+            buffered,
+            file_io: file_io as usize,
+        }),
+        _ => None,
+    })
+}
+
+/// `T_OBJECT` (`_Py_T_OBJECT`, deprecated in favour of `Py_T_OBJECT_EX` but what `_io`'s members
+/// use): an object member that reads as `None` when unset.
+const T_OBJECT: std::ffi::c_int = 6;
+
+/// The offset of `t`'s object member `name` (a `PyMemberDef` of `t` itself).
+///
+/// # Safety
+/// GIL held; `t` is a live type object.
+unsafe fn member_offset(t: *mut ffi::PyTypeObject, name: &std::ffi::CStr) -> Option<isize> {
+    // SAFETY: guaranteed by the caller; the member table ends with a null name.
+    unsafe {
+        let mut m = (*t).tp_members;
+        while !m.is_null() && !(*m).name.is_null() {
+            if std::ffi::CStr::from_ptr((*m).name) == name
+                && matches!((*m).type_code, T_OBJECT | ffi::Py_T_OBJECT_EX)
+            {
+                return Some((*m).offset);
+            }
+            m = m.add(1);
+        }
+        None
+    }
+}
+
+/// What the `repr()` of a file object reads (see the module's documentation), every pointer
+/// borrowed from `obj`.
+struct Parts {
+    /// The type's name (`_io.TextIOWrapper`, `_io.BufferedReader`, ...).
+    type_name: &'static std::ffi::CStr,
+    /// The object's instance dict (null: none yet).
+    dict: *mut ffi::PyObject,
+    /// The raw file's `name`: an exact `str` or `int`; null when it has none (then not shown).
+    name: *mut ffi::PyObject,
+    /// A text object's `mode` (its dict's entry: an exact `str`, null when absent) and encoding
+    /// (an exact `str`); both null for a buffered object.
+    mode: *mut ffi::PyObject,
+    encoding: *mut ffi::PyObject,
+    text: bool,
+}
+
+/// The parts of `obj` when it is a file object of the shape above, else `None`.
+///
+/// # Safety
+/// GIL held; `obj` is live. The parts are borrowed: no Python code may run while they are used.
+unsafe fn parts(obj: *mut ffi::PyObject) -> Option<Parts> {
+    let types = FILE_TYPES.get()?.as_ref()?;
+    // SAFETY: guaranteed by the caller; every field read follows its exact-type check, at an
+    // offset the type itself publishes (member table, `tp_dictoffset`).
+    unsafe {
+        let ty = ffi::Py_TYPE(obj);
+        let t = ty as usize;
+        if t != types.text && !types.buffered.iter().any(|&(b, _)| b == t) {
+            return None;
+        }
+        let text = t == types.text;
+        let dict = object_at(obj, (*ty).tp_dictoffset);
+        if !dict.is_null() && ffi::PyDict_CheckExact(dict) == 0 {
+            return None;
+        }
+        let (buffer, mode, encoding) = if text {
+            let encoding = object_at(obj, types.text_encoding);
+            if encoding.is_null() || ffi::PyUnicode_CheckExact(encoding) == 0 {
+                return None;
+            }
+            let mode = entry(dict, c"mode")?;
+            if !mode.is_null() && ffi::PyUnicode_CheckExact(mode) == 0 {
+                return None;
+            }
+            (object_at(obj, types.text_buffer), mode, encoding)
+        } else {
+            (obj, std::ptr::null_mut(), std::ptr::null_mut())
+        };
+        // A detached text object (null buffer) shows no name: its repr runs.
+        if buffer.is_null() {
+            return None;
+        }
+        let tb = ffi::Py_TYPE(buffer) as usize;
+        let &(_, raw_offset) = types.buffered.iter().find(|&&(b, _)| b == tb)?;
+        let raw = object_at(buffer, raw_offset);
+        if raw.is_null() || ffi::Py_TYPE(raw) as usize != types.file_io {
+            return None;
+        }
+        let raw_dict = object_at(raw, (*ffi::Py_TYPE(raw)).tp_dictoffset);
+        if !raw_dict.is_null() && ffi::PyDict_CheckExact(raw_dict) == 0 {
+            return None;
+        }
+        let name = entry(raw_dict, c"name")?;
+        if !name.is_null()
+            && ffi::PyUnicode_CheckExact(name) == 0
+            && ffi::PyLong_CheckExact(name) == 0
+        {
+            return None;
+        }
+        Some(Parts {
+            type_name: std::ffi::CStr::from_ptr((*ty).tp_name),
+            dict,
+            name,
+            mode,
+            encoding,
+            text,
+        })
+    }
+}
+
+/// The value of the entry `key` of the instance dict `d` (null when `d` is null or has no such
+/// entry); `None` when `d` is large or has a key that is not an exact `str` (finding the entry
+/// could then run Python code: a key's `__eq__`).
+///
+/// # Safety
+/// GIL held; `d` is null or a live exact dict.
+unsafe fn entry(d: *mut ffi::PyObject, key: &std::ffi::CStr) -> Option<*mut ffi::PyObject> {
+    if d.is_null() {
+        return Some(std::ptr::null_mut());
+    }
+    // SAFETY: guaranteed by the caller; the walk runs no Python code.
+    unsafe {
+        if ffi::PyDict_Size(d) > MAX_ENTRIES {
+            return None;
+        }
+        let key = key.to_bytes();
+        let mut found = std::ptr::null_mut();
+        let (mut pos, mut k, mut v) = (0, std::ptr::null_mut(), std::ptr::null_mut());
+        while ffi::PyDict_Next(d, &mut pos, &mut k, &mut v) != 0 {
+            if ffi::PyUnicode_CheckExact(k) == 0 {
+                return None;
+            }
+            if render::ascii(k).is_some_and(|k| k.as_bytes() == key) {
+                found = v;
+            }
+        }
+        Some(found)
+    }
+}
+
+/// The repr stamp of `obj` when it is a file object of the shape above, else `None`: its type,
+/// the text of each part its repr shows, and its dict's version tag (its children: every value
+/// in it must then be an immutable scalar or text, with no children of its own).
+///
+/// # Safety
+/// GIL held; `obj` is live.
+pub(crate) unsafe fn stamp(obj: *mut ffi::PyObject) -> Option<u64> {
+    // SAFETY: guaranteed by the caller; the parts are read at once, no Python code running.
+    unsafe {
+        let p = parts(obj)?;
+        let mut h = foldhash::fast::FixedState::default().build_hasher();
+        h.write_usize(ffi::Py_TYPE(obj) as usize);
+        if !p.dict.is_null() {
+            #[allow(deprecated)]
+            h.write_u64((*p.dict.cast::<ffi::PyDictObject>()).ma_version_tag);
+            let (mut pos, mut k, mut v) = (0, std::ptr::null_mut(), std::ptr::null_mut());
+            while ffi::PyDict_Next(p.dict, &mut pos, &mut k, &mut v) != 0 {
+                if !immutable_scalar(v) {
+                    return None;
+                }
+            }
+        }
+        for part in [p.name, p.mode, p.encoding] {
+            hash_content(part, &mut h)?;
+        }
+        Some(h.finish())
+    }
+}
+
+/// Adds what `obj` (null, an exact `str` or an exact `int`) shows to `h`.
+///
+/// # Safety
+/// GIL held; `obj` is null or live.
+unsafe fn hash_content(obj: *mut ffi::PyObject, h: &mut impl Hasher) -> Option<()> {
+    // SAFETY: guaranteed by the caller; a str's canonical representation is read in place.
+    unsafe {
+        if obj.is_null() {
+            h.write_u8(0);
+        } else if ffi::PyUnicode_CheckExact(obj) != 0 {
+            let len = ffi::PyUnicode_GET_LENGTH(obj) as usize;
+            let kind = ffi::PyUnicode_KIND(obj) as usize;
+            h.write_u8(1);
+            h.write_usize(kind);
+            h.write(std::slice::from_raw_parts(
+                ffi::PyUnicode_DATA(obj) as *const u8,
+                len * kind,
+            ));
+        } else {
+            h.write_u8(2);
+            h.write_i64(crate::cpython::compact_int(obj)?);
+        }
+        Some(())
+    }
+}
+
+/// The `repr()` of `obj`, built here, when it is a file object of the shape above (a new
+/// reference), else `None`: `<_io.TextIOWrapper name='f.txt' mode='r' encoding='utf-8'>`,
+/// `<_io.BufferedReader name='f.bin'>`, as `_io`'s C code formats them.
+///
+/// # Safety
+/// GIL held; `obj` is live.
+pub(crate) unsafe fn repr(obj: *mut ffi::PyObject) -> Option<*mut ffi::PyObject> {
+    // SAFETY: guaranteed by the caller; the parts are read at once, no Python code running.
+    unsafe {
+        let p = parts(obj)?;
+        let mut text = String::with_capacity(80);
+        text.push('<');
+        text.push_str(p.type_name.to_str().ok()?);
+        if !p.name.is_null() {
+            text.push_str(" name=");
+            push_repr(p.name, &mut text)?;
+        }
+        if p.text {
+            if !p.mode.is_null() {
+                text.push_str(" mode=");
+                push_repr(p.mode, &mut text)?;
+            }
+            text.push_str(" encoding=");
+            push_repr(p.encoding, &mut text)?;
+        }
+        text.push('>');
+        let r = ffi::PyUnicode_FromStringAndSize(text.as_ptr().cast(), text.len() as isize);
+        if r.is_null() {
+            ffi::PyErr_Clear();
+        }
+        (!r.is_null()).then_some(r)
+    }
+}
+
+/// Appends `repr(obj)` for an exact `str` or a compact `int`; `None` for anything else (a
+/// lone surrogate, a large int: the real repr runs).
+///
+/// # Safety
+/// GIL held; `obj` is live.
+unsafe fn push_repr(obj: *mut ffi::PyObject, out: &mut String) -> Option<()> {
+    // SAFETY: guaranteed by the caller.
+    unsafe {
+        if ffi::PyUnicode_CheckExact(obj) != 0 {
+            let mut s = String::new();
+            render::read_str(obj, usize::MAX, false, &mut s).ok()?;
+            pyttd_format::repr::str_repr(&s, usize::MAX, out);
+        } else {
+            out.push_str(render::decimal(
+                crate::cpython::compact_int(obj)?,
+                &mut [0; 20],
+            ));
+        }
+        Some(())
+    }
+}
+
+/// The object at `offset` in `obj` (null when unset).
+///
+/// # Safety
+/// GIL held; `offset` is an object member's offset in `obj`'s type.
+unsafe fn object_at(obj: *mut ffi::PyObject, offset: isize) -> *mut ffi::PyObject {
+    // SAFETY: guaranteed by the caller.
+    unsafe { *obj.cast::<u8>().offset(offset).cast::<*mut ffi::PyObject>() }
+}
+
+/// Entries looked at in one instance dict; a larger one gets no stamp.
+const MAX_ENTRIES: isize = 8;
+
+/// An exact `str`, `bytes`, `int`, `float`, `bool` or `None`.
+///
+/// # Safety
+/// GIL held; `v` is live.
+unsafe fn immutable_scalar(v: *mut ffi::PyObject) -> bool {
+    // SAFETY: guaranteed by the caller.
+    unsafe {
+        ffi::PyUnicode_CheckExact(v) != 0
+            || ffi::PyBytes_CheckExact(v) != 0
+            || ffi::PyLong_CheckExact(v) != 0
+            || ffi::PyFloat_CheckExact(v) != 0
+            || ffi::PyBool_Check(v) != 0
+            || v == ffi::Py_None()
+    }
+}
