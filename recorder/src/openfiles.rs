@@ -32,7 +32,7 @@ use std::sync::OnceLock;
 use pyo3::prelude::*;
 use pyo3_ffi as ffi;
 
-use crate::render;
+use crate::{cpython, render};
 
 /// The `_io` types and the member offsets the stamps read.
 struct FileTypes {
@@ -128,6 +128,8 @@ struct Parts {
     type_name: &'static std::ffi::CStr,
     /// The object's instance dict (null: none yet).
     dict: *mut ffi::PyObject,
+    /// Every value in that dict is an immutable scalar or text.
+    plain: bool,
     /// The raw file's `name`: an exact `str` or `int`; null when it has none (then not shown).
     name: *mut ffi::PyObject,
     /// A text object's `mode` (its dict's entry: an exact `str`, null when absent) and encoding
@@ -156,12 +158,14 @@ unsafe fn parts(obj: *mut ffi::PyObject) -> Option<Parts> {
         if !dict.is_null() && ffi::PyDict_CheckExact(dict) == 0 {
             return None;
         }
+        // The object's dict: its children, and a text object's `mode`.
+        let own = scan(dict, c"mode")?;
         let (buffer, mode, encoding) = if text {
             let encoding = object_at(obj, types.text_encoding);
             if encoding.is_null() || ffi::PyUnicode_CheckExact(encoding) == 0 {
                 return None;
             }
-            let mode = entry(dict, c"mode")?;
+            let mode = own.found;
             if !mode.is_null() && ffi::PyUnicode_CheckExact(mode) == 0 {
                 return None;
             }
@@ -183,7 +187,7 @@ unsafe fn parts(obj: *mut ffi::PyObject) -> Option<Parts> {
         if !raw_dict.is_null() && ffi::PyDict_CheckExact(raw_dict) == 0 {
             return None;
         }
-        let name = entry(raw_dict, c"name")?;
+        let name = scan(raw_dict, c"name")?.found;
         if !name.is_null()
             && ffi::PyUnicode_CheckExact(name) == 0
             && ffi::PyLong_CheckExact(name) == 0
@@ -193,6 +197,7 @@ unsafe fn parts(obj: *mut ffi::PyObject) -> Option<Parts> {
         Some(Parts {
             type_name: std::ffi::CStr::from_ptr((*ty).tp_name),
             dict,
+            plain: own.plain,
             name,
             mode,
             encoding,
@@ -201,34 +206,62 @@ unsafe fn parts(obj: *mut ffi::PyObject) -> Option<Parts> {
     }
 }
 
-/// The value of the entry `key` of the instance dict `d` (null when `d` is null or has no such
-/// entry); `None` when `d` is large or has a key that is not an exact `str` (finding the entry
-/// could then run Python code: a key's `__eq__`).
+/// What [`scan`] found in an instance dict.
+struct Scan {
+    /// The value of the entry asked for (null when the dict is null or has none).
+    found: *mut ffi::PyObject,
+    /// Every value in the dict is an immutable scalar or text ([`immutable_scalar`]).
+    plain: bool,
+}
+
+/// Looks for the entry `key` in the instance dict `d` (null: none) and checks its values; `None`
+/// when `d` is large or has a key that is not an exact `str` (finding the entry could then run
+/// Python code: a key's `__eq__`).
 ///
 /// # Safety
 /// GIL held; `d` is null or a live exact dict.
-unsafe fn entry(d: *mut ffi::PyObject, key: &std::ffi::CStr) -> Option<*mut ffi::PyObject> {
+unsafe fn scan(d: *mut ffi::PyObject, key: &std::ffi::CStr) -> Option<Scan> {
+    let mut scan = Scan {
+        found: std::ptr::null_mut(),
+        plain: true,
+    };
     if d.is_null() {
-        return Some(std::ptr::null_mut());
+        return Some(scan);
     }
-    // SAFETY: guaranteed by the caller; the walk runs no Python code.
+    let key = key.to_bytes();
+    // SAFETY: guaranteed by the caller; the walk runs no Python code, so the dict stays as it is.
     unsafe {
         if ffi::PyDict_Size(d) > MAX_ENTRIES {
             return None;
         }
-        let key = key.to_bytes();
-        let mut found = std::ptr::null_mut();
-        let (mut pos, mut k, mut v) = (0, std::ptr::null_mut(), std::ptr::null_mut());
-        while ffi::PyDict_Next(d, &mut pos, &mut k, &mut v) != 0 {
+        let mut visit = |k: *mut ffi::PyObject, v: *mut ffi::PyObject| {
             if ffi::PyUnicode_CheckExact(k) == 0 {
-                return None;
+                return false;
             }
             if render::ascii(k).is_some_and(|k| k.as_bytes() == key) {
-                found = v;
+                scan.found = v;
+            }
+            scan.plain &= immutable_scalar(v);
+            true
+        };
+        // The entry table read in place when it is a combined one, else `PyDict_Next`.
+        if let Some(table) = cpython::DictEntries::of(d) {
+            for i in 0..table.len() {
+                let (k, v) = table.get(i);
+                if !v.is_null() && !visit(k, v) {
+                    return None;
+                }
+            }
+        } else {
+            let (mut pos, mut k, mut v) = (0, std::ptr::null_mut(), std::ptr::null_mut());
+            while ffi::PyDict_Next(d, &mut pos, &mut k, &mut v) != 0 {
+                if !visit(k, v) {
+                    return None;
+                }
             }
         }
-        Some(found)
     }
+    Some(scan)
 }
 
 /// The repr stamp of `obj` when it is a file object of the shape above, else `None`: its type,
@@ -243,15 +276,12 @@ pub(crate) unsafe fn stamp(obj: *mut ffi::PyObject) -> Option<u64> {
         let p = parts(obj)?;
         let mut h = foldhash::fast::FixedState::default().build_hasher();
         h.write_usize(ffi::Py_TYPE(obj) as usize);
+        if !p.plain {
+            return None;
+        }
         if !p.dict.is_null() {
             #[allow(deprecated)]
             h.write_u64((*p.dict.cast::<ffi::PyDictObject>()).ma_version_tag);
-            let (mut pos, mut k, mut v) = (0, std::ptr::null_mut(), std::ptr::null_mut());
-            while ffi::PyDict_Next(p.dict, &mut pos, &mut k, &mut v) != 0 {
-                if !immutable_scalar(v) {
-                    return None;
-                }
-            }
         }
         for part in [p.name, p.mode, p.encoding] {
             hash_content(part, &mut h)?;
