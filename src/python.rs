@@ -341,6 +341,13 @@ mod native {
         pyttd_recorder::planned_repr(obj)
     }
 
+    /// The text the recorder builds for `repr(obj)` of a file object `open()` returned, or
+    /// `None` when recording runs the real `repr()` (a test helper).
+    #[pyfunction]
+    fn file_repr(obj: &Bound<'_, PyAny>) -> Option<String> {
+        pyttd_recorder::built_file_repr(obj)
+    }
+
     #[pymodule_init]
     fn init(module: &Bound<'_, PyModule>) -> PyResult<()> {
         module.add("__version__", env!("CARGO_PKG_VERSION"))

@@ -27,6 +27,10 @@ def planned_repr(obj: object) -> str | None:
     """The text the recorder builds for ``repr(obj)`` without running it (a ``__repr__`` that is one
     f-string of the object's attributes), or ``None`` when recording runs ``repr()`` (a test helper)."""
 
+def file_repr(obj: object) -> str | None:
+    """The text the recorder builds for ``repr(obj)`` of a file object ``open()`` returned, or
+    ``None`` when recording runs ``repr()`` (a test helper)."""
+
 def start_recording(
     path: str | PathLike[str],
     script: str,

@@ -44,6 +44,7 @@ mod values;
 pub use alloc::RecorderAllocator;
 pub use error::RecorderError;
 pub use hooks::code_kind;
+pub use openfiles::built_file_repr;
 pub use plan::planned_repr;
 pub use pyttd_format::{FORMAT_VERSION, repr};
 pub use redact::Redactor;

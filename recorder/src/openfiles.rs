@@ -13,8 +13,8 @@
 //! - `mode`: the text object's instance dict (no class in its MRO defines `mode`);
 //! - `encoding`: the text object's `encoding` member.
 //!
-//! [`repr`] formats those parts as `_io` does (a name that is not an exact `str` or small `int`,
-//! a detached text object, anything unexpected: the real `repr()` runs). [`stamp`] hashes their
+//! [`repr`] formats those parts as `_io` does (a name that is not an exact ASCII `str` or a small
+//! `int`, a detached or uninitialized object, anything unexpected: the real `repr()` runs). [`stamp`] hashes their
 //! text, with the object's dict's version tag (a new tag from a global counter at every mutation
 //! and creation: a tag names one dict in one state), which covers the object's children (its
 //! dict's entries, `expand::items`) when every value in it is an exact `str`, `bytes`, `int`,
@@ -22,9 +22,10 @@
 //! for the same address (`values::unchanged`), like every repr stamp; it does not change when
 //! the file is closed (the raw file's dict gains `__IOBase_closed`, which the repr does not show).
 //!
-//! Not seen (as the module stamp does not see a change inside `__spec__`): a buffered or text
-//! object whose `__init__` is called again and fails after storing the same buffer (it is then
-//! "uninitialized" and its `repr()` raises, while its parts did not change).
+//! Both also read each object's `ok` field (initialized): an `__init__` called again that fails
+//! leaves the other fields in place, and the real `repr()` then raises (a text object) or leaves
+//! the name out (a buffered one). Its offset is not published; [`init`] checks it on a fresh and
+//! an initialized object of each type, and without that no file object is handled here.
 
 use std::hash::{BuildHasher, Hasher};
 use std::sync::OnceLock;
@@ -40,8 +41,11 @@ struct FileTypes {
     /// `TextIOWrapper.buffer` and `TextIOWrapper.encoding`.
     text_buffer: isize,
     text_encoding: isize,
-    /// `BufferedReader`, `BufferedWriter`, `BufferedRandom`, each with its `raw` member's offset.
-    buffered: [(usize, isize); 3],
+    /// The `ok` field (an `int`: initialized) of the text object, and of each buffered type below.
+    text_ok: isize,
+    /// `BufferedReader`, `BufferedWriter`, `BufferedRandom`, each with its `raw` member's offset
+    /// and its `ok` field's.
+    buffered: [(usize, isize, isize); 3],
     file_io: usize,
 }
 
@@ -58,7 +62,7 @@ fn find(py: Python<'_>) -> PyResult<Option<FileTypes>> {
         |name: &str| -> PyResult<*mut ffi::PyTypeObject> { Ok(io.getattr(name)?.as_ptr().cast()) };
     let text = ty("TextIOWrapper")?;
     let file_io = ty("FileIO")?;
-    let mut buffered = [(0usize, 0isize); 3];
+    let mut buffered = [(0usize, 0isize, 0isize); 3];
     for (slot, name) in
         buffered
             .iter_mut()
@@ -69,7 +73,31 @@ fn find(py: Python<'_>) -> PyResult<Option<FileTypes>> {
         let Some(raw) = (unsafe { member_offset(t, c"raw") }) else {
             return Ok(None);
         };
-        *slot = (t as usize, raw);
+        // `ok` follows `raw` (`buffered` in bufferedio.c), checked below.
+        *slot = (t as usize, raw, raw + std::mem::size_of::<usize>() as isize);
+    }
+    // `ok` is the first field after the object header (`textio` in textio.c), checked below.
+    let text_ok = std::mem::size_of::<ffi::PyObject>() as isize;
+    let bytes_io = io.getattr("BytesIO")?;
+    let mut ok_fields = vec![(text, text_ok, bytes_io.call0()?)];
+    for &(t, _, ok) in &buffered {
+        ok_fields.push((t as *mut ffi::PyTypeObject, ok, bytes_io.call0()?));
+    }
+    for (t, ok, raw) in ok_fields {
+        // SAFETY: GIL held; `t` is a live type object (held by the `_io` module).
+        let (ty, inside) = unsafe {
+            (
+                Bound::from_borrowed_ptr(py, t.cast()),
+                ok as usize + std::mem::size_of::<std::ffi::c_int>() <= (*t).tp_basicsize as usize,
+            )
+        };
+        let fresh = ty.call_method1("__new__", (&ty,))?;
+        let opened = ty.call1((raw,))?;
+        // SAFETY: `ok` lies within the objects' basic size (checked first); both are live.
+        if !inside || unsafe { (int_at(fresh.as_ptr(), ok), int_at(opened.as_ptr(), ok)) } != (0, 1)
+        {
+            return Ok(None);
+        }
     }
     // SAFETY: as above.
     let (buffer, encoding) = unsafe {
@@ -82,7 +110,11 @@ fn find(py: Python<'_>) -> PyResult<Option<FileTypes>> {
     let usable = unsafe {
         [text, file_io]
             .into_iter()
-            .chain(buffered.iter().map(|&(t, _)| t as *mut ffi::PyTypeObject))
+            .chain(
+                buffered
+                    .iter()
+                    .map(|&(t, _, _)| t as *mut ffi::PyTypeObject),
+            )
             .all(|t| (*t).tp_flags & ffi::Py_TPFLAGS_IMMUTABLETYPE != 0 && (*t).tp_dictoffset > 0)
     };
     Ok(match (buffer, encoding) {
@@ -90,6 +122,7 @@ fn find(py: Python<'_>) -> PyResult<Option<FileTypes>> {
             text: text as usize,
             text_buffer,
             text_encoding,
+            text_ok,
             buffered,
             file_io: file_io as usize,
         }),
@@ -150,10 +183,15 @@ unsafe fn parts(obj: *mut ffi::PyObject) -> Option<Parts> {
     unsafe {
         let ty = ffi::Py_TYPE(obj);
         let t = ty as usize;
-        if t != types.text && !types.buffered.iter().any(|&(b, _)| b == t) {
+        if t != types.text && !types.buffered.iter().any(|&(b, _, _)| b == t) {
             return None;
         }
         let text = t == types.text;
+        // An object whose `__init__` failed (or never ran) is not initialized: its `repr()`
+        // raises or leaves the name out, whatever its other fields still hold.
+        if text && int_at(obj, types.text_ok) <= 0 {
+            return None;
+        }
         let dict = object_at(obj, (*ty).tp_dictoffset);
         if !dict.is_null() && ffi::PyDict_CheckExact(dict) == 0 {
             return None;
@@ -178,7 +216,10 @@ unsafe fn parts(obj: *mut ffi::PyObject) -> Option<Parts> {
             return None;
         }
         let tb = ffi::Py_TYPE(buffer) as usize;
-        let &(_, raw_offset) = types.buffered.iter().find(|&&(b, _)| b == tb)?;
+        let &(_, raw_offset, ok) = types.buffered.iter().find(|&&(b, _, _)| b == tb)?;
+        if int_at(buffer, ok) <= 0 {
+            return None;
+        }
         let raw = object_at(buffer, raw_offset);
         if raw.is_null() || ffi::Py_TYPE(raw) as usize != types.file_io {
             return None;
@@ -350,8 +391,19 @@ pub(crate) unsafe fn repr(obj: *mut ffi::PyObject) -> Option<*mut ffi::PyObject>
     }
 }
 
-/// Appends `repr(obj)` for an exact `str` or a compact `int`; `None` for anything else (a
-/// lone surrogate, a large int: the real repr runs).
+/// The text [`repr`] builds for `obj`, or `None` when its real `repr()` must run (for tests).
+pub fn built_file_repr(obj: &Bound<'_, PyAny>) -> Option<String> {
+    init(obj.py());
+    // SAFETY: a `Bound` proves the GIL is held and `obj` referenced; `repr` gives a new
+    // reference, owned by the `Bound` made from it.
+    unsafe {
+        let r = repr(obj.as_ptr())?;
+        Bound::from_owned_ptr(obj.py(), r).extract().ok()
+    }
+}
+
+/// Appends `repr(obj)` for an exact ASCII `str` or a compact `int`; `None` for anything else
+/// (the real repr runs).
 ///
 /// # Safety
 /// GIL held; `obj` is live.
@@ -359,9 +411,9 @@ unsafe fn push_repr(obj: *mut ffi::PyObject, out: &mut String) -> Option<()> {
     // SAFETY: guaranteed by the caller.
     unsafe {
         if ffi::PyUnicode_CheckExact(obj) != 0 {
-            let mut s = String::new();
-            render::read_str(obj, usize::MAX, false, &mut s).ok()?;
-            pyttd_format::repr::str_repr(&s, usize::MAX, out);
+            // ASCII only: which other characters `repr()` escapes depends on the Unicode
+            // version of the running Python.
+            pyttd_format::repr::str_repr(render::ascii(obj)?, usize::MAX, out);
         } else {
             out.push_str(render::decimal(
                 crate::cpython::compact_int(obj)?,
@@ -379,6 +431,15 @@ unsafe fn push_repr(obj: *mut ffi::PyObject, out: &mut String) -> Option<()> {
 unsafe fn object_at(obj: *mut ffi::PyObject, offset: isize) -> *mut ffi::PyObject {
     // SAFETY: guaranteed by the caller.
     unsafe { *obj.cast::<u8>().offset(offset).cast::<*mut ffi::PyObject>() }
+}
+
+/// The `int` field at `offset` in `obj`.
+///
+/// # Safety
+/// GIL held; `offset` is an `int` field's offset in `obj`'s type (checked at `init`).
+unsafe fn int_at(obj: *mut ffi::PyObject, offset: isize) -> std::ffi::c_int {
+    // SAFETY: guaranteed by the caller.
+    unsafe { *obj.cast::<u8>().offset(offset).cast::<std::ffi::c_int>() }
 }
 
 /// Entries looked at in one instance dict; a larger one gets no stamp.

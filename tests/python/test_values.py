@@ -1660,27 +1660,30 @@ def test_open_files_show_every_change_of_their_repr_and_attributes(tmp_path):
     script.write_text((SCRIPTS / "open_files.py").read_text(encoding="utf-8"), encoding="utf-8")
     trace = record(script)
     assert trace["result"].returncode == 0, trace["result"].stderr
-    f = [(line, names.get("f")) for line, names in locals_at_lines(trace, "write")]
+    # Lines of `write`, counted from its `def`.
+    lines = script.read_text(encoding="utf-8").splitlines()
+    d = lines.index("def write(path):") + 1
+    f = [(line - d, names.get("f")) for line, names in locals_at_lines(trace, "write")]
     text = "<_io.TextIOWrapper name='{}' mode='{}' encoding='{}'>"
     assert f == [
-        (14, None),
-        (15, text.format("data.txt", "w", "utf-8")),
-        (16, text.format("data.txt", "w", "utf-8")),
-        (17, text.format("data.txt", "w+", "utf-8")),
-        (18, text.format("data.txt", "w+", "utf-8")),
-        (19, text.format("renamed.txt", "w+", "utf-8")),
-        (20, text.format("renamed.txt", "w+", "utf-8")),
-        (21, text.format("renamed.txt", "w+", "latin-1")),
-        (22, text.format("renamed.txt", "w+", "latin-1")),
-        (23, text.format("renamed.txt", "w+", "latin-1")),
-        (24, text.format("renamed.txt", "w+", "latin-1")),
-        (14, text.format("renamed.txt", "w+", "latin-1")),
-        (25, text.format("renamed.txt", "w+", "latin-1")),
+        (1, None),
+        (2, text.format("data.txt", "w", "utf-8")),
+        (3, text.format("data.txt", "w", "utf-8")),
+        (4, text.format("data.txt", "w+", "utf-8")),
+        (5, text.format("data.txt", "w+", "utf-8")),
+        (6, text.format("renamed.txt", "w+", "utf-8")),
+        (7, text.format("renamed.txt", "w+", "utf-8")),
+        (8, text.format("renamed.txt", "w+", "latin-1")),
+        (9, text.format("renamed.txt", "w+", "latin-1")),
+        (10, text.format("renamed.txt", "w+", "latin-1")),
+        (11, text.format("renamed.txt", "w+", "latin-1")),
+        (1, text.format("renamed.txt", "w+", "latin-1")),
+        (12, text.format("renamed.txt", "w+", "latin-1")),
     ]
     # Recorded at the lines after each change (the return value's rows show it again).
-    lines = {seq: line for seq, _t, kind, q, line, _d, _c in trace["events"] if kind == "line" and q == "write"}
-    notes = [(lines.get(row[0]), row[8]) for row in trace["children"] if row[3] == "notes"]
-    assert notes[:2] == [(23, "['x']"), (24, "['x', 'y']")]
+    at = {seq: line - d for seq, _t, kind, q, line, _d, _c in trace["events"] if kind == "line" and q == "write"}
+    notes = [(at.get(row[0]), row[8]) for row in trace["children"] if row[3] == "notes"]
+    assert notes[:2] == [(10, "['x']"), (11, "['x', 'y']")]
     detached = [names.get("f") for _line, names in locals_at_lines(trace, "detach")]
     assert detached[-3:] == [
         "<_io.TextIOWrapper name='data.txt' mode='r' encoding='utf-8'>",
@@ -1690,3 +1693,39 @@ def test_open_files_show_every_change_of_their_repr_and_attributes(tmp_path):
     b = [names.get("b") for _line, names in locals_at_lines(trace, "binary")]
     assert "<_io.BufferedReader name='data.txt'>" in b
     assert b[-1] == "<_io.BufferedReader name=7>"
+    # Left uninitialized by an `__init__` that failed: the real repr, which raises or drops the name.
+    last = locals_at_lines(trace, "reinit")[-1][1]
+    assert last["f"] == "<repr failed: ValueError>"
+    assert last["g"] == "<_io.BufferedReader>"
+    assert last["h"] == "<_io.TextIOWrapper mode='r' encoding='utf-8'>"
+
+
+def test_file_reprs_built_without_running_them_equal_python(tmp_path, monkeypatch):
+    """The recorder builds `repr()` of the file objects `open()` returns (openfiles.rs): the same
+    text as Python's, and the real repr wherever it could differ (non-ASCII names, detached or
+    uninitialized objects, a name of another type)."""
+    monkeypatch.chdir(tmp_path)
+    built = []
+    for name in ("plain.txt", "it's.txt", 'say "hi".txt', "tab\there.txt", "back\\slash.txt"):
+        for mode in ("w", "a", "r", "r+", "wb", "rb", "r+b", "ab"):
+            with open(name, mode) as f:
+                built.append(f)
+                assert _native.file_repr(f) == repr(f), (name, mode)
+    fd = os.open("plain.txt", os.O_RDONLY)
+    with open(fd, encoding="ascii") as f:
+        assert _native.file_repr(f) == repr(f) == f"<_io.TextIOWrapper name={fd} mode='r' encoding='ascii'>"
+    with open("plain.txt", "rb") as f:
+        f.raw.name = b"bytes"
+        assert _native.file_repr(f) is None
+    with open("dätä.txt", "w", encoding="utf-8") as f:
+        assert _native.file_repr(f) is None
+    with open("plain.txt", "rb", buffering=0) as f:
+        assert _native.file_repr(f) is None, "FileIO: its repr shows whether it is closed"
+    f = open("plain.txt", encoding="utf-8")
+    f.detach().close()
+    assert _native.file_repr(f) is None
+    g = open("plain.txt", "rb")
+    with pytest.raises(ValueError):
+        g.__init__(g.raw, buffer_size=0)
+    assert _native.file_repr(g) is None and repr(g) == "<_io.BufferedReader>"
+    g.raw.close()

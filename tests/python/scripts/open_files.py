@@ -1,6 +1,7 @@
 """Open files, whose repr the recorder does not run again while nothing it shows can have
 changed: every change that it shows is made here, one per line (the text object's `mode`, the
-raw file's `name`, the encoding, a detached buffer), and an attribute with children of its own."""
+raw file's `name`, the encoding, a detached buffer, an `__init__` that fails), and an attribute
+with children of its own."""
 
 import os
 import shutil
@@ -55,7 +56,26 @@ def names():
     return len(os.listdir())
 
 
+def reinit(path):
+    f = open(path, encoding="utf-8")
+    try:
+        f.__init__(f.buffer, newline="x")
+    except ValueError:
+        pass
+    g = open(path, "rb")
+    try:
+        g.__init__(g.raw, buffer_size=0)
+    except ValueError:
+        pass
+    h = open(path, encoding="utf-8")
+    try:
+        h.buffer.__init__(h.buffer.raw, buffer_size=0)
+    except ValueError:
+        pass
+    return g.raw.name
+
+
 closed = write("data.txt")
 print(names())
-print(count("data.txt"), detach("data.txt"), binary("data.txt"), closed.closed)
+print(count("data.txt"), detach("data.txt"), binary("data.txt"), reinit("data.txt"), closed.closed)
 shutil.rmtree(os.getcwd())
