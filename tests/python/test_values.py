@@ -1664,21 +1664,14 @@ def test_open_files_show_every_change_of_their_repr_and_attributes(tmp_path):
     lines = script.read_text(encoding="utf-8").splitlines()
     d = lines.index("def write(path):") + 1
     f = [(line - d, names.get("f")) for line, names in locals_at_lines(trace, "write")]
-    text = "<_io.TextIOWrapper name='{}' mode='{}' encoding='{}'>"
+    text = "<_io.TextIOWrapper name='{}' mode='{}' encoding='{}'>".format
+    # Each change shows at the next line; the `with` line comes again at its exit.
     assert f == [
         (1, None),
-        (2, text.format("data.txt", "w", "utf-8")),
-        (3, text.format("data.txt", "w", "utf-8")),
-        (4, text.format("data.txt", "w+", "utf-8")),
-        (5, text.format("data.txt", "w+", "utf-8")),
-        (6, text.format("renamed.txt", "w+", "utf-8")),
-        (7, text.format("renamed.txt", "w+", "utf-8")),
-        (8, text.format("renamed.txt", "w+", "latin-1")),
-        (9, text.format("renamed.txt", "w+", "latin-1")),
-        (10, text.format("renamed.txt", "w+", "latin-1")),
-        (11, text.format("renamed.txt", "w+", "latin-1")),
-        (1, text.format("renamed.txt", "w+", "latin-1")),
-        (12, text.format("renamed.txt", "w+", "latin-1")),
+        *[(line, text("data.txt", "w", "utf-8")) for line in (2, 3)],
+        *[(line, text("data.txt", "w+", "utf-8")) for line in (4, 5)],
+        *[(line, text("renamed.txt", "w+", "utf-8")) for line in (6, 7)],
+        *[(line, text("renamed.txt", "w+", "latin-1")) for line in (8, 9, 10, 11, 1, 12)],
     ]
     # Recorded at the lines after each change (the return value's rows show it again).
     at = {seq: line - d for seq, _t, kind, q, line, _d, _c in trace["events"] if kind == "line" and q == "write"}
