@@ -92,7 +92,13 @@ fn find(py: Python<'_>) -> PyResult<Option<FileTypes>> {
             )
         };
         let fresh = ty.call_method1("__new__", (&ty,))?;
-        let opened = ty.call1((raw,))?;
+        // An explicit encoding: without one, `-X warn_default_encoding` would print a warning
+        // on the program's stderr.
+        let opened = if t == text {
+            ty.call1((raw, "utf-8"))?
+        } else {
+            ty.call1((raw,))?
+        };
         // SAFETY: `ok` lies within the objects' basic size (checked first); both are live.
         if !inside || unsafe { (int_at(fresh.as_ptr(), ok), int_at(opened.as_ptr(), ok)) } != (0, 1)
         {

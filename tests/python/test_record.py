@@ -558,6 +558,19 @@ print("end", end="")
 """
 
 
+def test_recording_adds_no_warnings_under_python_warning_flags(tmp_path):
+    """With the warnings Python leaves off by default turned on (`PYTHONDEVMODE`,
+    `PYTHONWARNDEFAULTENCODING`), the program's output is the same recorded or not: pyttd's own
+    setup warns about nothing."""
+    script = write(tmp_path, """print("hi")\n""")
+    env = {"PYTHONWARNDEFAULTENCODING": "1", "PYTHONDEVMODE": "1"}
+    plain = python(script, env=env)
+    recorded = pyttd_record(script, env=env)
+    assert recorded.returncode == 0, recorded.stderr
+    assert recorded.stdout == plain.stdout == "hi\n"
+    assert without_summary(recorded.stderr) == plain.stderr == ""
+
+
 def test_output_is_stored_and_still_shown_byte_for_byte(tmp_path):
     script = write(tmp_path, OUTPUT_SCRIPT)
     plain = subprocess.run([sys.executable, str(script)], capture_output=True, timeout=60, cwd=tmp_path)
