@@ -306,6 +306,20 @@ class Bench:
         return results
 
 
+def without_out(args: list[str]) -> list[str]:
+    """`args` without `--out PATH`: where the JSON goes does not change what is measured, and the
+    reproduce command in BENCHMARKS.md must not name a path of the machine it ran on."""
+    kept, skip = [], False
+    for a in args:
+        if skip:
+            skip = False
+        elif a == "--out":
+            skip = True
+        elif not a.startswith("--out="):
+            kept.append(a)
+    return kept
+
+
 def floor_available(scratch: Path) -> bool:
     """Whether this pyttd has `record --floor` (the harness reports n/a otherwise)."""
     probe = scratch / "probe.py"
@@ -572,6 +586,7 @@ def main(argv: list[str] | None = None) -> int:
     ptd = PyTtDebug()
     ptd.ensure_installed()
     given = sys.argv[1:] if argv is None else argv
+    given = without_out(given)
     if set(given) <= {"--quick"}:
         command = shlex.join(["./dev", "bench", *given])
     else:
