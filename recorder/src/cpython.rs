@@ -370,6 +370,50 @@ impl DictEntries {
     }
 }
 
+/// Calls `f` with each entry (key, value) of the exact dict `d`, in the order `PyDict_Next`
+/// walks them: read from the entry table in place when it is a combined one ([`DictEntries`]),
+/// else with `PyDict_Next`. Stops when `f` returns false; returns whether the walk went to the
+/// end.
+///
+/// # Safety
+/// GIL held; `d` is a live exact dict; `f` runs no Python code and does not change the dict
+/// (either could resize it and free the table being read).
+#[inline]
+pub unsafe fn each_entry(
+    d: *mut ffi::PyObject,
+    mut f: impl FnMut(*mut ffi::PyObject, *mut ffi::PyObject) -> bool,
+) -> bool {
+    // SAFETY: guaranteed by the caller; the table's address and length are read once.
+    unsafe {
+        if let Some(table) = DictEntries::of(d) {
+            for i in 0..table.len() {
+                let (k, v) = table.get(i);
+                if !v.is_null() && !f(k, v) {
+                    return false;
+                }
+            }
+        } else {
+            let (mut pos, mut k, mut v) = (0, ptr::null_mut(), ptr::null_mut());
+            while ffi::PyDict_Next(d, &mut pos, &mut k, &mut v) != 0 {
+                if !f(k, v) {
+                    return false;
+                }
+            }
+        }
+        true
+    }
+}
+
+/// The object pointer stored at `offset` in `obj` (null when unset): a member's or a slot's.
+///
+/// # Safety
+/// GIL held; `obj` is live and `offset` is an object pointer field of its type.
+#[inline]
+pub unsafe fn object_at(obj: *mut ffi::PyObject, offset: isize) -> *mut ffi::PyObject {
+    // SAFETY: guaranteed by the caller.
+    unsafe { *obj.cast::<u8>().offset(offset).cast::<*mut ffi::PyObject>() }
+}
+
 unsafe extern "C" {
     /// CPython 3.12+ unstable API (`cpython/object.h`): gives `t` a valid version tag if it has
     /// none (as any attribute lookup on it would); 0 when CPython has no tag left to give.

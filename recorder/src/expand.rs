@@ -630,8 +630,7 @@ pub(crate) unsafe fn raw_items(obj: *mut ffi::PyObject, width: usize) -> Option<
             let mut m = (*ty).tp_members;
             while !m.is_null() && !(*m).name.is_null() && items.len() < width {
                 if (*m).type_code == ffi::Py_T_OBJECT_EX {
-                    let slot =
-                        *((obj as *const u8).offset((*m).offset) as *const *mut ffi::PyObject);
+                    let slot = cpython::object_at(obj, (*m).offset);
                     if !slot.is_null() {
                         push(&mut items, RawKey::Member((*m).name), slot);
                     }

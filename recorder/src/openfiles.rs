@@ -62,30 +62,54 @@ fn find(py: Python<'_>) -> PyResult<Option<FileTypes>> {
         |name: &str| -> PyResult<*mut ffi::PyTypeObject> { Ok(io.getattr(name)?.as_ptr().cast()) };
     let text = ty("TextIOWrapper")?;
     let file_io = ty("FileIO")?;
-    let mut buffered = [(0usize, 0isize, 0isize); 3];
-    for (slot, name) in
-        buffered
-            .iter_mut()
-            .zip(["BufferedReader", "BufferedWriter", "BufferedRandom"])
-    {
-        let t = ty(name)?;
-        // SAFETY: GIL held; `t` is a live type object (held by the `_io` module).
-        let Some(raw) = (unsafe { member_offset(t, c"raw") }) else {
-            return Ok(None);
-        };
-        // `ok` follows `raw` (`buffered` in bufferedio.c), checked below.
-        *slot = (t as usize, raw, raw + std::mem::size_of::<usize>() as isize);
-    }
-    // `ok` is the first field after the object header (`textio` in textio.c), checked below.
-    let text_ok = std::mem::size_of::<ffi::PyObject>() as isize;
+    // SAFETY: GIL held; the types are live type objects (held by the `_io` module), whose
+    // fields and member tables are read.
+    let types = unsafe {
+        let mut buffered = [(0usize, 0isize, 0isize); 3];
+        for (slot, name) in
+            buffered
+                .iter_mut()
+                .zip(["BufferedReader", "BufferedWriter", "BufferedRandom"])
+        {
+            let t = ty(name)?;
+            let Some(raw) = member_offset(t, c"raw") else {
+                return Ok(None);
+            };
+            // `ok` follows `raw` (`buffered` in bufferedio.c), checked below.
+            *slot = (t as usize, raw, raw + std::mem::size_of::<usize>() as isize);
+        }
+        let usable = [text, file_io]
+            .into_iter()
+            .chain(
+                buffered
+                    .iter()
+                    .map(|&(t, _, _)| t as *mut ffi::PyTypeObject),
+            )
+            .all(|t| (*t).tp_flags & ffi::Py_TPFLAGS_IMMUTABLETYPE != 0 && (*t).tp_dictoffset > 0);
+        match (
+            member_offset(text, c"buffer"),
+            member_offset(text, c"encoding"),
+        ) {
+            (Some(text_buffer), Some(text_encoding)) if usable => FileTypes {
+                text: text as usize,
+                text_buffer,
+                text_encoding,
+                // The first field after the object header (`textio` in textio.c), checked below.
+                text_ok: std::mem::size_of::<ffi::PyObject>() as isize,
+                buffered,
+                file_io: file_io as usize,
+            },
+            _ => return Ok(None),
+        }
+    };
+    // Each `ok` offset reads 0 in a fresh object and 1 in an opened one.
     let bytes_io = io.getattr("BytesIO")?;
-    let mut ok_fields = vec![(text, text_ok, bytes_io.call0()?)];
-    for &(t, _, ok) in &buffered {
-        ok_fields.push((t as *mut ffi::PyTypeObject, ok, bytes_io.call0()?));
-    }
-    for (t, ok, raw) in ok_fields {
+    let text_ok = (types.text, types.text_ok);
+    for (t, ok) in std::iter::once(text_ok).chain(types.buffered.iter().map(|&(t, _, ok)| (t, ok)))
+    {
         // SAFETY: GIL held; `t` is a live type object (held by the `_io` module).
         let (ty, inside) = unsafe {
+            let t = t as *mut ffi::PyTypeObject;
             (
                 Bound::from_borrowed_ptr(py, t.cast()),
                 ok as usize + std::mem::size_of::<std::ffi::c_int>() <= (*t).tp_basicsize as usize,
@@ -94,10 +118,10 @@ fn find(py: Python<'_>) -> PyResult<Option<FileTypes>> {
         let fresh = ty.call_method1("__new__", (&ty,))?;
         // An explicit encoding: without one, `-X warn_default_encoding` would print a warning
         // on the program's stderr.
-        let opened = if t == text {
-            ty.call1((raw, "utf-8"))?
+        let opened = if t == types.text {
+            ty.call1((bytes_io.call0()?, "utf-8"))?
         } else {
-            ty.call1((raw,))?
+            ty.call1((bytes_io.call0()?,))?
         };
         // SAFETY: `ok` lies within the objects' basic size (checked first); both are live.
         if !inside || unsafe { (int_at(fresh.as_ptr(), ok), int_at(opened.as_ptr(), ok)) } != (0, 1)
@@ -105,35 +129,7 @@ fn find(py: Python<'_>) -> PyResult<Option<FileTypes>> {
             return Ok(None);
         }
     }
-    // SAFETY: as above.
-    let (buffer, encoding) = unsafe {
-        (
-            member_offset(text, c"buffer"),
-            member_offset(text, c"encoding"),
-        )
-    };
-    // SAFETY: as above; type fields are read.
-    let usable = unsafe {
-        [text, file_io]
-            .into_iter()
-            .chain(
-                buffered
-                    .iter()
-                    .map(|&(t, _, _)| t as *mut ffi::PyTypeObject),
-            )
-            .all(|t| (*t).tp_flags & ffi::Py_TPFLAGS_IMMUTABLETYPE != 0 && (*t).tp_dictoffset > 0)
-    };
-    Ok(match (buffer, encoding) {
-        (Some(text_buffer), Some(text_encoding)) if usable => Some(FileTypes {
-            text: text as usize,
-            text_buffer,
-            text_encoding,
-            text_ok,
-            buffered,
-            file_io: file_io as usize,
-        }),
-        _ => None,
-    })
+    Ok(Some(types))
 }
 
 /// `T_OBJECT` (`_Py_T_OBJECT`, deprecated in favour of `Py_T_OBJECT_EX` but what `_io`'s members
@@ -198,14 +194,14 @@ unsafe fn parts(obj: *mut ffi::PyObject) -> Option<Parts> {
         if text && int_at(obj, types.text_ok) <= 0 {
             return None;
         }
-        let dict = object_at(obj, (*ty).tp_dictoffset);
+        let dict = cpython::object_at(obj, (*ty).tp_dictoffset);
         if !dict.is_null() && ffi::PyDict_CheckExact(dict) == 0 {
             return None;
         }
         // The object's dict: its children, and a text object's `mode`.
         let own = scan(dict, c"mode")?;
         let (buffer, mode, encoding) = if text {
-            let encoding = object_at(obj, types.text_encoding);
+            let encoding = cpython::object_at(obj, types.text_encoding);
             if encoding.is_null() || ffi::PyUnicode_CheckExact(encoding) == 0 {
                 return None;
             }
@@ -213,7 +209,7 @@ unsafe fn parts(obj: *mut ffi::PyObject) -> Option<Parts> {
             if !mode.is_null() && ffi::PyUnicode_CheckExact(mode) == 0 {
                 return None;
             }
-            (object_at(obj, types.text_buffer), mode, encoding)
+            (cpython::object_at(obj, types.text_buffer), mode, encoding)
         } else {
             (obj, std::ptr::null_mut(), std::ptr::null_mut())
         };
@@ -226,11 +222,11 @@ unsafe fn parts(obj: *mut ffi::PyObject) -> Option<Parts> {
         if int_at(buffer, ok) <= 0 {
             return None;
         }
-        let raw = object_at(buffer, raw_offset);
+        let raw = cpython::object_at(buffer, raw_offset);
         if raw.is_null() || ffi::Py_TYPE(raw) as usize != types.file_io {
             return None;
         }
-        let raw_dict = object_at(raw, (*ffi::Py_TYPE(raw)).tp_dictoffset);
+        let raw_dict = cpython::object_at(raw, (*ffi::Py_TYPE(raw)).tp_dictoffset);
         if !raw_dict.is_null() && ffi::PyDict_CheckExact(raw_dict) == 0 {
             return None;
         }
@@ -257,7 +253,7 @@ unsafe fn parts(obj: *mut ffi::PyObject) -> Option<Parts> {
 struct Scan {
     /// The value of the entry asked for (null when the dict is null or has none).
     found: *mut ffi::PyObject,
-    /// Every value in the dict is an immutable scalar or text ([`immutable_scalar`]).
+    /// Every value in the dict is an immutable scalar, text or `bytes`.
     plain: bool,
 }
 
@@ -281,34 +277,19 @@ unsafe fn scan(d: *mut ffi::PyObject, key: &std::ffi::CStr) -> Option<Scan> {
         if ffi::PyDict_Size(d) > MAX_ENTRIES {
             return None;
         }
-        let mut visit = |k: *mut ffi::PyObject, v: *mut ffi::PyObject| {
+        let exact_str_keys = cpython::each_entry(d, |k, v| {
             if ffi::PyUnicode_CheckExact(k) == 0 {
                 return false;
             }
             if render::ascii(k).is_some_and(|k| k.as_bytes() == key) {
                 scan.found = v;
             }
-            scan.plain &= immutable_scalar(v);
+            // Immutable, with no children of its own: a plain scalar or text, or `bytes`.
+            scan.plain &= render::is_plain(v) || ffi::PyBytes_CheckExact(v) != 0;
             true
-        };
-        // The entry table read in place when it is a combined one, else `PyDict_Next`.
-        if let Some(table) = cpython::DictEntries::of(d) {
-            for i in 0..table.len() {
-                let (k, v) = table.get(i);
-                if !v.is_null() && !visit(k, v) {
-                    return None;
-                }
-            }
-        } else {
-            let (mut pos, mut k, mut v) = (0, std::ptr::null_mut(), std::ptr::null_mut());
-            while ffi::PyDict_Next(d, &mut pos, &mut k, &mut v) != 0 {
-                if !visit(k, v) {
-                    return None;
-                }
-            }
-        }
+        });
+        exact_str_keys.then_some(scan)
     }
-    Some(scan)
 }
 
 /// The repr stamp of `obj` when it is a file object of the shape above, else `None`: its type,
@@ -357,7 +338,7 @@ unsafe fn hash_content(obj: *mut ffi::PyObject, h: &mut impl Hasher) -> Option<(
             ));
         } else {
             h.write_u8(2);
-            h.write_i64(crate::cpython::compact_int(obj)?);
+            h.write_i64(cpython::compact_int(obj)?);
         }
         Some(())
     }
@@ -421,22 +402,10 @@ unsafe fn push_repr(obj: *mut ffi::PyObject, out: &mut String) -> Option<()> {
             // version of the running Python.
             pyttd_format::repr::str_repr(render::ascii(obj)?, usize::MAX, out);
         } else {
-            out.push_str(render::decimal(
-                crate::cpython::compact_int(obj)?,
-                &mut [0; 20],
-            ));
+            out.push_str(render::decimal(cpython::compact_int(obj)?, &mut [0; 20]));
         }
         Some(())
     }
-}
-
-/// The object at `offset` in `obj` (null when unset).
-///
-/// # Safety
-/// GIL held; `offset` is an object member's offset in `obj`'s type.
-unsafe fn object_at(obj: *mut ffi::PyObject, offset: isize) -> *mut ffi::PyObject {
-    // SAFETY: guaranteed by the caller.
-    unsafe { *obj.cast::<u8>().offset(offset).cast::<*mut ffi::PyObject>() }
 }
 
 /// The `int` field at `offset` in `obj`.
@@ -450,19 +419,3 @@ unsafe fn int_at(obj: *mut ffi::PyObject, offset: isize) -> std::ffi::c_int {
 
 /// Entries looked at in one instance dict; a larger one gets no stamp.
 const MAX_ENTRIES: isize = 8;
-
-/// An exact `str`, `bytes`, `int`, `float`, `bool` or `None`.
-///
-/// # Safety
-/// GIL held; `v` is live.
-unsafe fn immutable_scalar(v: *mut ffi::PyObject) -> bool {
-    // SAFETY: guaranteed by the caller.
-    unsafe {
-        ffi::PyUnicode_CheckExact(v) != 0
-            || ffi::PyBytes_CheckExact(v) != 0
-            || ffi::PyLong_CheckExact(v) != 0
-            || ffi::PyFloat_CheckExact(v) != 0
-            || ffi::PyBool_Check(v) != 0
-            || v == ffi::Py_None()
-    }
-}

@@ -261,7 +261,7 @@ impl Reads {
                         // Read in place and borrowed: nothing below runs Python code, so the
                         // instance keeps it meanwhile.
                         Some(offset) => {
-                            let value = slot_value(obj, offset);
+                            let value = cpython::object_at(obj, offset);
                             (*immortal != 0 && value as usize == *immortal)
                                 || (!value.is_null()
                                     && render::is_plain(value)
@@ -589,16 +589,6 @@ pub(crate) unsafe fn reads_secret(obj: *mut ffi::PyObject, redact: &Redactor) ->
     }
 }
 
-/// What the slot at `offset` of `obj` holds (borrowed; null when empty).
-///
-/// # Safety
-/// GIL held; `obj` is live; `offset` is a slot's offset in its type ([`slot_offset`], under the
-/// type's current version tag).
-unsafe fn slot_value(obj: *mut ffi::PyObject, offset: isize) -> *mut ffi::PyObject {
-    // SAFETY: guaranteed by the caller.
-    unsafe { *obj.cast::<u8>().offset(offset).cast::<*mut ffi::PyObject>() }
-}
-
 /// `function.__code__`, read from the function object (`PyFunction_GetCode` without a call).
 ///
 /// # Safety
@@ -623,7 +613,7 @@ unsafe fn read(
     // SAFETY: guaranteed by the caller; an error is cleared, a value of another type released.
     unsafe {
         if let Some(offset) = slot {
-            let value = slot_value(obj, offset);
+            let value = cpython::object_at(obj, offset);
             if value.is_null() || !render::is_plain(value) {
                 return None;
             }

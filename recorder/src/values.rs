@@ -270,7 +270,9 @@ impl FrameVals {
             // The entry table read directly when it is a combined one (it always is for a
             // module), else `PyDict_Next`; both walk the same entries in the same order. The
             // table's address and length are read once: nothing in this loop may run Python
-            // code or collect garbage (either could resize the dict and free the table).
+            // code or collect garbage (either could resize the dict and free the table). The
+            // walk of `cpython::each_entry`, written out: its closure call per entry cost
+            // tight_loop's callbacks 7% more instructions.
             let entries = cpython::DictEntries::of(d);
             let mut pos: ffi::Py_ssize_t = 0;
             let mut entry = 0;
