@@ -1,4 +1,5 @@
-//! Event timestamps: nanoseconds since the recording started, read at every event.
+//! Event timestamps: nanoseconds since the recording started, read at every event (and scaled
+//! to nanoseconds on the flush thread).
 //!
 //! `clock_gettime` costs about 20 ns through the vDSO, a noticeable share of a recorded event.
 //! Where the kernel itself keeps time with the TSC (its clocksource is `tsc`, which it only
@@ -35,18 +36,40 @@ impl Clock {
         Clock { start, tsc }
     }
 
-    /// Nanoseconds since [`Clock::start`].
+    /// The time now as a raw reading, for [`Clock::ns`] to turn into nanoseconds later: the
+    /// producers read the clock at every event and leave the scaling to the flush thread.
     #[inline]
-    pub fn now_ns(&self) -> i64 {
-        if let Some(tsc) = self.tsc
+    pub fn now(&self) -> Reading {
+        if self.tsc.is_some()
             && let Some(now) = read_tsc()
         {
-            let ticks = (now as i64).wrapping_sub(tsc.start as i64).max(0);
-            return (ticks as f64 * tsc.ns_per_tick) as i64;
+            return Reading(now as i64);
         }
-        self.start.elapsed().as_nanos() as i64
+        Reading(self.start.elapsed().as_nanos() as i64)
+    }
+
+    /// Nanoseconds since [`Clock::start`] at `reading` (taken by this clock's [`Clock::now`]).
+    #[inline]
+    pub fn ns(&self, reading: Reading) -> i64 {
+        match self.tsc {
+            Some(tsc) => {
+                let ticks = reading.0.wrapping_sub(tsc.start as i64).max(0);
+                (ticks as f64 * tsc.ns_per_tick) as i64
+            }
+            None => reading.0,
+        }
+    }
+
+    /// Nanoseconds since [`Clock::start`].
+    #[cfg(test)]
+    pub fn now_ns(&self) -> i64 {
+        self.ns(self.now())
     }
 }
+
+/// A reading of a [`Clock`]: TSC ticks, or nanoseconds where the TSC is not used.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Reading(pub i64);
 
 /// The TSC's rate in ns/tick, measured against the monotonic clock.
 fn calibrate() -> Option<Tsc> {

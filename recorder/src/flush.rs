@@ -180,6 +180,7 @@ impl Flusher {
         let shared = &mut self.shared;
         let (descs, written) = (&self.thread_descs, &mut self.threads_written);
         let (names, numbered) = (&mut self.names, &self.session.names);
+        let clock = &self.session.clock;
         merge_until(
             &mut self.lanes,
             &mut self.next,
@@ -278,7 +279,7 @@ impl Flusher {
                     line: r.line,
                     depth: r.depth,
                     call_id: r.call_id,
-                    ts_ns: r.ts_ns,
+                    ts_ns: clock.ns(r.ts),
                 });
             },
         )

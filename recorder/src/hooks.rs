@@ -846,12 +846,12 @@ fn emit(
         }
     }
     let seq = session.next_seq.load(Ordering::Acquire);
-    let ts_ns = session.clock.now_ns();
+    let ts = session.clock.now();
     let rec = Rec {
         seq,
         call_id,
         parent_call_id: opens_call.unwrap_or(0),
-        ts_ns,
+        ts,
         code_id,
         line,
         depth,

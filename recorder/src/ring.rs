@@ -17,7 +17,8 @@ pub struct Rec {
     pub call_id: u64,
     /// The caller's call id when this event opens a call; 0 for none.
     pub parent_call_id: u64,
-    pub ts_ns: i64,
+    /// When the event happened, as the session clock read it (scaled by the flush thread).
+    pub ts: crate::clock::Reading,
     pub code_id: u32,
     pub line: u32,
     pub depth: u32,
