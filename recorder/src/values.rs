@@ -22,8 +22,9 @@
 //! Module and class bodies: their namespace dict (the frame's `f_locals`, the globals dict for a
 //! module) is read in full at every event, from its entry table (`cpython::DictEntries`) or with
 //! `PyDict_Next` (no Python code runs either way), dunder names skipped, bound hidden
-//! comprehension slots laid over it. Cost is O(namespace) per module-level event; dict watchers
-//! (DESIGN.md 2.5) would make it O(changes).
+//! comprehension slots laid over it; a table whose keys have not moved since the last walk is
+//! read at its recorded names' entries alone ([`NamespaceLayout`]). Cost is O(namespace) per
+//! module-level event; dict watchers (DESIGN.md 2.5) would make it O(changes).
 
 use pyo3_ffi as ffi;
 use pyttd_format::{Value, ValueRole};
@@ -99,8 +100,43 @@ struct Namespace {
     /// The last namespace walk's keys in dict order: `(immortal key address, index)`. Dict
     /// order rarely changes between two events, so this answers most keys with one compare.
     by_position: Vec<(usize, usize)>,
-    /// Scratch space of `observe_namespace`: (index into `names`, object address).
-    items: Vec<(usize, usize)>,
+    /// Where the last walk found each key, to walk an unchanged table by its names alone.
+    layout: NamespaceLayout,
+    /// Scratch space of `observe_namespace`: (index into `names`, object address, whether
+    /// [`unchanged`] found it differing from its cache).
+    items: Vec<(usize, usize, bool)>,
+}
+
+/// The keys of a namespace's entry table as the last full walk found them, when all were
+/// immortal (the interned names of a module or class body are): the same addresses at the same
+/// places are then the same names, so a table that [`holds`](NamespaceLayout::holds) them is walked
+/// over `named` alone (the same entries, minus the dunders, which are not recorded).
+#[derive(Debug, Default)]
+struct NamespaceLayout {
+    /// Each entry's key address, 0 for a deleted entry; empty when no layout is kept.
+    keys: Vec<usize>,
+    /// (entry, index into `Namespace::names`) of each recorded name, in table order.
+    named: Vec<(usize, usize)>,
+}
+
+impl NamespaceLayout {
+    /// Whether `table` holds exactly the keys of the last walk, at the same places.
+    ///
+    /// # Safety
+    /// As [`cpython::DictEntries::get`].
+    #[inline]
+    unsafe fn holds(&self, table: &cpython::DictEntries) -> bool {
+        if self.keys.is_empty() || self.keys.len() != table.len() {
+            return false;
+        }
+        for (i, &k) in self.keys.iter().enumerate() {
+            // SAFETY: guaranteed by the caller, with `i < table.len()`.
+            if unsafe { table.get(i) }.0 as usize != k {
+                return false;
+            }
+        }
+        true
+    }
 }
 
 /// A namespace name, its redaction, and what it last recorded (`None`: unbound).
@@ -214,7 +250,7 @@ impl FrameVals {
             let name = info.slot_names[i];
             let secret = info.secret_slots[i];
             // SAFETY: `v` is a live object held by the frame (or its cell) right now.
-            unsafe { update(slot, name, v, secret, info, &mut event) };
+            unsafe { update(slot, name, v, secret, !snap, info, &mut event) };
             // An unchanged slot renders as before: only an update can change its kind of value.
             if i < 64 {
                 let bit = 1 << i;
@@ -267,61 +303,31 @@ impl FrameVals {
             // that changes the dict.
             let mut items = std::mem::take(&mut ns.items);
             items.clear();
-            // The entry table read directly when it is a combined one (it always is for a
-            // module), else `PyDict_Next`; both walk the same entries in the same order. The
-            // table's address and length are read once: nothing in this loop may run Python
-            // code or collect garbage (either could resize the dict and free the table). The
-            // walk of `cpython::each_entry`, written out: its closure call per entry cost
-            // tight_loop's callbacks 7% more instructions.
+            // The table's address and length are read once: nothing from here to the updates
+            // below may run Python code or collect garbage (either could resize the dict and
+            // free the table).
             let entries = cpython::DictEntries::of(d);
-            let mut pos: ffi::Py_ssize_t = 0;
-            let mut entry = 0;
-            let mut ordinal = 0;
-            loop {
-                let (k, v) = match &entries {
-                    Some(table) => {
-                        if entry == table.len() {
-                            break;
-                        }
-                        entry += 1;
-                        match table.get(entry - 1) {
-                            (_, v) if v.is_null() => continue,
-                            kv => kv,
-                        }
+            // When the table holds the same keys at the same places as at the last walk, only
+            // its named entries are visited (dunders are most of a small module's entries).
+            if let Some(table) = &entries
+                && ns.layout.holds(table)
+            {
+                for &(entry, index) in &ns.layout.named {
+                    let (_, v) = table.get(entry);
+                    if v.is_null() {
+                        // Deleted: left unseen, so recorded as deleted below.
+                        continue;
                     }
-                    None => {
-                        let (mut k, mut v) = (std::ptr::null_mut(), std::ptr::null_mut());
-                        if ffi::PyDict_Next(d, &mut pos, &mut k, &mut v) == 0 {
-                            break;
-                        }
-                        (k, v)
+                    let name = &mut ns.names[index];
+                    if !snap && unchanged(&mut name.cached, v, &info.expand) {
+                        name.seen = mark;
+                        continue;
                     }
-                };
-                let index = match ns.by_position.get(ordinal) {
-                    Some(&(key, index)) if key == k as usize => index,
-                    _ => {
-                        let index = ns.key_index(k, info);
-                        // Entries before `ordinal` matched or were just pushed, so this lands at
-                        // `ordinal`. Address 0 (a mortal key) never matches.
-                        let key = if is_immortal(k) { k as usize } else { 0 };
-                        ns.by_position.truncate(ordinal);
-                        ns.by_position.push((key, index));
-                        index
-                    }
-                };
-                ordinal += 1;
-                if index == SKIPPED {
-                    continue;
+                    cpython::incref(v);
+                    items.push((index, v as usize, !snap));
                 }
-                // Most names hold what they held at the last event (`unchanged` runs no Python
-                // code, so the walk goes on safely).
-                let entry = &mut ns.names[index];
-                if !snap && unchanged(&mut entry.cached, v, &info.expand) {
-                    entry.seen = mark;
-                    continue;
-                }
-                cpython::incref(v);
-                items.push((index, v as usize));
+            } else {
+                self::walk_namespace(ns, info, d, entries, snap, mark, &mut items);
             }
             for (i, kind) in info.slot_kinds.iter().enumerate() {
                 if kind & CO_FAST_HIDDEN == 0 {
@@ -333,12 +339,12 @@ impl FrameVals {
                 }
                 cpython::incref(v);
                 let index = ns.name_index(info.slot_names[i], info.secret_slots[i]);
-                match items.iter_mut().find(|(k, _)| *k == index) {
+                match items.iter_mut().find(|(k, ..)| *k == index) {
                     Some(item) => {
                         cpython::decref(item.1 as *mut ffi::PyObject);
-                        item.1 = v as usize;
+                        *item = (index, v as usize, false);
                     }
-                    None => items.push((index, v as usize)),
+                    None => items.push((index, v as usize, false)),
                 }
             }
             let mut event = EventRows {
@@ -346,7 +352,7 @@ impl FrameVals {
                 snap,
                 scope: None,
             };
-            for &(index, v) in &items {
+            for &(index, v, differs) in &items {
                 let v = v as *mut ffi::PyObject;
                 let entry = &mut ns.names[index];
                 update(
@@ -354,6 +360,7 @@ impl FrameVals {
                     entry.name,
                     v,
                     entry.secret,
+                    differs,
                     info,
                     &mut event,
                 );
@@ -367,6 +374,95 @@ impl FrameVals {
                     out.push(row(entry.name, false, Value::Deleted));
                 }
             }
+        }
+    }
+}
+
+/// The walk of every entry of namespace `d` for [`FrameVals::observe_namespace`]: names whose
+/// value differs from their cache (or all of them, for a snapshot) go to `items` with a new
+/// reference, unchanged ones are marked seen. When `entries` (the dict's combined table) holds
+/// only immortal keys, their places are kept in `ns.layout` for the next walk.
+///
+/// # Safety
+/// GIL held; `d` is a live exact dict and `entries` its table (read by
+/// [`cpython::DictEntries::of`] just before); nothing here runs Python code or collects garbage
+/// (either could resize the dict and free the table).
+unsafe fn walk_namespace(
+    ns: &mut Namespace,
+    info: &CodeInfo,
+    d: *mut ffi::PyObject,
+    entries: Option<cpython::DictEntries>,
+    snap: bool,
+    mark: u32,
+    items: &mut Vec<(usize, usize, bool)>,
+) {
+    // SAFETY: guaranteed by the caller.
+    unsafe {
+        // The entry table read directly when it is a combined one (it always is for a module),
+        // else `PyDict_Next`; both walk the same entries in the same order. The walk of
+        // `cpython::each_entry`, written out: its closure call per entry cost tight_loop's
+        // callbacks 7% more instructions.
+        ns.layout.keys.clear();
+        ns.layout.named.clear();
+        let mut keep_layout = entries.is_some();
+        let mut pos: ffi::Py_ssize_t = 0;
+        let mut entry = 0;
+        let mut ordinal = 0;
+        loop {
+            let (k, v) = match &entries {
+                Some(table) => {
+                    if entry == table.len() {
+                        break;
+                    }
+                    entry += 1;
+                    let (k, v) = table.get(entry - 1);
+                    // A deleted entry has neither key nor value; a key with a null value (not
+                    // seen in a combined table) keeps no layout.
+                    keep_layout &= v.is_null() == k.is_null() && (k.is_null() || is_immortal(k));
+                    ns.layout.keys.push(k as usize);
+                    if v.is_null() {
+                        continue;
+                    }
+                    (k, v)
+                }
+                None => {
+                    let (mut k, mut v) = (std::ptr::null_mut(), std::ptr::null_mut());
+                    if ffi::PyDict_Next(d, &mut pos, &mut k, &mut v) == 0 {
+                        break;
+                    }
+                    (k, v)
+                }
+            };
+            let index = match ns.by_position.get(ordinal) {
+                Some(&(key, index)) if key == k as usize => index,
+                _ => {
+                    let index = ns.key_index(k, info);
+                    // Entries before `ordinal` matched or were just pushed, so this lands at
+                    // `ordinal`. Address 0 (a mortal key) never matches.
+                    let key = if is_immortal(k) { k as usize } else { 0 };
+                    ns.by_position.truncate(ordinal);
+                    ns.by_position.push((key, index));
+                    index
+                }
+            };
+            ordinal += 1;
+            if index == SKIPPED {
+                continue;
+            }
+            ns.layout.named.push((entry.wrapping_sub(1), index));
+            // Most names hold what they held at the last event (`unchanged` runs no Python code,
+            // so the walk goes on safely).
+            let name = &mut ns.names[index];
+            if !snap && unchanged(&mut name.cached, v, &info.expand) {
+                name.seen = mark;
+                continue;
+            }
+            cpython::incref(v);
+            items.push((index, v as usize, !snap));
+        }
+        if !keep_layout {
+            ns.layout.keys.clear();
+            ns.layout.named.clear();
         }
     }
 }
@@ -482,6 +578,8 @@ struct EventRows<'a> {
 }
 
 /// Compares one name's current object `v` (null = unbound) with its cache and appends rows.
+/// `differs`: the caller's [`unchanged`] just found `v` differing from the cache by identity,
+/// stamp and rendering, so only a shape is left to compare (checking again would find the same).
 ///
 /// # Safety
 /// GIL held; `v` is null or live, and stays referenced while this runs (by the frame, or by the
@@ -491,6 +589,7 @@ unsafe fn update(
     name: NameId,
     v: *mut ffi::PyObject,
     secret: bool,
+    differs: bool,
     info: &CodeInfo,
     event: &mut EventRows<'_>,
 ) {
@@ -534,6 +633,7 @@ unsafe fn update(
         let may_skip = !snap || c.children == 0;
         // SAFETY: `v` is live (guaranteed by the caller).
         let stamped = may_skip
+            && !differs
             && same_object
             && c.stamp.is_some()
             && c.stamp == unsafe { expand.repr_stamp(v) };
@@ -555,7 +655,7 @@ unsafe fn update(
             || stamped
             || shaped
             // SAFETY: as above.
-            || unsafe { render::renders_as(v, &c.value) };
+            || (!differs && unsafe { render::renders_as(v, &c.value) });
         if same_rendering {
             if !same_object {
                 c.ptr = v as usize;
