@@ -24,6 +24,8 @@ pub struct Layout {
     /// 3.13: offset of `current_frame` itself.
     tstate_frame: usize,
     via_cframe: bool,
+    /// `PyThreadState.current_exception`, what `PyErr_Occurred` reads.
+    tstate_exception: usize,
     /// `_co_firsttraceable` (the only code field used here that moved between 3.12 and 3.13;
     /// `co_extra` follows it).
     code_first_traceable: usize,
@@ -54,6 +56,7 @@ pub const LAYOUT_3_12: Layout = Layout {
     minor: 12,
     tstate_frame: 56,
     via_cframe: true,
+    tstate_exception: 96,
     code_first_traceable: 176,
 };
 
@@ -61,11 +64,26 @@ pub const LAYOUT_3_13: Layout = Layout {
     minor: 13,
     tstate_frame: 72,
     via_cframe: false,
+    tstate_exception: 112,
     code_first_traceable: 184,
 };
 
 /// An executing frame (`_PyInterpreterFrame*`); only compared and read through [`Layout`].
 pub type FramePtr = *const u8;
+
+/// The calling thread's `PyThreadState`, read through [`Layout`].
+#[derive(Debug, Clone, Copy)]
+pub struct ThreadState(*const u8);
+
+/// The calling thread's state, looked up once per callback.
+///
+/// # Safety
+/// The caller holds the GIL.
+#[inline]
+pub unsafe fn thread_state() -> ThreadState {
+    // SAFETY: guaranteed by the caller (with the GIL held the thread has a state).
+    ThreadState(unsafe { ffi::PyThreadState_Get() } as *const u8)
+}
 
 impl Layout {
     /// The table for the running interpreter, from `Py_Version`.
@@ -89,10 +107,31 @@ impl Layout {
     /// The caller holds the GIL and `self` is the running interpreter's verified layout.
     #[inline]
     pub unsafe fn current_frame(&self) -> FramePtr {
+        // SAFETY: guaranteed by the caller.
+        unsafe { self.frame_of(thread_state()) }
+    }
+
+    /// Whether the thread of `tstate` has an exception set (`PyErr_Occurred`, without looking
+    /// the thread state up again).
+    ///
+    /// # Safety
+    /// The caller holds the GIL, `tstate` is its thread's state ([`thread_state`]) and `self` is
+    /// the running interpreter's verified layout.
+    #[inline]
+    pub unsafe fn error_set(&self, tstate: ThreadState) -> bool {
+        // SAFETY: guaranteed by the caller; a pointer field of this version's `PyThreadState`.
+        unsafe { !read::<*const u8>(tstate.0, self.tstate_exception).is_null() }
+    }
+
+    /// The frame the thread of `tstate` is executing, or null when it runs no Python code.
+    ///
+    /// # Safety
+    /// As [`Layout::error_set`].
+    #[inline]
+    pub unsafe fn frame_of(&self, tstate: ThreadState) -> FramePtr {
         // SAFETY: with the GIL held the thread state is valid; the offsets are this version's.
         unsafe {
-            let tstate = ffi::PyThreadState_Get() as *const u8;
-            let slot = tstate.add(self.tstate_frame) as *const *const u8;
+            let slot = tstate.0.add(self.tstate_frame) as *const *const u8;
             if self.via_cframe {
                 let cframe = *slot;
                 if cframe.is_null() {
@@ -663,6 +702,26 @@ pub fn self_check(py: Python<'_>, layout: Layout) -> Result<(), RecorderError> {
             if got.as_ref() != Some(&want) {
                 return Ok(Err("the dict layout does not match".into()));
             }
+        }
+        // An exception raised here must be what the thread state's field holds, and clearing
+        // it must empty the field.
+        // SAFETY: GIL held; the probe exception is set, fetched (a new reference, released
+        // below) and so cleared again before anything else runs.
+        let exception_found = unsafe {
+            let tstate = thread_state();
+            let field = tstate.0.add(layout.tstate_exception) as *const *mut ffi::PyObject;
+            let before = (*field).is_null();
+            ffi::PyErr_SetString(ffi::PyExc_ValueError, c"pyttd layout probe".as_ptr());
+            let seen = *field;
+            let raised = ffi::PyErr_GetRaisedException();
+            let found = before && !raised.is_null() && seen == raised && (*field).is_null();
+            ffi::Py_XDECREF(raised);
+            found
+        };
+        if !exception_found {
+            return Ok(Err(
+                "the thread state layout does not match (current_exception)".into(),
+            ));
         }
         Ok(Ok(()))
     };

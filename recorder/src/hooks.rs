@@ -356,10 +356,12 @@ unsafe fn dispatch(
                 },
             )
         };
+        // SAFETY: GIL held.
+        let tstate = unsafe { cpython::thread_state() };
         if !session.failed.load(Ordering::Relaxed) && !session.limit_reached() {
-            // SAFETY: GIL held; the arguments are live for the call.
+            // SAFETY: GIL held; the arguments are live for the call; `tstate` is this thread's.
             let outcome = catch_unwind(AssertUnwindSafe(|| unsafe {
-                event(session, ev, code, a1, a2)
+                event(session, tstate, ev, code, a1, a2)
             }));
             match outcome {
                 Ok(Ok(r)) => ret = r,
@@ -367,9 +369,10 @@ unsafe fn dispatch(
                 Err(_) => session.fail("a recorder callback panicked"),
             }
         }
-        // SAFETY: GIL held; nothing we called may leave an exception set for the program.
+        // SAFETY: GIL held, `tstate` is this thread's and the layout verified; nothing we called
+        // may leave an exception set for the program.
         unsafe {
-            if !ffi::PyErr_Occurred().is_null() {
+            if session.layout.error_set(tstate) {
                 ffi::PyErr_Clear();
             }
         }
@@ -473,9 +476,11 @@ unsafe fn code_info<'a>(
 /// Handles one monitoring event.
 ///
 /// # Safety
-/// GIL held; `code`, `a1`, `a2` are the callback's live arguments (`a2` may be null).
+/// GIL held; `tstate` is this thread's state; `code`, `a1`, `a2` are the callback's live
+/// arguments (`a2` may be null).
 unsafe fn event(
     session: &Session,
+    tstate: cpython::ThreadState,
     ev: Ev,
     code: *mut ffi::PyObject,
     a1: *mut ffi::PyObject,
@@ -514,8 +519,8 @@ unsafe fn event(
         // nothing.
         return Ok(Ret::None);
     }
-    // SAFETY: GIL held, verified layout.
-    let frame = unsafe { session.layout.current_frame() };
+    // SAFETY: GIL held, `tstate` is this thread's, verified layout.
+    let frame = unsafe { session.layout.frame_of(tstate) };
     // SAFETY: a non-null current frame is live while its code runs our callback.
     if frame.is_null() || unsafe { cpython::frame_code(frame) } != code {
         return Err("the executing frame does not match the event (unsupported layout?)".into());
