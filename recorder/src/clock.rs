@@ -37,7 +37,9 @@ impl Clock {
     }
 
     /// The time now as a raw reading, for [`Clock::ns`] to turn into nanoseconds later: the
-    /// producers read the clock at every event and leave the scaling to the flush thread.
+    /// producers read the clock at every event and leave the scaling to the flush thread. (A
+    /// clock with a TSC rate always reads the TSC: `read_tsc` fails only on other architectures,
+    /// where the rate is never measured.)
     #[inline]
     pub fn now(&self) -> Reading {
         if self.tsc.is_some()

@@ -706,16 +706,22 @@ pub fn self_check(py: Python<'_>, layout: Layout) -> Result<(), RecorderError> {
         // An exception raised here must be what the thread state's field holds, and clearing
         // it must empty the field.
         // SAFETY: GIL held; the probe exception is set, fetched (a new reference, released
-        // below) and so cleared again before anything else runs.
+        // below) and so cleared again before anything else runs; a pending one is fetched
+        // first and handed back (`PyErr_SetRaisedException` takes its reference).
         let exception_found = unsafe {
             let tstate = thread_state();
             let field = tstate.0.add(layout.tstate_exception) as *const *mut ffi::PyObject;
+            // One already set (none is, where this runs) is put back afterwards.
+            let pending = ffi::PyErr_GetRaisedException();
             let before = (*field).is_null();
             ffi::PyErr_SetString(ffi::PyExc_ValueError, c"pyttd layout probe".as_ptr());
             let seen = *field;
             let raised = ffi::PyErr_GetRaisedException();
             let found = before && !raised.is_null() && seen == raised && (*field).is_null();
             ffi::Py_XDECREF(raised);
+            if !pending.is_null() {
+                ffi::PyErr_SetRaisedException(pending);
+            }
             found
         };
         if !exception_found {

@@ -578,8 +578,9 @@ struct EventRows<'a> {
 }
 
 /// Compares one name's current object `v` (null = unbound) with its cache and appends rows.
-/// `differs`: the caller's [`unchanged`] just found `v` differing from the cache by identity,
-/// stamp and rendering, so only a shape is left to compare (checking again would find the same).
+/// `differs`: the caller's [`unchanged`] just found `v` differing from the cache (by identity,
+/// then by stamp or by rendering), so only a shape is left to compare (checking again would find
+/// the same).
 ///
 /// # Safety
 /// GIL held; `v` is null or live, and stays referenced while this runs (by the frame, or by the
