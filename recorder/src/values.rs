@@ -443,7 +443,10 @@ unsafe fn walk_namespace(
             if index == SKIPPED {
                 continue;
             }
-            ns.layout.named.push((entry.wrapping_sub(1), index));
+            if entries.is_some() {
+                // `entry` was advanced past this one.
+                ns.layout.named.push((entry - 1, index));
+            }
             compare_or_collect(&mut ns.names, index, v, snap, mark, info, items);
         }
         if !keep_layout {
