@@ -4,6 +4,7 @@ messages, framing, and a round trip with a tiny fake server. Runs without `pyttd
 import io
 import json
 import sys
+import time
 
 import pytest
 from jsonschema import Draft4Validator
@@ -186,6 +187,10 @@ def test_requests_responses_and_events_round_trip(fake_server):
         assert failed["success"] is False and failed["message"] == "no"
         with pytest.raises(AssertionError, match="^fail failed: 'no' body="):
             client.request_ok("fail")
+        # The server may write an output event after the response it belongs to: wait for it.
+        deadline = time.monotonic() + 10
+        while len(client.events("output")) < 3 and time.monotonic() < deadline:
+            time.sleep(0.01)
         assert [e["body"]["output"] for e in client.events("output")] == ["initialize", "fail", "fail"]
         first = client.wait_event("output")
         assert first["body"]["output"] == "initialize"
