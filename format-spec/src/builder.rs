@@ -30,6 +30,8 @@ fn batch(table: Table, columns: Vec<ArrayRef>) -> RecordBatch {
 struct Column<T: ArrowPrimitiveType> {
     values: Vec<T::Native>,
     valid: Option<Vec<bool>>,
+    /// The validity vector of the last batch, emptied, kept for its room.
+    spare_valid: Vec<bool>,
     /// Nulls pushed since the last value, not yet in `values`.
     nulls: usize,
 }
@@ -39,6 +41,7 @@ impl<T: ArrowPrimitiveType> Default for Column<T> {
         Column {
             values: Vec::new(),
             valid: None,
+            spare_valid: Vec::new(),
             nulls: 0,
         }
     }
@@ -69,8 +72,13 @@ impl<T: ArrowPrimitiveType> Column<T> {
         let n = self.values.len();
         let len = n + std::mem::take(&mut self.nulls);
         self.values.resize(len, T::Native::default());
+        let spare = &mut self.spare_valid;
         self.valid
-            .get_or_insert_with(|| vec![true; n])
+            .get_or_insert_with(|| {
+                let mut valid = std::mem::take(spare);
+                valid.resize(n, true);
+                valid
+            })
             .resize(len, false);
     }
 
@@ -81,7 +89,12 @@ impl<T: ArrowPrimitiveType> Column<T> {
         }
         let n = self.values.len();
         let values = std::mem::replace(&mut self.values, Vec::with_capacity(n));
-        let nulls = self.valid.take().map(NullBuffer::from);
+        let nulls = self.valid.take().map(|valid| {
+            let nulls = NullBuffer::from(valid.as_slice());
+            self.spare_valid = valid;
+            self.spare_valid.clear();
+            nulls
+        });
         PrimitiveArray::new(ScalarBuffer::from(values), nulls)
     }
 }

@@ -18,8 +18,11 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use arrow_array::{Array, RecordBatch, UInt64Array};
-use arrow_ipc::writer::{IpcWriteOptions, StreamWriter};
+use arrow_ipc::writer::{
+    DictionaryTracker, IpcDataGenerator, IpcWriteContext, IpcWriteOptions, write_message,
+};
 use arrow_ipc::{CompressionType, MetadataVersion};
+use arrow_schema::ArrowError;
 
 use crate::error::{FormatError, Result};
 use crate::layout::{
@@ -95,6 +98,10 @@ pub struct TraceWriter {
     entries: Vec<FooterEntry>,
     options: WriterOptions,
     ipc: IpcWriteOptions,
+    /// The compression context of the current level, kept across segments: zstd allocates and
+    /// clears several hundred KiB to set one up. Arrow fixes a context's level when it first
+    /// compresses, so a new level gets a new one.
+    ipc_context: IpcWriteContext,
     pending: Vec<Vec<RecordBatch>>,
     pending_rows: Vec<usize>,
     last_seq: Vec<Option<u64>>,
@@ -135,6 +142,7 @@ impl TraceWriter {
             entries: Vec::new(),
             options,
             ipc,
+            ipc_context: IpcWriteContext::default(),
             pending: vec![Vec::new(); n],
             pending_rows: vec![0; n],
             last_seq: vec![None; n],
@@ -163,6 +171,7 @@ impl TraceWriter {
     pub fn set_compression(&mut self, compression: Compression) -> Result<()> {
         if compression != self.options.compression {
             self.ipc = ipc_options(&self.path, compression)?;
+            self.ipc_context = IpcWriteContext::default();
             self.options.compression = compression;
         }
         Ok(())
@@ -380,13 +389,7 @@ impl TraceWriter {
         let zones = ZoneMap::of(table, batch);
         let stored =
             crate::encoding::encode(table, batch, zones.to_metadata()).map_err(encode_err)?;
-        {
-            let mut w =
-                StreamWriter::try_new_with_options(&mut out, stored.schema_ref(), self.ipc.clone())
-                    .map_err(encode_err)?;
-            w.write(&stored).map_err(encode_err)?;
-            w.finish().map_err(encode_err)?;
-        }
+        write_stream(&mut out, &stored, &self.ipc, &mut self.ipc_context).map_err(encode_err)?;
         let body_len = (out.len() - BLOCK) as u64;
         let (flags, min_seq, max_seq) = match seq_values(table, batch) {
             Some(s) if !s.is_empty() => (FLAG_HAS_SEQ_RANGE, s.value(0), s.value(s.len() - 1)),
@@ -419,6 +422,34 @@ impl TraceWriter {
     }
 }
 
+/// Appends `batch` to `out` as a whole Arrow IPC stream (schema, dictionaries, the batch and the
+/// end-of-stream marker), exactly as `arrow_ipc::writer::StreamWriter` writes it, but compressing
+/// with `context`, which the caller keeps from one segment to the next.
+fn write_stream(
+    out: &mut Vec<u8>,
+    batch: &RecordBatch,
+    options: &IpcWriteOptions,
+    context: &mut IpcWriteContext,
+) -> std::result::Result<(), ArrowError> {
+    let generator = IpcDataGenerator::default();
+    let mut dictionaries = DictionaryTracker::new(false);
+    let schema = generator.schema_to_bytes_with_dictionary_tracker(
+        batch.schema_ref(),
+        &mut dictionaries,
+        options,
+    );
+    write_message(&mut *out, schema, options)?;
+    let (encoded_dictionaries, encoded_batch) =
+        generator.encode(batch, &mut dictionaries, options, context)?;
+    for dictionary in encoded_dictionaries {
+        write_message(&mut *out, dictionary, options)?;
+    }
+    write_message(&mut *out, encoded_batch, options)?;
+    // End of stream (metadata version 5): the continuation marker and a zero length.
+    out.extend_from_slice(&[0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0]);
+    Ok(())
+}
+
 /// The table's seq column of `batch`, when the table has one.
 fn seq_values(table: Table, batch: &RecordBatch) -> Option<&UInt64Array> {
     let name = table.seq_column()?;
@@ -426,4 +457,62 @@ fn seq_values(table: Table, batch: &RecordBatch) -> Option<&UInt64Array> {
         .column_by_name(name)?
         .as_any()
         .downcast_ref::<UInt64Array>()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use arrow_array::{DictionaryArray, Int64Array, types::Int32Type};
+    use arrow_ipc::writer::StreamWriter;
+
+    use super::*;
+
+    /// The bytes `StreamWriter` writes for `batch`, with a context of its own.
+    fn stream_writer_bytes(batch: &RecordBatch, options: &IpcWriteOptions) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut w =
+            StreamWriter::try_new_with_options(&mut out, batch.schema_ref(), options.clone())
+                .unwrap();
+        w.write(batch).unwrap();
+        w.finish().unwrap();
+        drop(w);
+        out
+    }
+
+    #[test]
+    fn a_segment_body_is_the_stream_arrow_writes_whatever_the_context_compressed_before() {
+        let batch = |offset: i64| {
+            let ops = ["load", "store", "load", "jump"];
+            let dictionary: DictionaryArray<Int32Type> = (0..1_000)
+                .map(|i| ops[(i + offset).rem_euclid(4) as usize])
+                .collect();
+            RecordBatch::try_from_iter([
+                (
+                    "n",
+                    Arc::new(Int64Array::from_iter_values(offset..offset + 1_000)) as _,
+                ),
+                ("op", Arc::new(dictionary) as _),
+            ])
+            .unwrap()
+        };
+        for compression in [
+            Compression::Zstd(1),
+            Compression::Zstd(9),
+            Compression::Lz4,
+            Compression::None,
+        ] {
+            let options = ipc_options(Path::new("t.pyttd"), compression).unwrap();
+            let mut context = IpcWriteContext::default();
+            for offset in [0, 5_000, -3] {
+                let mut out = Vec::new();
+                write_stream(&mut out, &batch(offset), &options, &mut context).unwrap();
+                assert_eq!(
+                    out,
+                    stream_writer_bytes(&batch(offset), &options),
+                    "{compression:?}"
+                );
+            }
+        }
+    }
 }

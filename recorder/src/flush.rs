@@ -370,8 +370,9 @@ impl Flusher {
             )?;
         }
         if !self.calls.is_empty() {
-            self.writer
-                .append(Table::Calls, calls_batch(&std::mem::take(&mut self.calls)))?;
+            // Cleared, not taken: the vector keeps its room for the next round's calls.
+            self.writer.append(Table::Calls, calls_batch(&self.calls))?;
+            self.calls.clear();
         }
         self.output.extend(output);
         // Rows that name an event by seq (values, children, output, exceptions) are appended
