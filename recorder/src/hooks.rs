@@ -751,7 +751,10 @@ unsafe fn emit_call(
     ev: Ev,
     arg: *mut ffi::PyObject,
 ) -> Result<Ret, String> {
-    let call_id = session.next_call_id.fetch_add(1, Ordering::Relaxed);
+    // Only GIL holders number calls: a plain load and store (no locked read-modify-write on
+    // every call), as for `next_seq`.
+    let call_id = session.next_call_id.load(Ordering::Relaxed);
+    session.next_call_id.store(call_id + 1, Ordering::Relaxed);
     let parent = local.stack.last().map(|f| f.call_id);
     let depth = local.stack.len() as u32;
     let line = line.unwrap_or(info.first_line);

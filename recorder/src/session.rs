@@ -194,6 +194,7 @@ pub(crate) struct Session {
     pub clock: Clock,
     /// The next seq, and the watermark (DESIGN.md 5.3).
     pub next_seq: AtomicU64,
+    /// The next call id; touched only with the GIL held.
     pub next_call_id: AtomicU64,
     pub next_thread_id: AtomicU32,
     pub next_code_id: AtomicU32,
