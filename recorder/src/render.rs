@@ -240,6 +240,30 @@ pub unsafe fn is_plain(obj: *mut ffi::PyObject) -> bool {
     }
 }
 
+/// The rendering of `obj` when it is `None`, a `bool`, an exact `int` of one digit or an exact
+/// `float` (what [`render`] gives for it, read without a call); `None` for anything else.
+///
+/// # Safety
+/// GIL held; `obj` is live.
+#[inline]
+pub unsafe fn scalar(obj: *mut ffi::PyObject) -> Option<Value> {
+    // SAFETY: guaranteed by the caller; each typed read follows its exact-type check.
+    unsafe {
+        let t = ffi::Py_TYPE(obj);
+        if t == &raw mut ffi::PyLong_Type {
+            crate::cpython::compact_int(obj).map(Value::Int)
+        } else if t == &raw mut ffi::PyFloat_Type {
+            Some(Value::Float(ffi::PyFloat_AS_DOUBLE(obj)))
+        } else if obj == ffi::Py_None() {
+            Some(Value::None)
+        } else if t == &raw mut ffi::PyBool_Type {
+            Some(Value::Bool(obj == ffi::Py_True()))
+        } else {
+            None
+        }
+    }
+}
+
 /// Renders one value for a `values` row.
 ///
 /// # Safety

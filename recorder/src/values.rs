@@ -645,6 +645,41 @@ unsafe fn update(
         });
         return;
     }
+    // The usual changes, a scalar after nothing or after a scalar (an argument, a counter, an
+    // index, a flag): compared and cached in place, as the paths below would, without their
+    // checks for shapes and stamps.
+    if slot
+        .as_ref()
+        .is_none_or(|c| c.children == 0 && c.shape.is_none())
+        // SAFETY: `v` is live (guaranteed by the caller).
+        && let Some(value) = unsafe { render::scalar(v) }
+    {
+        // SAFETY: as above.
+        let immortal = unsafe { is_immortal(v) };
+        match slot {
+            Some(c) => {
+                if snap || !same(&c.value, &value) {
+                    out.push(row(name, snap, duplicate(&value)));
+                }
+                c.ptr = v as usize;
+                c.immortal = immortal;
+                c.value = value;
+                c.stamp = None;
+            }
+            None => {
+                out.push(row(name, snap, duplicate(&value)));
+                *slot = Some(Cached {
+                    ptr: v as usize,
+                    immortal,
+                    value,
+                    children: 0,
+                    stamp: None,
+                    shape: None,
+                });
+            }
+        }
+        return;
+    }
     if let Some(c) = slot.as_mut() {
         let same_object = c.ptr == v as usize;
         // A snapshot of a value with children renders it again: the snapshot row carries its
