@@ -87,8 +87,10 @@ impl<T: ArrowPrimitiveType> Column<T> {
         if self.nulls != 0 {
             self.lay_nulls();
         }
-        let n = self.values.len();
-        let values = std::mem::replace(&mut self.values, Vec::with_capacity(n));
+        // The next batch gets as much room as this one had: a batch larger than the last one
+        // would otherwise grow its vector by reallocating (copying) it again and again.
+        let room = self.values.capacity();
+        let values = std::mem::replace(&mut self.values, Vec::with_capacity(room));
         let nulls = self.valid.take().map(|valid| {
             let nulls = NullBuffer::from(valid.as_slice());
             self.spare_valid = valid;
@@ -139,8 +141,8 @@ impl Flags {
     }
 
     fn finish(&mut self) -> BooleanArray {
-        let n = self.0.len();
-        BooleanArray::from(std::mem::replace(&mut self.0, Vec::with_capacity(n)))
+        let room = self.0.capacity();
+        BooleanArray::from(std::mem::replace(&mut self.0, Vec::with_capacity(room)))
     }
 }
 
@@ -199,7 +201,8 @@ impl DictionaryColumn {
 
     /// The column so far; the builder starts over with an empty dictionary.
     fn finish(&mut self) -> DictionaryArray<Int32Type> {
-        let keys = Int32Array::from(std::mem::take(&mut self.keys));
+        let room = self.keys.capacity();
+        let keys = Int32Array::from(std::mem::replace(&mut self.keys, Vec::with_capacity(room)));
         let values = StringArray::from_iter_values(self.entries.iter());
         self.entries.clear();
         self.by_text.clear();
@@ -255,10 +258,10 @@ impl EventsBuilder {
         self.seq.is_empty()
     }
 
-    /// The rows pushed so far as one batch; the builder is left empty, with room for as many
-    /// rows again (so a steady producer does not regrow its vectors every batch).
+    /// The rows pushed so far as one batch; the builder is left empty, with as much room as it
+    /// had (so that a batch larger than the last one does not regrow its vectors, copying them).
     pub fn finish(&mut self) -> RecordBatch {
-        let b = std::mem::replace(self, EventsBuilder::with_capacity(self.len()));
+        let b = std::mem::replace(self, EventsBuilder::with_capacity(self.seq.capacity()));
         batch(
             Table::Events,
             vec![
@@ -1057,6 +1060,31 @@ mod tests {
             .iter()
             .map(|k| values.value(k.expect("no nulls") as usize).to_string())
             .collect()
+    }
+
+    #[test]
+    fn a_column_keeps_its_nulls_and_values_across_batches_of_any_mix() {
+        let mut column = Column::<Int64Type>::default();
+        let batches: [&[Option<i64>]; 5] = [
+            &[None, None, None],
+            &[Some(4), None, Some(-2), None, None],
+            &[],
+            &[None, Some(7)],
+            &[Some(1), Some(2)],
+        ];
+        for rows in batches {
+            for &v in rows {
+                column.push_option(v);
+            }
+            let array = column.finish();
+            let read: Vec<Option<i64>> = array.iter().collect();
+            assert_eq!(read, rows);
+            // A null row's slot holds 0 whichever way the column was made, so the bytes written
+            // for a batch do not depend on its mix of rows.
+            let slots: Vec<i64> = array.values().to_vec();
+            let zeroed: Vec<i64> = rows.iter().map(|v| v.unwrap_or(0)).collect();
+            assert_eq!(slots, zeroed);
+        }
     }
 
     #[test]
