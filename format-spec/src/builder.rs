@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use std::collections::HashMap;
 
-use arrow_array::builder::{ListBuilder, StringBuilder, UInt32Builder, UInt64Builder};
+use arrow_array::builder::{ListBuilder, StringBuilder};
 use arrow_array::types::{Float64Type, Int32Type, Int64Type, UInt8Type, UInt32Type, UInt64Type};
 use arrow_array::{
     ArrayRef, ArrowPrimitiveType, BooleanArray, DictionaryArray, Int32Array, Int64Array,
@@ -985,29 +985,20 @@ pub struct CallRow {
 
 /// The `calls` batch holding `rows`.
 pub fn calls_batch(rows: &[CallRow]) -> RecordBatch {
-    let mut call_id = UInt64Builder::with_capacity(rows.len());
-    let mut parent = UInt64Builder::with_capacity(rows.len());
-    let mut thread = UInt32Builder::with_capacity(rows.len());
-    let mut code = UInt32Builder::with_capacity(rows.len());
-    let mut depth = UInt32Builder::with_capacity(rows.len());
-    let mut seq = UInt64Builder::with_capacity(rows.len());
-    for r in rows {
-        call_id.append_value(r.call_id);
-        parent.append_option(r.parent_call_id);
-        thread.append_value(r.thread_id);
-        code.append_value(r.code_id);
-        depth.append_value(r.depth);
-        seq.append_value(r.call_seq);
-    }
+    // Column by column from the rows (a builder checks its room and validity at every value).
+    let u64s = |f: fn(&CallRow) -> u64| UInt64Array::from_iter_values(rows.iter().map(f));
+    let u32s = |f: fn(&CallRow) -> u32| UInt32Array::from_iter_values(rows.iter().map(f));
     batch(
         Table::Calls,
         vec![
-            Arc::new(call_id.finish()),
-            Arc::new(parent.finish()),
-            Arc::new(thread.finish()),
-            Arc::new(code.finish()),
-            Arc::new(depth.finish()),
-            Arc::new(seq.finish()),
+            Arc::new(u64s(|r| r.call_id)),
+            Arc::new(UInt64Array::from_iter(
+                rows.iter().map(|r| r.parent_call_id),
+            )),
+            Arc::new(u32s(|r| r.thread_id)),
+            Arc::new(u32s(|r| r.code_id)),
+            Arc::new(u32s(|r| r.depth)),
+            Arc::new(u64s(|r| r.call_seq)),
         ],
     )
 }
