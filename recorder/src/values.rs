@@ -58,6 +58,18 @@ struct Cached {
 }
 
 impl Cached {
+    /// The cache of `v`, shown as `value` by its content alone: no children, stamp or shape.
+    fn plain(v: *mut ffi::PyObject, immortal: bool, value: Value) -> Cached {
+        Cached {
+            ptr: v as usize,
+            immortal,
+            value,
+            children: 0,
+            stamp: None,
+            shape: None,
+        }
+    }
+
     /// The value is an immutable scalar or str, shown by its content: the same object always
     /// renders the same.
     fn fixed_content(&self) -> bool {
@@ -635,14 +647,7 @@ unsafe fn update(
         if snap || changed {
             out.push(row(name, snap, value.clone()));
         }
-        *slot = Some(Cached {
-            ptr: v as usize,
-            immortal: false,
-            value,
-            children: 0,
-            stamp: None,
-            shape: None,
-        });
+        *slot = Some(Cached::plain(v, false, value));
         return;
     }
     // The usual changes, a scalar after nothing or after a scalar (an argument, a counter, an
@@ -668,14 +673,7 @@ unsafe fn update(
             }
             None => {
                 out.push(row(name, snap, duplicate(&value)));
-                *slot = Some(Cached {
-                    ptr: v as usize,
-                    immortal,
-                    value,
-                    children: 0,
-                    stamp: None,
-                    shape: None,
-                });
+                *slot = Some(Cached::plain(v, immortal, value));
             }
         }
         return;
@@ -735,14 +733,7 @@ unsafe fn update(
         if snap || changed {
             out.push(row(name, snap, duplicate(&value)));
         }
-        *slot = Some(Cached {
-            ptr: v as usize,
-            immortal,
-            value,
-            children: 0,
-            stamp: None,
-            shape: None,
-        });
+        *slot = Some(Cached::plain(v, immortal, value));
         return;
     }
     // The shape this value last had, when its unchanged children can keep their rows.
