@@ -1070,8 +1070,8 @@ mod tests {
             let array = column.finish();
             let read: Vec<Option<i64>> = array.iter().collect();
             assert_eq!(read, rows);
-            // A null row's slot holds 0 whichever way the column was made, so the bytes written
-            // for a batch do not depend on its mix of rows.
+            // A null row's slot holds 0, so the bytes written for a batch depend on its rows
+            // alone.
             let slots: Vec<i64> = array.values().to_vec();
             let zeroed: Vec<i64> = rows.iter().map(|v| v.unwrap_or(0)).collect();
             assert_eq!(slots, zeroed);
