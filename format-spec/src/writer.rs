@@ -98,9 +98,9 @@ pub struct TraceWriter {
     entries: Vec<FooterEntry>,
     options: WriterOptions,
     ipc: IpcWriteOptions,
-    /// The compression context of the current level, kept across segments: zstd allocates and
-    /// clears several hundred KiB to set one up. Arrow fixes a context's level when it first
-    /// compresses, so a new level gets a new one.
+    /// The compression context of the current level, kept across segments instead of allocating
+    /// one per segment (zstd still resets it for each buffer it compresses). Arrow fixes a
+    /// context's level when it first compresses, so a new level gets a new one.
     ipc_context: IpcWriteContext,
     pending: Vec<Vec<RecordBatch>>,
     pending_rows: Vec<usize>,
