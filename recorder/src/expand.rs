@@ -45,6 +45,13 @@ pub(crate) struct Node {
     expanded: bool,
 }
 
+impl Node {
+    /// How the child is shown.
+    pub fn value(&self) -> &Value {
+        &self.value
+    }
+}
+
 /// A rendered value and its children.
 #[derive(Debug)]
 pub(crate) struct Rendered {

@@ -19,7 +19,7 @@ use crate::cpython::{self, FramePtr, OWNED_BY_CSTACK};
 use crate::render;
 use crate::ring::{Aux, Rec};
 use crate::session::{ACTIVE, CodeInfo, Session, Suspended};
-use crate::values::{self, FrameVals};
+use crate::values::{self, FrameVals, Recent};
 
 // `sys.monitoring.events` bits (the same on 3.12 and 3.13, DESIGN.md 3.1).
 const PY_START: u32 = 1;
@@ -112,6 +112,8 @@ struct Local {
     /// Value caches of returned frames, emptied, for the next calls to reuse (a call then
     /// allocates nothing for its locals).
     spare: Vec<FrameVals>,
+    /// What objects showed when the locals showing them moved on (values.rs).
+    recent: Recent,
     since_wake: usize,
     /// Records between two wake-ups of the flush thread: a quarter of the ring.
     wake_every: usize,
@@ -304,6 +306,7 @@ fn new_local(py: Python<'_>, session: &Session) -> Local {
         pending: Vec::new(),
         stack: Vec::new(),
         spare: Vec::new(),
+        recent: Recent::default(),
         since_wake: 0,
         wake_every: capacity / 4,
     }
@@ -638,8 +641,14 @@ unsafe fn step(
         let call_id = top.call_id;
         // SAFETY: guaranteed by the caller.
         unsafe {
-            top.vals
-                .observe(info, frame, false, lines, &mut local.pending);
+            top.vals.observe(
+                info,
+                frame,
+                false,
+                lines,
+                &mut local.pending,
+                &mut local.recent,
+            );
             event_rows(ev, info, arg, &mut local.pending);
         }
         emit(
@@ -655,12 +664,13 @@ unsafe fn step(
     }
     match ev {
         Ev::Return | Ev::Unwind => {
-            if let Some(top) = local.stack.pop()
-                && local.spare.len() < SPARE_FRAME_VALS
-            {
+            if let Some(top) = local.stack.pop() {
                 let mut vals = top.vals;
-                vals.clear();
-                local.spare.push(vals);
+                vals.retire(&mut local.recent);
+                if local.spare.len() < SPARE_FRAME_VALS {
+                    vals.clear();
+                    local.spare.push(vals);
+                }
             }
         }
         Ev::Yield => {
@@ -761,7 +771,14 @@ unsafe fn emit_call(
     let mut vals = local.spare.pop().unwrap_or_default();
     // SAFETY: guaranteed by the caller.
     unsafe {
-        vals.observe(info, frame, true, None, &mut local.pending);
+        vals.observe(
+            info,
+            frame,
+            true,
+            None,
+            &mut local.pending,
+            &mut local.recent,
+        );
         event_rows(ev, info, arg, &mut local.pending);
     }
     local.stack.push(Frame {
@@ -799,7 +816,16 @@ unsafe fn emit_resume(
     let line = line.unwrap_or(info.first_line);
     let mut vals = s.vals;
     // SAFETY: guaranteed by the caller.
-    unsafe { vals.observe(info, frame, false, None, &mut local.pending) };
+    unsafe {
+        vals.observe(
+            info,
+            frame,
+            false,
+            None,
+            &mut local.pending,
+            &mut local.recent,
+        )
+    };
     local.stack.push(Frame {
         frame: frame as usize,
         call_id: s.call_id,

@@ -170,6 +170,11 @@ impl Shape {
         self.rows = rows;
     }
 
+    /// The children rows kept with this shape.
+    pub fn rows(&self) -> &[crate::expand::Node] {
+        &self.rows
+    }
+
     /// The children rows kept with this shape, taken out of it.
     pub fn take_rows(&mut self) -> Vec<crate::expand::Node> {
         std::mem::take(&mut self.rows)

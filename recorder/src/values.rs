@@ -32,7 +32,7 @@ use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
 use crate::cpython::{self, CO_FAST_HIDDEN, FramePtr};
-use crate::expand::Expander;
+use crate::expand::{Expander, Rendered};
 use crate::memo::ReprScope;
 use crate::names::{NO_NAME, NameId};
 use crate::render::{self, is_immortal, same};
@@ -97,6 +97,50 @@ pub(crate) struct FrameVals {
     /// Module and class bodies only.
     namespace: Option<Box<Namespace>>,
     events: u32,
+}
+
+/// What objects showed when the locals showing them moved on (rebound to another object, or
+/// their frame returned), by the object's address: a local that comes to hold one of them again
+/// (a loop variable over the same objects, an argument passed again) takes its rendering from
+/// here when the kept shape still matches it, instead of walking and rendering it anew. Only
+/// values whose shape is not [`Shape::reusable`] are kept (an object shown with its attributes,
+/// a container of rendered objects): a list, tuple or dict rebound to another one renders from
+/// its previous shape (`Expander::render_reusing`). A shape compares content, not identity, so
+/// an entry stays sound if its object is freed and another is made at its address. Per thread,
+/// bounded; it holds no reference.
+#[derive(Debug, Default)]
+pub(crate) struct Recent {
+    by_addr: HashMap<usize, Cached, BuildHasherDefault<AddressHasher>>,
+}
+
+/// Entries [`Recent`] holds at most (it starts over when full).
+const RECENT_MAX: usize = 256;
+
+impl Recent {
+    fn keep(&mut self, cached: Cached) {
+        if self.by_addr.len() >= RECENT_MAX {
+            self.by_addr.clear();
+        }
+        self.by_addr.insert(cached.ptr, cached);
+    }
+
+    fn take(&mut self, v: *mut ffi::PyObject) -> Option<Cached> {
+        if self.by_addr.is_empty() {
+            return None;
+        }
+        self.by_addr.remove(&(v as usize))
+    }
+
+    /// Whether `cached` is worth keeping (see the type's docs), and may be: a text holding
+    /// `...` may show a container met inside itself, which depends on the containers being
+    /// rendered where it was taken (by the program too: a local of a `__repr__` that
+    /// `repr(holder)` runs shows `holder` as `[...]`), and is not taken elsewhere.
+    fn worth_keeping(cached: &Cached) -> bool {
+        let marked = |value: &Value| matches!(value, Value::Repr(r) if r.text.contains("..."));
+        cached.shape.as_ref().is_some_and(|s| {
+            !s.reusable() && !marked(&cached.value) && !s.rows().iter().any(|n| marked(n.value()))
+        })
+    }
 }
 
 /// What a module or class body's namespace last recorded.
@@ -194,6 +238,21 @@ impl FrameVals {
         self.namespace = None;
     }
 
+    /// Hands what the frame's locals showed to `recent` as the frame returns (then [`clear`] it).
+    ///
+    /// [`clear`]: FrameVals::clear
+    pub fn retire(&mut self, recent: &mut Recent) {
+        // Only a slot marked volatile can hold a shape (most frames hold none).
+        if self.volatile == 0 && self.slots.len() <= 64 {
+            return;
+        }
+        for cached in self.slots.drain(..).flatten() {
+            if Recent::worth_keeping(&cached) {
+                recent.keep(cached);
+            }
+        }
+    }
+
     /// Reads the locals of `frame` (executing `info`'s code) and appends the rows for this event
     /// to `out`: changes and deletions, plus every bound local as a snapshot row when `snapshot`
     /// is asked for or the periodic snapshot is due. `lines` is `(previous, now)`: the line the
@@ -210,6 +269,7 @@ impl FrameVals {
         snapshot: bool,
         lines: Option<(u32, u32)>,
         out: &mut Vec<Aux>,
+        recent: &mut Recent,
     ) {
         let snap = snapshot || self.events.is_multiple_of(SNAPSHOT_EVERY);
         self.events = self.events.wrapping_add(1);
@@ -222,9 +282,9 @@ impl FrameVals {
                     }
                     _ => ALL_SLOTS,
                 };
-                self.observe_fast(info, frame, snap, read, out);
+                self.observe_fast(info, frame, snap, read, out, recent);
             } else {
-                self.observe_namespace(info, frame, snap, out);
+                self.observe_namespace(info, frame, snap, out, recent);
             }
         }
     }
@@ -239,6 +299,7 @@ impl FrameVals {
         snap: bool,
         read: SlotMask,
         out: &mut Vec<Aux>,
+        recent: &mut Recent,
     ) {
         let n = info.slot_names.len();
         if self.slots.len() != n {
@@ -249,6 +310,7 @@ impl FrameVals {
             rows: out,
             snap,
             scope: None,
+            recent,
         };
         let mut volatile = self.volatile;
         let mut visit = |i: usize, slot: &mut Option<Cached>| {
@@ -299,6 +361,7 @@ impl FrameVals {
         frame: FramePtr,
         snap: bool,
         out: &mut Vec<Aux>,
+        recent: &mut Recent,
     ) {
         // SAFETY: guaranteed by the caller: reading the frame, its dict and its slots with the
         // GIL held; every object collected is held by a new reference until compared.
@@ -357,6 +420,7 @@ impl FrameVals {
                 rows: out,
                 snap,
                 scope: None,
+                recent,
             };
             for &(index, v, differs) in &items {
                 let v = v as *mut ffi::PyObject;
@@ -605,6 +669,7 @@ struct EventRows<'a> {
     snap: bool,
     /// The event's repr memo (memo.rs), opened at the first value that may run a `repr()`.
     scope: Option<ReprScope>,
+    recent: &'a mut Recent,
 }
 
 /// Compares one name's current object `v` (null = unbound) with its cache and appends rows.
@@ -736,11 +801,13 @@ unsafe fn update(
         *slot = Some(Cached::plain(v, immortal, value));
         return;
     }
-    // The shape this value last had, when its unchanged children can keep their rows.
+    let rebound = slot.as_ref().is_some_and(|c| c.ptr != v as usize);
+    // The shape this value last had, when its unchanged children can keep their rows. (Any
+    // other shape stays in the cache, for `recent` when the slot was rebound.)
     let mut last = slot
         .as_mut()
-        .and_then(|c| c.shape.take())
-        .filter(|s| s.reusable() && expand.depth == 1);
+        .and_then(|c| c.shape.take_if(|s| s.reusable()))
+        .filter(|_| expand.depth == 1);
     // SAFETY: guaranteed by the caller; a reference is held across the shape and the render,
     // which may run Python code (and release the GIL).
     let (rendered, immortal, stamp, mut shape) = unsafe {
@@ -752,24 +819,39 @@ unsafe fn update(
         // renders again. The shape's walk renders elements too; the render then reuses their
         // reprs (memo.rs).
         let stamp = expand.repr_stamp(v);
-        let mut shape = Shape::of(v, expand, redact);
-        let rendered = match &mut last {
-            Some(last) => {
-                let rows = last.take_rows();
-                let previous = slot.as_ref().map(|c| &c.value);
-                expand.render_reusing(v, redact, last, rows, previous)
+        // What the object showed when another local last held it, if its shape says it shows
+        // the same now (the shape covers its text and its children, whose rows were kept).
+        let known = event.recent.take(v).and_then(|mut c| {
+            let mut shape = c.shape.take()?;
+            let children = shape.take_rows();
+            let same = children.is_empty() == (c.children == 0) && shape.matches(v, redact);
+            let value = c.value;
+            same.then_some((Rendered { value, children }, Some(shape)))
+        });
+        let (rendered, shape) = match known {
+            Some(known) => known,
+            None => {
+                let mut shape = Shape::of(v, expand, redact);
+                let rendered = match &mut last {
+                    Some(last) => {
+                        let rows = last.take_rows();
+                        let previous = slot.as_ref().map(|c| &c.value);
+                        expand.render_reusing(v, redact, last, rows, previous)
+                    }
+                    None => expand.render(v, redact),
+                };
+                // A `repr()` run by the walk or the render may have changed the value since its
+                // shape was taken: a shape that no longer matches is dropped, so that it cannot
+                // stand for a rendering it does not show.
+                if shape
+                    .as_ref()
+                    .is_some_and(|s| s.renders() && !s.matches(v, redact))
+                {
+                    shape = None;
+                }
+                (rendered, shape)
             }
-            None => expand.render(v, redact),
         };
-        // A `repr()` run by the walk or the render may have changed the value since its shape
-        // was taken: a shape that no longer matches is dropped, so that it cannot stand for a
-        // rendering it does not show.
-        if shape
-            .as_ref()
-            .is_some_and(|s| s.renders() && !s.matches(v, redact))
-        {
-            shape = None;
-        }
         let immortal = is_immortal(v);
         cpython::decref(v);
         (rendered, immortal, stamp, shape)
@@ -779,8 +861,9 @@ unsafe fn update(
     let changed = slot
         .as_ref()
         .is_none_or(|c| !same(&c.value, &rendered.value) || c.children != children);
-    // The next rendering of a list or tuple takes its unchanged children's rows from its shape.
-    let keep = expand.depth == 1 && shape.as_ref().is_some_and(|s| s.reusable());
+    // The children's rows stay with the shape: the next rendering of a list, tuple or dict takes
+    // its unchanged children's rows from them, and `recent` a whole rendering.
+    let keep = shape.is_some();
     let (value, rows) = if snap || changed {
         let value = rendered.value.clone();
         let rows = if keep {
@@ -798,7 +881,7 @@ unsafe fn update(
     if let Some(s) = &mut shape {
         s.keep_rows(rows);
     }
-    *slot = Some(Cached {
+    let previous = slot.replace(Cached {
         ptr: v as usize,
         immortal,
         value,
@@ -806,6 +889,12 @@ unsafe fn update(
         stamp,
         shape,
     });
+    if rebound
+        && let Some(previous) = previous
+        && Recent::worth_keeping(&previous)
+    {
+        event.recent.keep(previous);
+    }
 }
 
 /// The rows of a `return`/`yield` value or of an `exception` event's exception (the value's

@@ -766,6 +766,61 @@ def test_attribute_changes_only_the_children_show_are_recorded(tmp_path):
     assert history("e") == [{"a": (1, {})}, {"z": (1, {})}]
 
 
+def test_an_object_held_again_shows_what_it_holds_now(tmp_path):
+    """An object a local held before (rebound since, or its frame returned) and that changed
+    while no local held it is shown as it is now when a local holds it again, children
+    included; one that did not change, as before (values.rs, `Recent`)."""
+    script = tmp_path / "again.py"
+    script.write_text(
+        textwrap.dedent(
+            """\
+            class Node:
+                __slots__ = ("x", "tail")
+                def __init__(self, x):
+                    self.x = x
+                def __repr__(self):
+                    return f"Node({self.x})"
+
+            def show(m):
+                return m.x
+
+            def main():
+                nodes = [Node(1), Node(2)]
+                for n in nodes:
+                    show(n)
+                n = None
+                nodes[0].x = 5
+                nodes[1].tail = [7]
+                for n in nodes:
+                    show(n)
+                for n in nodes:
+                    show(n)
+                return 0
+
+            main()
+            """
+        )
+    )
+    out = tmp_path / "again.pyttd"
+    result = subprocess.run(
+        [str(PYTTD_SCRIPT), "record", "-o", str(out), str(script)],
+        capture_output=True, text=True, timeout=60, cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr
+    trace = _native.read_trace(out)
+
+    def history(name):
+        rows = [r for r in trace["values"] if r[2] == name and r[3] == "local"]
+        return [(r[9], children_of(trace, name, r[0])[1]) for r in rows]
+
+    first = ("Node(5)", {"x": (5, {})})
+    second = ("Node(2)", {"x": (2, {}), "tail": ("[7]", {})})
+    before = [("Node(1)", {"x": (1, {})}), ("Node(2)", {"x": (2, {})})]
+    assert history("n") == [*before, (None, {}), first, second, first, second]
+    # One row per call: each call's argument is recorded when the call opens.
+    assert history("m") == [*before, first, second, first, second]
+
+
 def test_expand_depth_zero_records_no_children(tmp_path):
     script = tmp_path / "flat.py"
     script.write_text("def f():\n    xs = [[1], [2]]\n    return xs\nf()\n")
