@@ -205,7 +205,7 @@ impl Shape {
             let Some((t, len)) = sequence(obj).filter(|&(t, _)| t as usize == *type_addr) else {
                 return Vec::new();
             };
-            let path = &mut vec![obj as usize];
+            let path = &mut Path::of(obj);
             items
                 .iter()
                 .enumerate()
@@ -238,7 +238,7 @@ impl Shape {
             .binary_search_by_key(&i, |e| e.ordinal as usize)
             .ok()
             .map(|at| &entries[at]);
-        let path = &mut vec![obj as usize];
+        let path = &mut Path::of(obj);
         // SAFETY: guaranteed by the caller; checking a reusable shape's node runs no Python
         // code, and neither does rendering a plain key.
         unsafe {
@@ -265,7 +265,7 @@ impl Shape {
     /// GIL held; `obj` is live and referenced by the caller (an element's `repr()` may run).
     pub unsafe fn matches(&self, obj: *mut ffi::PyObject, redact: &Redactor) -> bool {
         // SAFETY: guaranteed by the caller.
-        unsafe { self.root.matches(obj, redact, &mut Vec::new()) }
+        unsafe { self.root.matches(obj, redact, &mut Path::default()) }
     }
 }
 
@@ -274,12 +274,7 @@ impl Node {
     ///
     /// # Safety
     /// GIL held; `obj` is live and referenced.
-    unsafe fn matches(
-        &self,
-        obj: *mut ffi::PyObject,
-        redact: &Redactor,
-        path: &mut Vec<usize>,
-    ) -> bool {
+    unsafe fn matches(&self, obj: *mut ffi::PyObject, redact: &Redactor, path: &mut Path) -> bool {
         // SAFETY: guaranteed by the caller.
         unsafe {
             match self {
@@ -316,12 +311,7 @@ impl Container {
     ///
     /// # Safety
     /// As [`Node::matches`].
-    unsafe fn matches(
-        &self,
-        obj: *mut ffi::PyObject,
-        redact: &Redactor,
-        path: &mut Vec<usize>,
-    ) -> bool {
+    unsafe fn matches(&self, obj: *mut ffi::PyObject, redact: &Redactor, path: &mut Path) -> bool {
         // SAFETY: guaranteed by the caller; every typed read follows its exact-type check, a
         // list's length and a dict's tag are read again before each element (a `repr()` run by
         // the previous one may have changed them), and each element is held while checked.
@@ -428,7 +418,7 @@ unsafe fn check_held(
     x: *mut ffi::PyObject,
     node: &Node,
     redact: &Redactor,
-    path: &mut Vec<usize>,
+    path: &mut Path,
 ) -> bool {
     // SAFETY: guaranteed by the caller; the reference taken is released.
     unsafe {
@@ -787,6 +777,45 @@ impl Walk<'_> {
     }
 }
 
+/// The containers a check is inside of, innermost last: on the stack up to a depth that nested
+/// data rarely passes (a check runs per container local at every event, and a heap vector cost
+/// an allocation each time).
+#[derive(Default)]
+struct Path {
+    inline: [usize; 8],
+    len: usize,
+    deeper: Vec<usize>,
+}
+
+impl Path {
+    /// The path inside `obj`.
+    fn of(obj: *mut ffi::PyObject) -> Path {
+        let mut path = Path::default();
+        path.push(obj as usize);
+        path
+    }
+
+    fn contains(&self, obj: &usize) -> bool {
+        self.inline[..self.len.min(8)].contains(obj) || self.deeper.contains(obj)
+    }
+
+    fn push(&mut self, obj: usize) {
+        if self.len < 8 {
+            self.inline[self.len] = obj;
+        } else {
+            self.deeper.push(obj);
+        }
+        self.len += 1;
+    }
+
+    fn pop(&mut self) {
+        if self.len > 8 {
+            self.deeper.pop();
+        }
+        self.len = self.len.saturating_sub(1);
+    }
+}
+
 /// A reference held for as long as this lives (dropped with the GIL held).
 struct Held(*mut ffi::PyObject);
 
@@ -884,5 +913,27 @@ unsafe fn dict_version(d: *mut ffi::PyObject) -> u64 {
     #[allow(deprecated)]
     unsafe {
         (*d.cast::<ffi::PyDictObject>()).ma_version_tag
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_path_holds_what_is_pushed_until_it_is_popped_at_any_depth() {
+        let mut path = Path::default();
+        for depth in 1..=12 {
+            path.push(depth * 16);
+            assert!((1..=depth).all(|d| path.contains(&(d * 16))), "{depth}");
+            assert!(!path.contains(&(depth * 16 + 16)));
+        }
+        for depth in (1..=12).rev() {
+            path.pop();
+            assert!(!path.contains(&(depth * 16)), "{depth}");
+            assert!((1..depth).all(|d| path.contains(&(d * 16))), "{depth}");
+        }
+        path.pop();
+        assert!(!path.contains(&0));
     }
 }
