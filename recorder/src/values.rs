@@ -102,12 +102,10 @@ pub(crate) struct FrameVals {
 /// What objects showed when the locals showing them moved on (rebound to another object, or
 /// their frame returned), by the object's address: a local that comes to hold one of them again
 /// (a loop variable over the same objects, an argument passed again) takes its rendering from
-/// here when the kept shape still matches it, instead of walking and rendering it anew. Only
-/// values whose shape is not [`Shape::reusable`] are kept (an object shown with its attributes,
-/// a container of rendered objects): a list, tuple or dict rebound to another one renders from
-/// its previous shape (`Expander::render_reusing`). A shape compares content, not identity, so
-/// an entry stays sound if its object is freed and another is made at its address. Per thread,
-/// bounded; it holds no reference.
+/// here when the kept shape still matches it, instead of walking and rendering it anew. Values
+/// with a shape are kept (an object shown with its attributes, a list, tuple or dict). A shape
+/// compares content, not identity, so an entry stays sound if its object is freed and another is
+/// made at its address. Per thread, bounded; it holds no reference.
 #[derive(Debug, Default)]
 pub(crate) struct Recent {
     by_addr: HashMap<usize, Cached, BuildHasherDefault<AddressHasher>>,
@@ -137,9 +135,10 @@ impl Recent {
     /// `repr(holder)` runs shows `holder` as `[...]`), and is not taken elsewhere.
     fn worth_keeping(cached: &Cached) -> bool {
         let marked = |value: &Value| matches!(value, Value::Repr(r) if r.text.contains("..."));
-        cached.shape.as_ref().is_some_and(|s| {
-            !s.reusable() && !marked(&cached.value) && !s.rows().iter().any(|n| marked(n.value()))
-        })
+        cached
+            .shape
+            .as_ref()
+            .is_some_and(|s| !marked(&cached.value) && !s.rows().iter().any(|n| marked(n.value())))
     }
 }
 
@@ -834,7 +833,13 @@ unsafe fn update(
                 let mut shape = Shape::of(v, expand, redact);
                 let rendered = match &mut last {
                     Some(last) => {
-                        let rows = last.take_rows();
+                        // A rebound slot's old value goes to `recent` with its rows: a copy of
+                        // them is rendered from.
+                        let rows = if rebound {
+                            last.rows().to_vec()
+                        } else {
+                            last.take_rows()
+                        };
                         let previous = slot.as_ref().map(|c| &c.value);
                         expand.render_reusing(v, redact, last, rows, previous)
                     }
@@ -856,6 +861,10 @@ unsafe fn update(
         cpython::decref(v);
         (rendered, immortal, stamp, shape)
     };
+    // The old value's shape, back with it (for `recent`).
+    if rebound && let (Some(c), Some(last)) = (slot.as_mut(), last) {
+        c.shape = Some(last);
+    }
     // The children count too: an element past the text cap may change while the text does not.
     let children = rendered.children_fingerprint();
     let changed = slot

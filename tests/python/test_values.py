@@ -795,6 +795,14 @@ def test_an_object_held_again_shows_what_it_holds_now(tmp_path):
                     show(n)
                 for n in nodes:
                     show(n)
+                rows = [{"a": 1}, {"a": 2}]
+                for r in rows:
+                    pass
+                r = None
+                rows[0]["a"] = 5
+                rows[1]["b"] = [7]
+                for r in rows:
+                    pass
                 return 0
 
             main()
@@ -819,6 +827,15 @@ def test_an_object_held_again_shows_what_it_holds_now(tmp_path):
     assert history("n") == [*before, (None, {}), first, second, first, second]
     # One row per call: each call's argument is recorded when the call opens.
     assert history("m") == [*before, first, second, first, second]
+    # Dicts too (a list, tuple or dict renders from the shape a rebound local had, when another
+    # local did not keep one for the new value).
+    assert history("r") == [
+        ("{'a': 1}", {"'a'": (1, {})}),
+        ("{'a': 2}", {"'a'": (2, {})}),
+        (None, {}),
+        ("{'a': 5}", {"'a'": (5, {})}),
+        ("{'a': 2, 'b': [7]}", {"'a'": (2, {}), "'b'": ("[7]", {})}),
+    ]
 
 
 def test_expand_depth_zero_records_no_children(tmp_path):
