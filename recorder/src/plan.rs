@@ -78,6 +78,9 @@ struct Plan {
     function: usize,
     code: usize,
     pieces: Box<[Piece]>,
+    /// The attributes the pieces format, in order: each name, and its slot when it has one
+    /// (checks go through these, not the pieces).
+    attributes: Box<[(usize, Option<isize>)]>,
 }
 
 /// Serial numbers of plans: a [`Reads`] taken under one plan is checked only under the same one
@@ -194,7 +197,7 @@ impl Reads {
             let tag = with_plan(t, |plan| {
                 serial = plan.serial;
                 // Sized once: boxing the vector then moves nothing.
-                values.reserve_exact(plan.attributes().count());
+                values.reserve_exact(plan.attributes().len());
                 plan.follow(obj, &mut text, |value| {
                     let rendered = render::render(value, redact);
                     let confirmed = render::renders_as(value, &rendered);
@@ -387,6 +390,13 @@ impl Plan {
                 serial: SERIALS.fetch_add(1, Ordering::Relaxed),
                 function: function as usize,
                 code: code as usize,
+                attributes: pieces
+                    .iter()
+                    .filter_map(|piece| match piece {
+                        Piece::Attribute { name, slot, .. } => Some((*name, *slot)),
+                        Piece::Text(_) => None,
+                    })
+                    .collect(),
                 pieces: pieces.into_boxed_slice(),
             })
         }
@@ -431,11 +441,12 @@ impl Plan {
     }
 
     /// The attributes it formats, in order: each name, and its slot when it has one.
-    fn attributes(&self) -> impl Iterator<Item = (*mut ffi::PyObject, Option<isize>)> + '_ {
-        self.pieces.iter().filter_map(|piece| match piece {
-            Piece::Attribute { name, slot, .. } => Some((*name as *mut ffi::PyObject, *slot)),
-            Piece::Text(_) => None,
-        })
+    fn attributes(
+        &self,
+    ) -> impl ExactSizeIterator<Item = (*mut ffi::PyObject, Option<isize>)> + '_ {
+        self.attributes
+            .iter()
+            .map(|&(name, slot)| (name as *mut ffi::PyObject, slot))
     }
 }
 
