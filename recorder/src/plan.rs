@@ -98,6 +98,12 @@ struct Plans {
 /// A type's address and version tag.
 type TypeKey = (usize, u32);
 
+/// The plan a check looked up last, kept by the caller across the checks of one shape
+/// ([`Reads::matches`]); dropped with the GIL held (it may hold the last reference to a plan
+/// this thread has since forgotten).
+#[derive(Default)]
+pub(crate) struct LastPlan(Option<(TypeKey, Rc<Plan>)>);
+
 thread_local! {
     // Never dropped with its references: a thread's plans outlive it (a code object and a few
     // names per class), since a thread-local destructor may run without the GIL.
@@ -220,11 +226,17 @@ impl Reads {
     }
 
     /// Whether `obj` is of the same type, still planned the same way, not redacted, and its
-    /// attributes render as the values read.
+    /// attributes render as the values read. `last`: the plan the caller's check looked up
+    /// last (the objects a shape checks are mostly of one type).
     ///
     /// # Safety
-    /// GIL held; `obj` is live and referenced by the caller.
-    pub unsafe fn matches(&self, obj: *mut ffi::PyObject, redact: &Redactor) -> bool {
+    /// GIL held; `obj` is live and referenced by the caller; `last` is dropped with the GIL held.
+    pub unsafe fn matches(
+        &self,
+        obj: *mut ffi::PyObject,
+        redact: &Redactor,
+        last: &mut LastPlan,
+    ) -> bool {
         // SAFETY: guaranteed by the caller.
         unsafe {
             let t = ffi::Py_TYPE(obj);
@@ -278,15 +290,20 @@ impl Reads {
                     }
                 })
             };
-            // The plan this thread has for the type, looked at where it is kept: nothing the
-            // check does runs Python code or looks a plan up.
-            let known = PLANS.with_borrow(|plans| {
-                let plan = match &plans.last {
-                    Some((key, Some(plan))) if *key == self.type_key => plan,
-                    _ => plans.by_type.get(&self.type_key)?.as_ref()?,
-                };
-                Some(check(plan))
-            });
+            // The plan this thread has for the type (or had: one it has forgotten or made
+            // again since has another serial, which the check compares), looked at where it is
+            // kept: nothing the check does runs Python code or looks a plan up.
+            let known = match &last.0 {
+                Some((key, plan)) if *key == self.type_key => Some(check(plan)),
+                _ => PLANS.with_borrow(|plans| {
+                    let plan = match &plans.last {
+                        Some((key, Some(plan))) if *key == self.type_key => plan,
+                        _ => plans.by_type.get(&self.type_key)?.as_ref()?,
+                    };
+                    last.0 = Some((self.type_key, plan.clone()));
+                    Some(check(plan))
+                }),
+            };
             // A type this thread has no plan for yet (the value was read on another thread).
             known.unwrap_or_else(|| with_plan(t, |plan| check(plan).then_some(())).is_some())
         }

@@ -28,7 +28,7 @@ use pyttd_format::Value;
 use crate::cpython;
 use crate::expand::{self, Expander};
 use crate::memo;
-use crate::plan::Reads;
+use crate::plan::{LastPlan, Reads};
 use crate::redact::Redactor;
 use crate::render::{self, TEXT_CAP, is_plain, same};
 
@@ -284,7 +284,7 @@ impl Node {
                 Node::Rendered(value) => {
                     render_unmarked(obj, redact).is_some_and(|now| same(&now, value))
                 }
-                Node::Planned(reads) => reads.matches(obj, redact),
+                Node::Planned(reads) => reads.matches(obj, redact, &mut path.plan),
                 Node::Stamped { addr, version } => {
                     obj as usize == *addr
                         && !render::has_custom_repr(obj)
@@ -785,6 +785,8 @@ struct Path {
     inline: [usize; 8],
     len: usize,
     deeper: Vec<usize>,
+    /// The plan the check looked up last (plan.rs).
+    plan: LastPlan,
 }
 
 impl Path {
