@@ -91,7 +91,7 @@ WORKLOADS = [
     Workload("io_bound", 100, 8_000),
     Workload("deep_recursion", 2, 3_000),
     Workload("multi_thread", 500, 720_000),
-    Workload("json_report", 1, 240),
+    Workload("json_report", 1, 300),
     Workload("solver", 1, 240),
 ]
 
