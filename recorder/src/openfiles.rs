@@ -14,13 +14,16 @@
 //! - `encoding`: the text object's `encoding` member.
 //!
 //! [`repr`] formats those parts as `_io` does (a name that is not an exact ASCII `str` or a small
-//! `int`, a detached or uninitialized object, anything unexpected: the real `repr()` runs). [`stamp`] hashes their
-//! text, with the object's dict's version tag (a new tag from a global counter at every mutation
-//! and creation: a tag names one dict in one state), which covers the object's children (its
-//! dict's entries, `expand::items`) when every value in it is an exact `str`, `bytes`, `int`,
-//! `float`, `bool` or `None`: immutable, with no children of its own. The stamp is only compared
-//! for the same address (`values::unchanged`), like every repr stamp; it does not change when
-//! the file is closed (the raw file's dict gains `__IOBase_closed`, which the repr does not show).
+//! `int`, a detached or uninitialized object, anything unexpected: the real `repr()` runs).
+//! [`stamp`] hashes the text of the encoding and of the raw file's `name`, and the address and
+//! version tag of the object's dict (a new tag from a global counter at every mutation and
+//! creation: a tag names one dict in one state, so the same tag means the same `mode` object,
+//! held by the dict all along). That tag also covers the object's children (its dict's entries,
+//! `expand::items`) when every value in it is an exact `str`, `bytes`, `int`, `float`, `bool` or
+//! `None`: immutable, with no children of its own. What the dicts hold is read once per pair of
+//! states of the two dicts, not at every event. The stamp is only compared for the same address
+//! (`values::unchanged`), like every repr stamp; it does not change when the file is closed (the
+//! raw file's dict gains `__IOBase_closed`, which the repr does not show).
 //!
 //! Both also read each object's `ok` field (initialized): an `__init__` called again that fails
 //! leaves the other fields in place, and the real `repr()` then raises (a text object) or leaves
@@ -29,6 +32,7 @@
 
 use std::hash::{BuildHasher, Hasher};
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use pyo3::prelude::*;
 use pyo3_ffi as ffi;
@@ -161,9 +165,7 @@ unsafe fn member_offset(t: *mut ffi::PyTypeObject, name: &std::ffi::CStr) -> Opt
 struct Parts {
     /// The type's name (`_io.TextIOWrapper`, `_io.BufferedReader`, ...).
     type_name: &'static std::ffi::CStr,
-    /// The object's instance dict (null: none yet).
-    dict: *mut ffi::PyObject,
-    /// Every value in that dict is an immutable scalar or text.
+    /// Every value in the object's instance dict is an immutable scalar or text.
     plain: bool,
     /// The raw file's `name`: an exact `str` or `int`; null when it has none (then not shown).
     name: *mut ffi::PyObject,
@@ -174,11 +176,25 @@ struct Parts {
     text: bool,
 }
 
-/// The parts of `obj` when it is a file object of the shape above, else `None`.
+/// The objects a file object's `repr()` reads from, found without looking into a dict, every
+/// pointer borrowed from `obj`.
+struct Chain {
+    /// The object's instance dict (null: none yet).
+    dict: *mut ffi::PyObject,
+    /// The raw file's instance dict (null: none).
+    raw_dict: *mut ffi::PyObject,
+    /// A text object's encoding (an exact `str`); null for a buffered object.
+    encoding: *mut ffi::PyObject,
+    text: bool,
+}
+
+/// The chain of `obj` when it is a file object of the shape above (before what its dicts hold
+/// is checked: [`parts`]), else `None`.
 ///
 /// # Safety
-/// GIL held; `obj` is live. The parts are borrowed: no Python code may run while they are used.
-unsafe fn parts(obj: *mut ffi::PyObject) -> Option<Parts> {
+/// GIL held; `obj` is live. The pointers are borrowed: no Python code may run while they are
+/// used.
+unsafe fn chain(obj: *mut ffi::PyObject) -> Option<Chain> {
     let types = FILE_TYPES.get()?.as_ref()?;
     // SAFETY: guaranteed by the caller; every field read follows its exact-type check, at an
     // offset the type itself publishes (member table, `tp_dictoffset`).
@@ -198,20 +214,14 @@ unsafe fn parts(obj: *mut ffi::PyObject) -> Option<Parts> {
         if !dict.is_null() && ffi::PyDict_CheckExact(dict) == 0 {
             return None;
         }
-        // The object's dict: its children, and a text object's `mode`.
-        let own = scan(dict, c"mode")?;
-        let (buffer, mode, encoding) = if text {
+        let (buffer, encoding) = if text {
             let encoding = cpython::object_at(obj, types.text_encoding);
             if encoding.is_null() || ffi::PyUnicode_CheckExact(encoding) == 0 {
                 return None;
             }
-            let mode = own.found;
-            if !mode.is_null() && ffi::PyUnicode_CheckExact(mode) == 0 {
-                return None;
-            }
-            (cpython::object_at(obj, types.text_buffer), mode, encoding)
+            (cpython::object_at(obj, types.text_buffer), encoding)
         } else {
-            (obj, std::ptr::null_mut(), std::ptr::null_mut())
+            (obj, std::ptr::null_mut())
         };
         // A detached text object (null buffer) shows no name: its repr runs.
         if buffer.is_null() {
@@ -230,7 +240,35 @@ unsafe fn parts(obj: *mut ffi::PyObject) -> Option<Parts> {
         if !raw_dict.is_null() && ffi::PyDict_CheckExact(raw_dict) == 0 {
             return None;
         }
-        let name = scan(raw_dict, c"name")?.found;
+        Some(Chain {
+            dict,
+            raw_dict,
+            encoding,
+            text,
+        })
+    }
+}
+
+/// The parts of `obj` when it is a file object of the shape above, else `None`.
+///
+/// # Safety
+/// GIL held; `obj` is live. The parts are borrowed: no Python code may run while they are used.
+unsafe fn parts(obj: *mut ffi::PyObject) -> Option<Parts> {
+    // SAFETY: guaranteed by the caller; the dicts are exact dicts (`chain`), scanned without
+    // running Python code.
+    unsafe {
+        let chain = chain(obj)?;
+        // The object's dict: its children, and a text object's `mode`.
+        let own = scan(chain.dict, c"mode")?;
+        let mode = if chain.text {
+            own.found
+        } else {
+            std::ptr::null_mut()
+        };
+        if !mode.is_null() && ffi::PyUnicode_CheckExact(mode) == 0 {
+            return None;
+        }
+        let name = scan(chain.raw_dict, c"name")?.found;
         if !name.is_null()
             && ffi::PyUnicode_CheckExact(name) == 0
             && ffi::PyLong_CheckExact(name) == 0
@@ -238,13 +276,12 @@ unsafe fn parts(obj: *mut ffi::PyObject) -> Option<Parts> {
             return None;
         }
         Some(Parts {
-            type_name: std::ffi::CStr::from_ptr((*ty).tp_name),
-            dict,
+            type_name: std::ffi::CStr::from_ptr((*ffi::Py_TYPE(obj)).tp_name),
             plain: own.plain,
             name,
             mode,
-            encoding,
-            text,
+            encoding: chain.encoding,
+            text: chain.text,
         })
     }
 }
@@ -293,28 +330,71 @@ unsafe fn scan(d: *mut ffi::PyObject, key: &std::ffi::CStr) -> Option<Scan> {
 }
 
 /// The repr stamp of `obj` when it is a file object of the shape above, else `None`: its type,
-/// the text of each part its repr shows, and its dict's version tag (its children: every value
-/// in it must then be an immutable scalar or text, with no children of its own).
+/// the address and version tag of its dict (its children and its `mode`: a tag names one dict in
+/// one state, so the same tag means the same entries, held by the dict all along), its
+/// encoding's text and its raw file's `name`'s. Every value in its own dict must be an immutable
+/// scalar or text, with no children of its own. What the dicts hold is read once per pair of
+/// dict states ([`VERIFIED`], which keeps the name's hash), not at every event.
 ///
 /// # Safety
 /// GIL held; `obj` is live.
 pub(crate) unsafe fn stamp(obj: *mut ffi::PyObject) -> Option<u64> {
-    // SAFETY: guaranteed by the caller; the parts are read at once, no Python code running.
+    // SAFETY: guaranteed by the caller; the chain is read at once, no Python code running.
     unsafe {
-        let p = parts(obj)?;
+        let chain = chain(obj)?;
+        let key = [
+            chain.dict as usize,
+            dict_tag(chain.dict),
+            chain.raw_dict as usize,
+            dict_tag(chain.raw_dict),
+        ];
+        let slot = &VERIFIED[(key[1] ^ key[3].rotate_left(17)) % VERIFIED.len()];
+        let known = slot[..4]
+            .iter()
+            .zip(key)
+            .all(|(kept, k)| kept.load(Ordering::Relaxed) == k);
+        let name = if known {
+            slot[4].load(Ordering::Relaxed) as u64
+        } else {
+            let p = parts(obj)?;
+            if !p.plain {
+                return None;
+            }
+            let mut h = foldhash::fast::FixedState::default().build_hasher();
+            hash_content(p.name, &mut h)?;
+            let name = h.finish();
+            for (kept, k) in slot.iter().zip(key.into_iter().chain([name as usize])) {
+                kept.store(k, Ordering::Relaxed);
+            }
+            name
+        };
         let mut h = foldhash::fast::FixedState::default().build_hasher();
         h.write_usize(ffi::Py_TYPE(obj) as usize);
-        if !p.plain {
-            return None;
-        }
-        if !p.dict.is_null() {
-            #[allow(deprecated)]
-            h.write_u64((*p.dict.cast::<ffi::PyDictObject>()).ma_version_tag);
-        }
-        for part in [p.name, p.mode, p.encoding] {
-            hash_content(part, &mut h)?;
-        }
+        h.write_usize(key[0]);
+        h.write_usize(key[1]);
+        h.write_u64(name);
+        hash_content(chain.encoding, &mut h)?;
         Some(h.finish())
+    }
+}
+
+/// Pairs of dict states (address and version tag of a file object's dict, then of its raw
+/// file's) whose entries [`parts`] found stampable, with the hash of the raw file's `name` in
+/// the second state. Read and written with the GIL held; a slot's words are compared together.
+static VERIFIED: [[AtomicUsize; 5]; 64] = [const { [const { AtomicUsize::new(0) }; 5] }; 64];
+
+/// The version tag of the dict `d` (0 for null).
+///
+/// # Safety
+/// GIL held; `d` is null or a live dict.
+unsafe fn dict_tag(d: *mut ffi::PyObject) -> usize {
+    if d.is_null() {
+        return 0;
+    }
+    // SAFETY: guaranteed by the caller.
+    #[allow(deprecated)]
+    unsafe {
+        (*d.cast::<ffi::PyDictObject>()).ma_version_tag as usize
     }
 }
 
