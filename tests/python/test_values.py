@@ -809,13 +809,8 @@ def test_an_object_held_again_shows_what_it_holds_now(tmp_path):
             """
         )
     )
-    out = tmp_path / "again.pyttd"
-    result = subprocess.run(
-        [str(PYTTD_SCRIPT), "record", "-o", str(out), str(script)],
-        capture_output=True, text=True, timeout=60, cwd=tmp_path,
-    )
-    assert result.returncode == 0, result.stderr
-    trace = _native.read_trace(out)
+    trace = record(script)
+    assert trace["result"].returncode == 0, trace["result"].stderr
 
     def history(name):
         rows = [r for r in trace["values"] if r[2] == name and r[3] == "local"]
