@@ -891,3 +891,16 @@ impl CodeExtra {
         ok
     }
 }
+
+/// The version tag of a dict (PEP 509; kept by CPython 3.12 and 3.13): a new one from a global
+/// counter at every mutation and at creation, so a tag names one dict in one state.
+///
+/// # Safety
+/// GIL held; `d` is a live dict.
+pub(crate) unsafe fn dict_version(d: *mut ffi::PyObject) -> u64 {
+    // SAFETY: guaranteed by the caller.
+    #[allow(deprecated)]
+    unsafe {
+        (*d.cast::<ffi::PyDictObject>()).ma_version_tag
+    }
+}

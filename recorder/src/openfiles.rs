@@ -392,10 +392,7 @@ unsafe fn dict_tag(d: *mut ffi::PyObject) -> usize {
         return 0;
     }
     // SAFETY: guaranteed by the caller.
-    #[allow(deprecated)]
-    unsafe {
-        (*d.cast::<ffi::PyDictObject>()).ma_version_tag as usize
-    }
+    unsafe { cpython::dict_version(d) as usize }
 }
 
 /// Adds what `obj` (null, an exact `str` or an exact `int`) shows to `h`.

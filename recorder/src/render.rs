@@ -378,9 +378,7 @@ pub unsafe fn repr_stamp(obj: *mut ffi::PyObject) -> Option<(usize, u64)> {
                 ffi::PyErr_Clear();
                 return None;
             }
-            #[allow(deprecated)]
-            let version = (*d.cast::<ffi::PyDictObject>()).ma_version_tag;
-            return Some((t as usize, version));
+            return Some((t as usize, crate::cpython::dict_version(d)));
         }
         if t == &raw mut ffi::PyType_Type {
             let ty = obj.cast::<ffi::PyTypeObject>();

@@ -371,7 +371,7 @@ impl Container {
                 Container::Dict { addr, tag, entries } => {
                     let dict =
                         obj as usize == *addr && ffi::PyDict_CheckExact(obj) != 0 && combined(obj);
-                    let unchanged = || dict_version(obj) == *tag;
+                    let unchanged = || cpython::dict_version(obj) == *tag;
                     dict && unchanged()
                         && entries.iter().all(|e| {
                             let (mut pos, mut k, mut v) =
@@ -406,7 +406,7 @@ unsafe fn render_unmarked(obj: *mut ffi::PyObject, redact: &Redactor) -> Option<
 }
 
 /// Whether `text` holds `...` (a byte scan: `str::contains` sets up a substring searcher per call).
-fn holds_ellipsis(text: &str) -> bool {
+pub(crate) fn holds_ellipsis(text: &str) -> bool {
     text.as_bytes().windows(3).any(|w| w == b"...")
 }
 
@@ -521,7 +521,7 @@ impl Walk<'_> {
             if ffi::PyDict_CheckExact(obj) == 0 || !combined(obj) {
                 return None;
             }
-            let tag = dict_version(obj);
+            let tag = cpython::dict_version(obj);
             let mut entries = Vec::new();
             let (mut pos, mut k, mut v) = (0, std::ptr::null_mut(), std::ptr::null_mut());
             for i in 0.. {
@@ -530,7 +530,7 @@ impl Walk<'_> {
                     break;
                 }
                 let before = pos;
-                if dict_version(obj) != tag {
+                if cpython::dict_version(obj) != tag {
                     return None;
                 }
                 if ffi::PyDict_Next(obj, &mut pos, &mut k, &mut v) == 0 {
@@ -549,7 +549,7 @@ impl Walk<'_> {
                     // A key is never expanded, but as a child's key it has text of its own.
                     Some(self.element(k.0, chars, child, u32::from(child))?)
                 };
-                if dict_version(obj) != tag {
+                if cpython::dict_version(obj) != tag {
                     return None;
                 }
                 let value = if secret {
@@ -570,7 +570,7 @@ impl Walk<'_> {
                     });
                 }
             }
-            if dict_version(obj) != tag {
+            if cpython::dict_version(obj) != tag {
                 return None;
             }
             Some(Node::Container(Container::Dict {
@@ -904,18 +904,6 @@ unsafe fn item(obj: *mut ffi::PyObject, t: *mut ffi::PyTypeObject, i: usize) -> 
 unsafe fn combined(d: *mut ffi::PyObject) -> bool {
     // SAFETY: guaranteed by the caller.
     unsafe { (*d.cast::<ffi::PyDictObject>()).ma_values.is_null() }
-}
-
-/// The version tag of a dict (PEP 509; kept by CPython 3.12 and 3.13).
-///
-/// # Safety
-/// GIL held; `d` is a live dict.
-unsafe fn dict_version(d: *mut ffi::PyObject) -> u64 {
-    // SAFETY: guaranteed by the caller.
-    #[allow(deprecated)]
-    unsafe {
-        (*d.cast::<ffi::PyDictObject>()).ma_version_tag
-    }
 }
 
 #[cfg(test)]

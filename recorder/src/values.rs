@@ -135,7 +135,7 @@ impl Recent {
     /// rendered where it was taken (by the program too: a local of a `__repr__` that
     /// `repr(holder)` runs shows `holder` as `[...]`), and is not taken elsewhere.
     fn worth_keeping(cached: &Cached) -> bool {
-        let marked = |value: &Value| matches!(value, Value::Repr(r) if r.text.contains("..."));
+        let marked = |value: &Value| matches!(value, Value::Repr(r) if crate::shape::holds_ellipsis(&r.text));
         cached
             .shape
             .as_ref()
